@@ -1,0 +1,130 @@
+"""Ack latency of signed slash commands: the bot under 20 concurrent senders.
+
+Prints figures, never pass/fail:
+    .venv/bin/python -m bench.ack_latency --requests 500 --concurrency 20
+Runs its own `errand bot` (gunicorn, as in production) against the Slack stand-in, with
+its own PostgreSQL database (ERRAND_BENCH_PG) and Redis DB 9 (ERRAND_BENCH_REDIS). No
+worker: the jobs stay queued; only the answer to Slack is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import redis
+
+from bench.common import (
+    REDIS,
+    SLACK_SECRET,
+    SLACK_TOKEN,
+    machine,
+    own_database,
+    pct,
+    start_bot,
+    start_slack,
+    stop,
+)
+from models.migrate import upgrade
+from sandbox import slack_signing as signing
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument(
+        "--multiproc", action="store_true", help="PROMETHEUS_MULTIPROC_DIR set: 2 bot processes"
+    )
+    args = parser.parse_args()
+    with own_database() as url:
+        print(json.dumps(run(url, args.requests, args.concurrency, args.multiproc), indent=2))
+
+
+def run(url: str, requests: int, concurrency: int, multiproc: bool) -> dict[str, object]:
+    upgrade(url)
+    redis.Redis.from_url(REDIS).flushdb()
+    work = Path(tempfile.mkdtemp(prefix="errand-bench-ack-"))
+    slack, slack_url = start_slack(work)
+    env = {
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS,
+        "OPENAI_API_KEY": "sk-bench",
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_SIGNING_SECRET": SLACK_SECRET,
+        "SLACK_API_URL": slack_url + "/api/",
+        "ERRAND_LOG_LEVEL": "WARNING",
+    }
+    if multiproc:
+        (work / "metrics").mkdir()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(work / "metrics")
+    bot, bot_url = start_bot(env, work)
+    try:
+        bodies = [_body(slack_url, n) for n in range(requests + concurrency)]
+        _send(bot_url, bodies[:concurrency], concurrency)  # warm-up, not counted
+        began = time.monotonic()
+        latencies, statuses = _send(bot_url, bodies[concurrency:], concurrency)
+        elapsed = time.monotonic() - began
+    finally:
+        stop(bot, slack)
+    ms = [x * 1000 for x in latencies]
+    return {
+        "requests": requests,
+        "concurrency": concurrency,
+        "bot_processes": 2 if multiproc else 1,
+        "ok": sum(1 for s in statuses if s == 200),
+        "ack_ms_p50": pct(ms, 0.5),
+        "ack_ms_p99": pct(ms, 0.99),
+        "ack_ms_max": pct(ms, 1.0),
+        "requests_per_s": round(requests / elapsed, 1),
+        "machine": machine(),
+    }
+
+
+_control = httpx.Client(timeout=10)
+
+
+def _body(slack_url: str, n: int) -> bytes:
+    user, channel = f"U_BENCH{n % 50}", "C_GENERAL"
+    control = slack_url + "/_sandbox"
+    response_url = _control.post(
+        control + "/response_urls", json={"channel_id": channel, "user_id": user}
+    ).json()["response_url"]
+    trigger = _control.post(control + "/triggers", json={"user_id": user}).json()["trigger_id"]
+    return signing.slash_command_body(
+        "/research", f"Bench question {n}", user, channel, response_url, trigger
+    )
+
+
+def _send(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], list[int]]:
+    latencies: list[float] = []
+    statuses: list[int] = []
+    lock = threading.Lock()
+    shares = [bodies[i::concurrency] for i in range(concurrency)]
+
+    def sender(share: list[bytes]) -> None:
+        with httpx.Client(timeout=30) as client:
+            for body in share:
+                headers = signing.form_headers(body, SLACK_SECRET)
+                started = time.perf_counter()
+                answer = client.post(url + "/slack/events", content=body, headers=headers)
+                took = time.perf_counter() - started
+                with lock:
+                    latencies.append(took)
+                    statuses.append(answer.status_code)
+
+    threads = [threading.Thread(target=sender, args=(share,)) for share in shares]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, statuses
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""What every benchmark needs: its own database and Redis DB, stand-ins, process sampling."""
+
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from sandbox import processes
+from sandbox.processes import free_port, spawn
+
+PG = os.environ.get("ERRAND_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("ERRAND_BENCH_REDIS", "redis://127.0.0.1:6379/9")
+SLACK_SECRET = "errand-bench-signing-secret"
+SLACK_TOKEN = "xoxb-bench"
+
+
+@contextmanager
+def own_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for one run, dropped afterwards."""
+    name = f"errand_bench_{secrets.token_hex(3)}"
+    admin = create_engine(PG, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    if not processes.wait_http(url, timeout):
+        raise SystemExit(f"bench: {url} did not come up")
+
+
+def _start(
+    args: list[str], env: dict[str, str], log: Path, health: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a server on a free port (appended as `--port N`) and wait until it is healthy."""
+    port = free_port()
+    process = spawn([*args, "--port", str(port)], env, log)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + health)
+    return process, url
+
+
+def start_openai(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    return _start(["-m", "sandbox.openai_api"], {}, work / "openai.log", "/_sandbox/health")
+
+
+def start_slack(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    return _start(["-m", "sandbox.slack_api"], {}, work / "slack.log", "/_sandbox/health")
+
+
+def start_bot(env: dict[str, str], work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    return _start(["-m", "errand.cli", "bot"], env, work / "bot.log", "/healthz")
+
+
+def stop(*processes: subprocess.Popen[bytes]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def pct(values: list[float], q: float) -> float | None:
+    """The q-quantile (nearest rank), rounded for printing."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(int(q * len(ordered)), len(ordered) - 1)], 3)
+
+
+@dataclass
+class Sampler:
+    """RSS and CPU of one process, read from /proc."""
+
+    pid: int
+    peak_rss_mb: float = 0.0
+    rss_at: list[tuple[int, float]] = field(default_factory=list)
+
+    def sample(self, in_flight: int) -> None:
+        rss = self.rss_mb()
+        self.peak_rss_mb = max(self.peak_rss_mb, rss)
+        self.rss_at.append((in_flight, rss))
+
+    def rss_mb(self) -> float:
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
+
+    def cpu_seconds(self) -> float:
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def machine() -> dict[str, object]:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }

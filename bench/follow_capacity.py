@@ -1,0 +1,209 @@
+"""In-flight capacity: N jobs on ONE worker process against the provider and Slack stand-ins.
+
+Prints figures, never pass/fail:
+    .venv/bin/python -m bench.follow_capacity --jobs 2000 --min 20 --max 60 [--webhooks]
+Every job has a Slack card (channel C_GENERAL), so the notifier's calls are counted.
+Uses its own PostgreSQL database (ERRAND_BENCH_PG) and Redis DB 9 (ERRAND_BENCH_REDIS).
+Lag is measured exactly: the stand-in's own completion time of each response to the
+`ts` of the "Result of job" reply in the Slack stand-in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+from sqlalchemy import func, select
+
+from bench.common import (
+    REDIS,
+    SLACK_SECRET,
+    SLACK_TOKEN,
+    Sampler,
+    machine,
+    own_database,
+    pct,
+    spawn,
+    start_bot,
+    start_openai,
+    start_slack,
+    stop,
+)
+from errand import jobs
+from errand.runtime import build_runtime
+from errand.settings import Settings
+from models.job import Attempt, Job
+from models.migrate import upgrade
+
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"errand-bench-webhook-secret-0001").decode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--min", type=float, default=20.0, help="shortest provider duration (s)")
+    parser.add_argument("--max", type=float, default=60.0, help="longest provider duration (s)")
+    parser.add_argument("--webhooks", action="store_true", help="OPENAI_WEBHOOK_SECRET on")
+    args = parser.parse_args()
+    with own_database() as url:
+        print(json.dumps(run(args, url), indent=2))
+
+
+def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
+    upgrade(url)
+    redis.Redis.from_url(REDIS).flushdb()
+    work = Path(tempfile.mkdtemp(prefix="errand-bench-follow-"))
+    openai, openai_url = start_openai(work)
+    slack, slack_url = start_slack(work)
+    httpx.post(
+        openai_url + "/_sandbox/config",
+        json={"duration_min": args.min, "duration_max": args.max, "queue_seconds": 1.0},
+    )
+    env = {
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS,
+        "OPENAI_API_KEY": "sk-bench",
+        "OPENAI_BASE_URL": openai_url + "/v1",
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_SIGNING_SECRET": SLACK_SECRET,
+        "SLACK_API_URL": slack_url + "/api/",
+    }
+    others = [openai, slack]
+    if args.webhooks:
+        env["OPENAI_WEBHOOK_SECRET"] = WEBHOOK_SECRET
+        bot, bot_url = start_bot(env, work)
+        others.append(bot)
+        httpx.post(
+            openai_url + "/_sandbox/config",
+            json={"webhook_url": bot_url + "/openai/webhook", "webhook_secret": WEBHOOK_SECRET},
+        )
+    settings = Settings(_env_file=None, database_url=url, redis_url=REDIS)  # type: ignore[call-arg]
+    runtime = build_runtime(settings)
+    for n in range(args.jobs):
+        jobs.submit(runtime, "research", f"Bench question {n}", user="U_BENCH", channel="C_GENERAL")
+    began = time.monotonic()
+    worker = spawn(["-m", "errand.cli", "worker"], env, work / "worker.log")
+    sampler = Sampler(worker.pid)
+    peak, done = 0, 0
+    while done < args.jobs and time.monotonic() - began < args.max * 4 + 180:
+        time.sleep(2)
+        counts = _counts(runtime)
+        done = sum(n for s, n in counts.items() if s not in ("queued", "running"))
+        in_flight = counts.get("queued", 0) + counts.get("running", 0)
+        peak = max(peak, in_flight)
+        sampler.sample(in_flight)
+    time.sleep(3)  # let the last results reach Slack
+    cpu = sampler.cpu_seconds()
+    elapsed = time.monotonic() - began
+    figures = _figures(args, runtime, openai_url, slack_url, _counts(runtime))
+    stop(worker, *others)
+    runtime.engine.dispose()
+    return {
+        "jobs": args.jobs,
+        "webhooks": args.webhooks,
+        "durations_s": [args.min, args.max],
+        "seconds": round(elapsed, 1),
+        "peak_in_flight": peak,
+        **figures,
+        "worker_peak_rss_mb": round(sampler.peak_rss_mb, 1),
+        "worker_rss_mb_near_1000_in_flight": _rss_near(sampler, 1000),
+        "worker_cpu_s": round(cpu, 1),
+        "worker_cpu_pct_of_one_core": round(100 * cpu / elapsed, 1),
+        "machine": machine(),
+    }
+
+
+def _counts(runtime: Any) -> dict[str, int]:
+    with runtime.unit() as unit:
+        rows = unit.session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+    return {str(s): int(n) for s, n in rows}
+
+
+def _figures(
+    args: argparse.Namespace, runtime: Any, openai_url: str, slack_url: str, counts: dict[str, int]
+) -> dict[str, Any]:
+    stats = httpx.get(openai_url + "/_sandbox/stats", timeout=60).json()
+    done_at = {
+        r["metadata"].get("job_id"): r["completed_at"]
+        for r in stats["responses"].values()
+        if r.get("completed_at")
+    }
+    posted = _result_posts(slack_url)
+    lags = [posted[j] - done_at[j] for j in posted if j in done_at]
+    calls = httpx.get(slack_url + "/_sandbox/calls", timeout=60).json()["calls"]
+    excess = _excess_over_poll(runtime, posted, done_at)
+    finished = _finished_at(runtime)
+    detect = [finished[j] - done_at[j] for j in finished if j in done_at]
+    deliver = [posted[j] - finished[j] for j in posted if j in finished]
+    return {
+        "statuses": counts,
+        "results_posted": len(posted),
+        "lag_s_p50": pct(lags, 0.5),
+        "lag_s_p99": pct(lags, 0.99),
+        "lag_s_max": pct(lags, 1.0),
+        "lag_minus_poll_interval_in_force_s_p99": pct(excess, 0.99),
+        "detect_s_p50_p99": [pct(detect, 0.5), pct(detect, 0.99)],
+        "deliver_s_p50_p99": [pct(deliver, 0.5), pct(deliver, 0.99)],
+        "provider_retrieves_per_job": round(stats["calls"]["retrieve"] / args.jobs, 2),
+        "provider_creates_per_job": round(stats["calls"]["create"] / args.jobs, 2),
+        "webhooks_delivered": stats.get("webhooks", {}).get("delivered"),
+        "slack_calls_per_job": round(len(calls) / args.jobs, 2),
+        "slack_429s": sum(1 for c in calls if c.get("status") == 429),
+        "cards_not_final": _cards_not_final(slack_url),
+    }
+
+
+def _finished_at(runtime: Any) -> dict[str, float]:
+    """Job ID -> when Errand recorded the provider's outcome (detection)."""
+    with runtime.unit() as unit:
+        rows = unit.session.execute(select(Job.id, Job.finished_at)).all()
+    return {str(j): at.timestamp() for j, at in rows if at is not None}
+
+
+def _result_posts(slack_url: str) -> dict[str, float]:
+    """Job ID -> epoch of its "Result of job" reply, from the stand-in's message ts."""
+    state = httpx.get(slack_url + "/_sandbox/channels/C_GENERAL/messages", timeout=120).json()
+    posted: dict[str, float] = {}
+    for message in state["messages"]:
+        for reply in message.get("replies") or []:
+            text = str(reply.get("text") or "")
+            if text.startswith("Result of job "):
+                job_id = text.split()[3].rstrip(":")
+                posted.setdefault(job_id, float(reply["ts"]))
+    return posted
+
+
+def _cards_not_final(slack_url: str) -> int:
+    state = httpx.get(slack_url + "/_sandbox/channels/C_GENERAL/messages", timeout=120).json()
+    cards = [m for m in state["messages"] if (m.get("metadata") or {}).get("event_payload")]
+    return sum(1 for m in cards if "Completed" not in str(m.get("text") or ""))
+
+
+def _excess_over_poll(
+    runtime: Any, posted: dict[str, float], done_at: dict[str, float]
+) -> list[float]:
+    """Lag minus the poll interval the job was on when it finished (policy from its checks)."""
+    policy = runtime.kinds.get("research").follow
+    with runtime.unit() as unit:
+        checks = dict(unit.session.execute(select(Attempt.job_id, Attempt.checks)).all())
+    return [
+        posted[j] - done_at[j] - policy.interval(max(int(checks.get(j, 1)) - 1, 0))
+        for j in posted
+        if j in done_at
+    ]
+
+
+def _rss_near(sampler: Sampler, in_flight: int) -> float | None:
+    near = [rss for n, rss in sampler.rss_at if n >= in_flight]
+    return round(max(near), 1) if near else None
+
+
+if __name__ == "__main__":
+    main()

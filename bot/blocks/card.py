@@ -1,0 +1,64 @@
+"""The status card: one message per job, updated in place by whoever sees it change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.blocks.controls import actions_block, card_actions
+from bot.blocks.text import clip, context, elapsed, section, unping
+from models.job import Job
+from models.lifecycle import ACTIVE, JobStatus
+
+STATUS = {
+    JobStatus.QUEUED: ":hourglass_flowing_sand: Queued",
+    JobStatus.RUNNING: ":gear: Running",
+    JobStatus.NEEDS_REVIEW: ":eyes: Waiting for review",
+    JobStatus.COMPLETED: ":white_check_mark: Completed",
+    JobStatus.FAILED: ":x: Failed",
+    JobStatus.CANCELED: ":no_entry_sign: Canceled",
+    JobStatus.EXPIRED: ":alarm_clock: Expired",
+    JobStatus.REJECTED: ":no_entry: Rejected",
+}
+ASK_PREVIEW = 500
+
+
+def status_label(job: Job) -> str:
+    """What the card says the job is doing; a requested cancel shows before it lands."""
+    if job.stop_requested and JobStatus(job.status) in ACTIVE:
+        return ":octagonal_sign: Canceling…"
+    return STATUS[JobStatus(job.status)]
+
+
+def card(job: Job, title: str, now: datetime) -> tuple[str, list[dict[str, Any]]]:
+    """Fallback text and blocks: what was asked, by whom, kind, status, elapsed, controls."""
+    label = status_label(job)
+    fields = [
+        f"*{title}* for <@{job.requested_by}>",
+        f"*Status:* {label}",
+        f"*Elapsed:* {elapsed(job.created_at, job.finished_at or now)}",
+    ]
+    blocks = [
+        section(" · ".join(fields)),
+        *([context(f":warning: {job.wait_reason}")] if _waiting(job) else []),
+        section(quote(job.input_text)),
+        context(_footer(job)),
+        *actions_block(job.id, card_actions(job)),
+    ]
+    return f"{title} job {job.id}: {label}", blocks
+
+
+def _waiting(job: Job) -> bool:
+    return bool(job.wait_reason) and job.status == JobStatus.QUEUED
+
+
+def quote(text: str) -> str:
+    """The ask as a block quote, every line quoted, mentions disarmed."""
+    return "\n".join(f"> {line}" for line in unping(clip(text, ASK_PREVIEW)).splitlines())
+
+
+def _footer(job: Job) -> str:
+    parts = [f"Job `{job.id}`", f"attempt {job.attempts} of {job.max_attempts}", job.model]
+    if job.error and job.status == JobStatus.FAILED:
+        parts.append(unping(clip(job.error, 300)))
+    return " · ".join(parts)

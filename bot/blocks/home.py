@@ -1,0 +1,24 @@
+"""The App Home tab: the person's own recent jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.blocks.lists import MAX_ROWS, job_row
+from bot.blocks.text import context, section
+from models.job import Job
+
+
+def home_view(user_id: str, jobs: list[Job], now: datetime) -> dict[str, Any]:
+    """views.publish body for `user_id`."""
+    blocks: list[dict[str, Any]] = [
+        section(f"*Your errands*, <@{user_id}>"),
+        context("Start one with `/research <question>` or `/draft <brief>`."),
+        {"type": "divider"},
+    ]
+    for job in jobs[:MAX_ROWS]:
+        blocks.extend(job_row(job, now))
+    if not jobs:
+        blocks.append(section("You have no jobs yet."))
+    return {"type": "home", "blocks": blocks}

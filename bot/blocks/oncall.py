@@ -1,0 +1,41 @@
+"""On-call alerts: a stuck job with the facts needed to act, and provider outages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.blocks.card import quote, status_label
+from bot.blocks.controls import actions_block
+from bot.blocks.text import context, elapsed, section
+from bot.ids import ActionId, BlockId
+from models.job import Job
+
+
+def stuck_alert(job: Job, title: str, now: datetime) -> tuple[str, list[dict[str, Any]]]:
+    """Age, attempts, provider status and last check, with Cancel and Retry."""
+    attempt = next((a for a in job.attempt_rows if a.number == job.attempts), None)
+    last_check = elapsed(job.last_checked_at, now) + " ago" if job.last_checked_at else "never"
+    facts = [
+        f"*Age:* {elapsed(job.created_at, now)}",
+        f"*Status:* {status_label(job)}",
+        f"*Attempt:* {job.attempts} of {job.max_attempts}",
+        f"*Provider:* {(attempt.provider_status if attempt else None) or 'not started'}",
+        f"*Last check:* {last_check}",
+    ]
+    if job.wait_reason:
+        facts.append(f"*Waiting:* {job.wait_reason}")
+    blocks = [
+        section(
+            f":rotating_light: *Stuck {title.lower()} job `{job.id}`* for <@{job.requested_by}>"
+        ),
+        section(quote(job.input_text)),
+        section("\n".join(facts)),
+        context("Retry starts a fresh attempt once the job has stopped: cancel it first."),
+        *actions_block(
+            job.id,
+            [ActionId.JOB_CANCEL, ActionId.JOB_RETRY],
+            block_id=f"{BlockId.ONCALL_ACTIONS.value}:{job.id}",
+        ),
+    ]
+    return f"Stuck job {job.id}: {status_label(job)}", blocks

@@ -1,0 +1,62 @@
+"""A finished job's result in its thread: whole, split across messages, or as a file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.blocks.text import chunks, context, mrkdwn, section
+from models.job import Job
+
+# Block Kit allows 50 blocks a message; 10 sections of ~2,900 characters keep each
+# message well under that and under the 40,000-character message limit.
+SECTIONS_PER_MESSAGE = 10
+# Longer than this and a file reads better than a wall of messages.
+FILE_THRESHOLD = 60_000
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat.postMessage worth of result."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+def too_long_for_messages(job: Job) -> bool:
+    return len(job.output_text or "") > FILE_THRESHOLD
+
+
+def result_messages(job: Job, heading: str) -> list[Message]:
+    """The whole output as mrkdwn sections, citations listed last, nothing cut."""
+    body = chunks(mrkdwn(job.output_text or "_(the model returned no text)_"))
+    sources = citation_lines(job)
+    if sources:
+        body.extend(chunks("*Sources*\n" + "\n".join(sources)))
+    groups = [body[i : i + SECTIONS_PER_MESSAGE] for i in range(0, len(body), SECTIONS_PER_MESSAGE)]
+    messages = []
+    for number, group in enumerate(groups, start=1):
+        part = f" (part {number} of {len(groups)})" if len(groups) > 1 else ""
+        blocks = [section(text) for text in group]
+        if number == 1:
+            blocks.insert(0, context(f"{heading}{part}"))
+        messages.append(Message(f"{heading}{part}", blocks))
+    return messages
+
+
+def citation_lines(job: Job) -> list[str]:
+    """Citations the provider returned that the text does not already show, as links."""
+    cited = (job.output or {}).get("citations") or []
+    shown = job.output_text or ""
+    lines = []
+    for item in cited:
+        url = str(item.get("url") or "")
+        if url.startswith(("http://", "https://")) and url not in shown:
+            title = mrkdwn(str(item.get("title") or url)).replace("|", "/")
+            lines.append(f"• <{url}|{title}>")
+    return lines
+
+
+def file_comment(job: Job, heading: str) -> str:
+    """The message that goes with a result uploaded as a file."""
+    return f"{heading}: {len(job.output_text or ''):,} characters, attached as a file."

@@ -1,0 +1,78 @@
+"""The approval request, its decided form, and the modal asking why a result is rejected."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.blocks.card import quote
+from bot.blocks.controls import actions_block
+from bot.blocks.text import clip, context, mrkdwn, section, slack_date, unping
+from bot.ids import ActionId, BlockId, CallbackId
+from models.job import Job
+from models.lifecycle import JobStatus
+
+PREVIEW_CHARS = 1_200
+
+
+def approval_request(job: Job, title: str, link: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """What approvers see: the ask, a preview, a link to the whole result, the buttons."""
+    blocks = [
+        *_summary(job, title, link),
+        *actions_block(job.id, [ActionId.JOB_APPROVE, ActionId.JOB_REJECT], f"review:{job.id}"),
+    ]
+    return f"{title} job {job.id} from <@{job.requested_by}> needs review", blocks
+
+
+def decided_request(job: Job, title: str, link: str | None) -> tuple[str, list[dict[str, Any]]]:
+    """The request after a decision: the buttons give way to who decided and when."""
+    verdict = decision_line(job)
+    return f"{title} job {job.id}: {verdict}", [*_summary(job, title, link), context(verdict)]
+
+
+def decision_line(job: Job) -> str:
+    """`Approved by @x on <date>` (with the reason for a rejection)."""
+    word = "Approved" if job.status == JobStatus.COMPLETED else "Rejected"
+    emoji = ":white_check_mark:" if word == "Approved" else ":no_entry:"
+    when = f" {slack_date(job.decided_at)}" if job.decided_at else ""
+    line = f"{emoji} {word} by <@{job.decided_by}>{when}"
+    if job.decision_note:
+        line += f": {unping(clip(job.decision_note, 1_000))}"
+    return line
+
+
+def _summary(job: Job, title: str, link: str | None) -> list[dict[str, Any]]:
+    preview = mrkdwn(clip(job.output_text or "", PREVIEW_CHARS))
+    where = f"<{link}|Read the full result>" if link else "The full result is in the job's thread."
+    return [
+        section(f":eyes: *{title}* for <@{job.requested_by}> needs review · job `{job.id}`"),
+        section(quote(job.input_text)),
+        section(preview or "_(empty result)_"),
+        context(where),
+    ]
+
+
+def reject_modal(job_id: str, channel: str | None, ts: str | None) -> dict[str, Any]:
+    """Asks the approver why; where the request lives rides along in private_metadata."""
+    meta = json.dumps({"job_id": job_id, "channel": channel, "ts": ts})
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.REJECT_REASON.value,
+        "private_metadata": meta,
+        "title": {"type": "plain_text", "text": "Reject result"},
+        "submit": {"type": "plain_text", "text": "Reject"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": BlockId.REASON.value,
+                "label": {"type": "plain_text", "text": f"Why is job {job_id} rejected?"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": BlockId.REASON_INPUT.value,
+                    "multiline": True,
+                    "max_length": 2000,
+                },
+            }
+        ],
+    }

@@ -1,0 +1,60 @@
+"""Short thread replies for milestones, and the notes Errand sends when it cannot post."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.blocks.text import clip, elapsed, unping
+from models.job import Job
+
+
+def started(job: Job, lane: str) -> str:
+    return f":rocket: Started on `{job.model}` ({lane} lane), attempt {job.attempts}."
+
+
+def still_running(job: Job, now: datetime) -> str:
+    return f":hourglass: Still working: {elapsed(job.started_at or job.created_at, now)} so far."
+
+
+def progress(detail: dict[str, Any]) -> str:
+    """A streaming job's bounded-rate progress line, with the tail of what it wrote."""
+    chars = int(detail.get("chars") or 0)
+    tail = unping(clip(str(detail.get("preview") or "").strip(), 300)).replace("\n", " ")
+    line = f":writing_hand: Writing: {chars:,} characters so far."
+    return f"{line}\n> …{tail}" if tail else line
+
+
+def canceling(job: Job) -> str:
+    return f":octagonal_sign: Cancel requested by <@{job.stop_requested_by}>."
+
+
+def retrying(job: Job) -> str:
+    return f":repeat: Trying again: attempt {job.attempts} of {job.max_attempts}."
+
+
+def failed(job: Job) -> str:
+    reason = unping(clip(job.error or "no reason was given", 1_500))
+    return f":x: The job failed: {reason}"
+
+
+def canceled(job: Job) -> str:
+    who = job.stop_requested_by
+    return f":no_entry_sign: Canceled by <@{who}>." if who else ":no_entry_sign: Canceled."
+
+
+def expired(job: Job) -> str:
+    return ":alarm_clock: Stopped: the job ran past its time limit."
+
+
+def review_pending(where: str | None) -> str:
+    place = f" in <#{where}>" if where else " below"
+    return f":eyes: The draft is waiting for an approver{place}; it is not final yet."
+
+
+def cannot_post(channel: str) -> str:
+    """Why Errand answers privately, and how to fix it."""
+    return (
+        f"I can't post in <#{channel}>, so I'll keep you posted in a direct message. "
+        "To get status cards there, invite me with `/invite @Errand`."
+    )

@@ -1,0 +1,70 @@
+"""Every Slack string Errand branches on, in one place; `manifest.yml` is checked against it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Command(StrEnum):
+    """Slash commands declared in manifest.yml."""
+
+    RESEARCH = "/research"
+    DRAFT = "/draft"
+    JOBS = "/jobs"
+
+
+class ActionId(StrEnum):
+    """Buttons on cards, lists and review requests; each carries the job ID as its value."""
+
+    JOB_CANCEL = "job_cancel"
+    JOB_RETRY = "job_retry"
+    JOB_APPROVE = "job_approve"
+    JOB_REJECT = "job_reject"
+
+
+class CallbackId(StrEnum):
+    """Modals Errand opens."""
+
+    REJECT_REASON = "job_reject_reason"
+
+
+class BlockId(StrEnum):
+    """Blocks whose state or identity we read back."""
+
+    CARD_ACTIONS = "job_actions"
+    ONCALL_ACTIONS = "oncall_actions"
+    REASON = "reason"
+    REASON_INPUT = "reason_input"  # the input element's action_id inside REASON
+
+
+class EventType(StrEnum):
+    """Events API events subscribed in manifest.yml, and our message-metadata type."""
+
+    APP_HOME_OPENED = "app_home_opened"
+    JOB_METADATA = "errand_job"
+
+
+class SlackErrorCode(StrEnum):
+    """Web API error codes we branch on."""
+
+    NOT_IN_CHANNEL = "not_in_channel"
+    CHANNEL_NOT_FOUND = "channel_not_found"
+    IS_ARCHIVED = "is_archived"
+    RATELIMITED = "ratelimited"
+    MESSAGE_NOT_FOUND = "message_not_found"
+    NO_SUCH_SUBTEAM = "no_such_subteam"
+
+
+# Errors that mean "Errand cannot post there"; the person is reached another way.
+CANNOT_POST = frozenset(
+    {SlackErrorCode.NOT_IN_CHANNEL, SlackErrorCode.CHANNEL_NOT_FOUND, SlackErrorCode.IS_ARCHIVED}
+)
+
+# Bot scopes, each for a call the code makes; manifest.yml must list exactly these.
+SCOPES: tuple[str, ...] = (
+    "commands",  # the three slash commands
+    "chat:write",  # status cards, thread replies, ephemeral answers, chat.update
+    "im:write",  # conversations.open, to DM someone Errand cannot reach in a channel
+    "usergroups:read",  # usergroups.users.list, for approver and on-call groups
+    "files:write",  # files_upload_v2, for results too long for messages
+)

@@ -1,0 +1,100 @@
+"""The one way Errand talks to the Slack Web API: a patient client and a call helper.
+
+The client's retry handlers absorb a short rate limit (honouring Retry-After) and a
+dropped connection. What is still failing after that is either transient (429, 5xx,
+network) and becomes `NotifyLater`, so the caller's work is redone later, or permanent
+(`not_in_channel`, `channel_not_found`, ...) and is raised as the `SlackApiError` for
+the caller to branch on; those are never retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web import SlackResponse
+
+from errand.metrics import SLACK_RATE_LIMITED, slack_call
+from worker.notify import NotifyLater
+
+DEFAULT_RETRY_AFTER = 5.0
+
+
+def make_client(token: str, base_url: str) -> WebClient:
+    """A WebClient that waits out one rate limit and retries a dropped connection."""
+    if not base_url.endswith("/"):
+        base_url += "/"
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=15,
+        retry_handlers=[
+            CountedRateLimitHandler(max_retry_count=1),
+            ConnectionErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+class CountedRateLimitHandler(RateLimitErrorRetryHandler):
+    """The SDK's rate-limit handler, counting each 429 it waits out (metrics only)."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        retry = super()._can_retry(state=state, request=request, response=response, error=error)
+        if retry:
+            SLACK_RATE_LIMITED.labels(request.url.rsplit("/", 1)[-1]).inc()
+        return retry
+
+
+def call(method: Callable[..., SlackResponse], /, **kwargs: Any) -> SlackResponse:
+    """Make one Web API call; transient failures become `NotifyLater`, permanent ones raise."""
+    name = getattr(method, "__name__", "unknown").replace("_", ".")
+    try:
+        answer = method(**kwargs)
+    except SlackApiError as exc:
+        later = _transient(exc)
+        slack_call(name, _outcome(exc, later))
+        if later is None:
+            raise
+        raise later from exc
+    except OSError as exc:  # URLError, timeouts, refused connections
+        slack_call(name, "transient")
+        raise NotifyLater(f"Slack unreachable: {exc}", DEFAULT_RETRY_AFTER) from exc
+    slack_call(name, "ok")
+    return answer
+
+
+def _outcome(exc: SlackApiError, later: NotifyLater | None) -> str:
+    if exc.response.status_code == 429:
+        return "rate_limited"
+    return "transient" if later is not None else error_code(exc) or "error"
+
+
+def error_code(exc: SlackApiError) -> str:
+    """The Web API's `error` field (e.g. `not_in_channel`)."""
+    return str(exc.response.get("error") or "")
+
+
+def _transient(exc: SlackApiError) -> NotifyLater | None:
+    status = exc.response.status_code
+    if status == 429:
+        wait = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
+        return NotifyLater("Slack rate limit", float(wait or DEFAULT_RETRY_AFTER))
+    if status >= 500:
+        return NotifyLater(f"Slack answered {status}", DEFAULT_RETRY_AFTER)
+    return None

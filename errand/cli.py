@@ -1,0 +1,96 @@
+"""The `errand` command: run the service, operate jobs, migrate the database."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from errand import logs
+from errand.errors import ErrandError
+from errand.settings import Settings
+from models.lifecycle import LifecycleError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse, configure logging, run the command; refusals print one line, never a traceback."""
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    logs.setup(settings.log_level)
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    try:
+        return handler(args, settings)
+    except (ErrandError, LifecycleError) as refusal:
+        print(f"errand: {refusal}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    from errand import commands
+
+    parser = argparse.ArgumentParser(prog="errand", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="everything on this machine")
+    _sandbox_options(run)
+    run.set_defaults(handler=commands.run)
+    worker = sub.add_parser("worker", help="one worker (scheduler included)")
+    worker.add_argument("--burst", action="store_true", help="quit when the queues are empty")
+    worker.set_defaults(handler=commands.worker)
+    bot = sub.add_parser("bot", help="the Slack bot (HTTP, or Socket Mode with SLACK_APP_TOKEN)")
+    bot.add_argument("--port", type=int, default=3000)
+    bot.add_argument("--host", default="0.0.0.0", help="interface to listen on")
+    bot.set_defaults(handler=commands.bot)
+    _jobs_parser(sub.add_parser("jobs", help="operate jobs without Slack"))
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="apply migrations").set_defaults(handler=commands.db_upgrade)
+    return parser
+
+
+def _sandbox_options(run: argparse.ArgumentParser) -> None:
+    """`run --sandbox`: no credentials; stand-ins play Slack and OpenAI, a page plays Slack."""
+    run.add_argument(
+        "--sandbox", action="store_true", help="play Slack and OpenAI locally; prints one URL"
+    )
+    run.add_argument("--host", default="127.0.0.1", help="with --sandbox: the page's address")
+    run.add_argument(
+        "--port", type=int, default=8800, help="with --sandbox: the page's port (0: any free)"
+    )
+    run.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with --sandbox: how long the provider stand-in takes to answer",
+    )
+
+
+def _jobs_parser(jobs: argparse.ArgumentParser) -> None:
+    from errand import commands
+
+    sub = jobs.add_subparsers(required=True, metavar="ACTION")
+    submit = sub.add_parser("submit", help="create a job")
+    submit.add_argument("kind")
+    submit.add_argument("text")
+    submit.add_argument("--user", default="cli")
+    submit.add_argument("--channel")
+    submit.add_argument("--json", action="store_true")
+    submit.set_defaults(handler=commands.jobs_submit)
+    listing = sub.add_parser("list", help="jobs, newest first")
+    listing.add_argument("--status")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=commands.jobs_list)
+    show = sub.add_parser("show", help="one job with its events")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=commands.jobs_show)
+    for name, handler in (("cancel", commands.jobs_cancel), ("retry", commands.jobs_retry)):
+        action = sub.add_parser(name, help=f"{name} a job")
+        action.add_argument("id")
+        action.add_argument("--user", default="cli")
+        action.set_defaults(handler=handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

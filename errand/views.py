@@ -1,0 +1,79 @@
+"""Jobs as plain data: the `--json` output of the CLI and anything else that exports them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from models.job import Event, Job
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def job_summary(job: Job) -> dict[str, Any]:
+    """The fields of CONTRACT.md without the bulky ones (output, events)."""
+    current = next((a for a in job.attempt_rows if a.number == job.attempts), None)
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "lane": job.lane,
+        "priority": job.priority,
+        "requested_by": job.requested_by,
+        "team_id": job.team_id,
+        "channel_id": job.channel_id,
+        "thread_ts": job.thread_ts,
+        "input": job.input_text,
+        "model": job.model,
+        "provider_response_id": current.response_id if current else None,
+        "provider_status": current.provider_status if current else None,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "error": job.error,
+        "usage": job.usage,
+        "cost_usd": job.cost_usd,
+        "deadline_at": _iso(job.deadline_at),
+        "created_at": _iso(job.created_at),
+        "updated_at": _iso(job.updated_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+    }
+
+
+def job_detail(job: Job, events: list[Event]) -> dict[str, Any]:
+    """Everything about one job, with its attempts and its event history."""
+    return {
+        **job_summary(job),
+        "output_text": job.output_text,
+        "output": job.output,
+        "decided_by": job.decided_by,
+        "decided_at": _iso(job.decided_at),
+        "decision_note": job.decision_note,
+        "attempt_history": [
+            {
+                "number": a.number,
+                "response_id": a.response_id,
+                "provider_status": a.provider_status,
+                "checks": a.checks,
+                "usage": a.usage,
+                "error": a.error,
+                "created_at": _iso(a.created_at),
+                "started_at": _iso(a.started_at),
+                "finished_at": _iso(a.finished_at),
+            }
+            for a in job.attempt_rows
+        ],
+        "events": [
+            {
+                "at": _iso(e.at),
+                "actor": e.actor,
+                "action": e.action,
+                "from_status": e.from_status,
+                "to_status": e.to_status,
+                "detail": e.detail,
+            }
+            for e in events
+        ],
+    }

@@ -1,0 +1,248 @@
+"""`errand run --sandbox`: the whole of Errand on one machine with no credentials at all.
+
+This process hosts the stand-ins (Slack Web API and OpenAI) and the page that plays the
+Slack client on one port, then runs the real bot and a real worker as child processes
+wired to them, exactly as production wires them to Slack and OpenAI:
+
+    http://HOST:PORT/            the page (sandbox.ui_server)
+    http://HOST:PORT/api/        the Slack Web API stand-in (SLACK_API_URL)
+    http://HOST:PORT/_sandbox/   its conversation state, events and response_urls
+    http://127.0.0.1:P1/v1       the OpenAI stand-in (OPENAI_BASE_URL), in this process
+    http://127.0.0.1:P2/         `errand bot` (signed requests from the page go here)
+
+Everything lives in `<ERRAND_DATA_DIR>/sandbox/` (SQLite, the private Redis's socket) and
+starts empty each time, because the stand-ins keep their state in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from errand import embedded_redis
+from errand.metrics import share_across_processes
+from errand.settings import Settings
+from models.migrate import upgrade
+from sandbox import openai_api, slack_api
+from sandbox.openai_responses import SandboxOpenAISettings
+from sandbox.processes import free_port
+from sandbox.slack_workspace import SlackSandboxSettings
+from sandbox.ui_server import UiConfig, create_ui_app
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+# What the sandboxed Errand is told about its workspace (the seeded one in slack_workspace).
+SANDBOX_ENV = {
+    "ERRAND_APPROVALS_CHANNEL": "C_APPROVALS",
+    "ERRAND_APPROVERS": "S_APPROVERS",
+    "ERRAND_ONCALL_CHANNEL": "C_ONCALL",
+    "ERRAND_ONCALL": "S_ONCALL",
+}
+# Real settings that would point the sandbox at real services or change its mode.
+DROPPED_ENV = ("SLACK_APP_TOKEN", "OPENAI_WEBHOOK_SECRET", "REDIS_URL", "DATABASE_URL")
+READY_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    """`errand run --sandbox [--host H] [--port P] [--duration S]`."""
+
+    host: str = "127.0.0.1"
+    port: int = 8800
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Made up at each start: nothing real is ever needed or sent anywhere."""
+
+    bot_token: str
+    signing_secret: str
+    openai_key: str
+
+    @classmethod
+    def generate(cls) -> Credentials:
+        return cls(
+            bot_token=f"xoxb-sandbox-{secrets.token_hex(8)}",
+            signing_secret=secrets.token_hex(16),
+            openai_key=f"sk-sandbox-{secrets.token_hex(8)}",
+        )
+
+
+def run_sandbox(settings: Settings, options: SandboxOptions) -> int:
+    """Start the stand-ins, the page, the bot and a worker; print the URL; supervise."""
+    from errand.commands import _supervise
+
+    home = _fresh_home(Path(settings.data_dir))
+    database_url = f"sqlite:///{home / 'errand.db'}"
+    upgrade(database_url)
+    redis_process = embedded_redis.start(home)
+    provider = openai_api.start_in_thread(settings=_provider_settings(options.duration))
+    creds = Credentials.generate()
+    bot_port = free_port()
+    server = _page_server(options, creds, provider, f"http://127.0.0.1:{bot_port}")
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        env = _child_env(settings, home, creds, server, provider.base_url, database_url)
+        children = _spawn(env, home, bot_port)
+        _wait_ready(f"http://127.0.0.1:{bot_port}/healthz", children)
+        print(f"errand: sandbox ready at {_page_url(server)}/", flush=True)
+        return _supervise(children)
+    finally:
+        _stop_all(children, redis_process, server, provider)
+
+
+def _fresh_home(data_dir: Path) -> Path:
+    """`<data_dir>/sandbox`, emptied of the last run's database (Slack forgot it anyway)."""
+    home = (data_dir / "sandbox").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    for stale in home.glob("errand.db*"):
+        stale.unlink()
+    return home
+
+
+def _provider_settings(duration: float | None) -> SandboxOpenAISettings:
+    """The stand-in's defaults, or every answer taking `duration` seconds (`--duration`)."""
+    if duration is None:
+        return SandboxOpenAISettings()
+    queue = min(1.0, duration / 2)
+    return SandboxOpenAISettings(duration_min=duration, duration_max=duration, queue_seconds=queue)
+
+
+def _page_server(
+    options: SandboxOptions,
+    creds: Credentials,
+    provider: openai_api.RunningSandbox,
+    bot_url: str,
+) -> BaseWSGIServer:
+    """One port for the page and the Slack stand-in, served from a background thread."""
+    slack = slack_api.create_app(SlackSandboxSettings(accepted_tokens=frozenset({creds.bot_token})))
+    state = slack_api.get_state(slack)
+    ui = create_ui_app(
+        UiConfig(
+            slack=state,
+            bot_url=bot_url,
+            signing_secret=creds.signing_secret,
+            provider=provider.state,
+            approvers_group=SANDBOX_ENV["ERRAND_APPROVERS"],
+            oncall_group=SANDBOX_ENV["ERRAND_ONCALL"],
+        )
+    )
+    app = _route(ui.wsgi_app, slack.wsgi_app)
+    server = make_server(
+        options.host, options.port, app, threaded=True, request_handler=_QuietHandler
+    )
+    state.public_url = _page_url(server)  # response_urls and file URLs point back here
+    threading.Thread(target=server.serve_forever, name="sandbox-page", daemon=True).start()
+    return server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """One line per request would bury the URL and the bot's own logs."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
+def _route(ui: WSGIApp, slack: WSGIApp) -> WSGIApp:
+    """`/` and `/ui/...` are the page; everything else is the Slack stand-in."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO") or "/")
+        target = ui if path == "/" or path.startswith("/ui/") else slack
+        return target(environ, start_response)
+
+    return app
+
+
+def _page_url(server: BaseWSGIServer) -> str:
+    host = "127.0.0.1" if server.host in ("0.0.0.0", "") else server.host
+    return f"http://{host}:{server.server_port}"
+
+
+def _child_env(
+    settings: Settings,
+    home: Path,
+    creds: Credentials,
+    server: BaseWSGIServer,
+    openai_base_url: str,
+    database_url: str,
+) -> dict[str, str]:
+    """The environment of the bot and the worker: every outside service is a stand-in."""
+    env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+    env.update(SANDBOX_ENV)
+    env.update(
+        {
+            "SLACK_BOT_TOKEN": creds.bot_token,
+            "SLACK_SIGNING_SECRET": creds.signing_secret,
+            "SLACK_API_URL": f"{_page_url(server)}/api/",
+            "OPENAI_API_KEY": creds.openai_key,
+            "OPENAI_BASE_URL": openai_base_url,
+            "REDIS_URL": embedded_redis.socket_url(home),
+            "DATABASE_URL": database_url,
+            "ERRAND_DATA_DIR": str(home),
+            "ERRAND_LOG_LEVEL": os.environ.get("ERRAND_LOG_LEVEL", "WARNING"),
+        }
+    )
+    if settings.config_path:
+        env["ERRAND_CONFIG"] = str(Path(settings.config_path).resolve())
+    share_across_processes(env, str(home))  # one /metrics for bot and worker, as `errand run`
+    return env
+
+
+def _spawn(env: dict[str, str], home: Path, bot_port: int) -> list[subprocess.Popen[bytes]]:
+    """The real worker and bot; run from `home` so a stray `.env` cannot rewire them."""
+    commands = [
+        [sys.executable, "-m", "errand.cli", "worker"],
+        [sys.executable, "-m", "errand.cli", "bot", "--host", "127.0.0.1", "--port", str(bot_port)],
+    ]
+    return [subprocess.Popen(command, env=env, cwd=home) for command in commands]
+
+
+def _wait_ready(url: str, children: list[subprocess.Popen[bytes]]) -> None:
+    """Until the bot answers healthy; a child that dies first stops the start."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            raise SystemExit("errand: the sandboxed bot or worker exited at start")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"errand: the sandboxed bot did not answer within {READY_TIMEOUT:.0f} s")
+
+
+def _stop_all(
+    children: list[subprocess.Popen[bytes]],
+    redis_process: subprocess.Popen[bytes],
+    server: BaseWSGIServer,
+    provider: openai_api.RunningSandbox,
+) -> None:
+    """Children first (they use the rest), then Redis and the in-process servers."""
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(timeout=5)
+    redis_process.terminate()
+    redis_process.wait(timeout=10)
+    server.shutdown()
+    server.server_close()
+    provider.stop()

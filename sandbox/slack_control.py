@@ -1,0 +1,224 @@
+"""`/_sandbox/*`: the control API tests and the fake Slack client use (not part of Slack).
+
+Faults, reset and the call log drive failure tests; workspace upserts override the
+seed; conversation, view and event endpoints let a web page render "what Slack shows".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+
+from sandbox import slack_render as render
+from sandbox import slack_views
+from sandbox.slack_state import SandboxState
+from sandbox.slack_workspace import SandboxChannel, SandboxUser, SandboxUsergroup
+
+JSON = dict[str, Any]
+
+
+def _body() -> JSON:
+    """The JSON object body of a control request, or a 400 answer."""
+    body = flask.request.get_json(silent=True)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        flask.abort(
+            flask.make_response(flask.jsonify(ok=False, error="body must be an object"), 400)
+        )
+    return body
+
+
+def _bad(error: str, status: int = 400) -> flask.Response:
+    response = flask.jsonify(ok=False, error=error)
+    response.status_code = status
+    return response
+
+
+def control_blueprint(state: SandboxState) -> flask.Blueprint:
+    """All `/_sandbox` routes bound to one state object."""
+    bp = flask.Blueprint("slack_sandbox_control", __name__, url_prefix="/_sandbox")
+    _faults_and_calls(bp, state)
+    _workspace(bp, state)
+    _conversations(bp, state)
+    _views_events_tokens(bp, state)
+    return bp
+
+
+def _faults_and_calls(bp: flask.Blueprint, state: SandboxState) -> None:
+    @bp.get("/health")
+    def health() -> flask.Response:
+        return flask.jsonify(ok=True, version=state.version)
+
+    @bp.post("/reset")
+    def reset() -> flask.Response:
+        state.reset()
+        return flask.jsonify(ok=True, version=state.version)
+
+    @bp.route("/faults", methods=["GET", "POST", "DELETE"])
+    def faults() -> flask.Response:
+        with state.lock:
+            if flask.request.method == "DELETE":
+                state.faults.clear()
+            elif flask.request.method == "POST":
+                try:
+                    return flask.jsonify(state.faults.add(_body()))
+                except (TypeError, ValueError) as exc:
+                    return _bad(str(exc))
+            return flask.jsonify(state.faults.describe())
+
+    @bp.get("/calls")
+    def calls() -> flask.Response:
+        method = flask.request.args.get("method")
+        since = int(flask.request.args.get("since", 0))
+        with state.lock:
+            found = [c for c in state.calls if c["seq"] > since and method in (None, c["method"])]
+        return flask.jsonify(ok=True, calls=found)
+
+
+def _workspace(bp: flask.Blueprint, state: SandboxState) -> None:
+    @bp.get("/workspace")
+    def workspace() -> flask.Response:
+        s = state.settings
+        with state.lock:
+            return flask.jsonify(
+                ok=True,
+                team={"id": s.team_id, "name": s.team_name, "domain": s.team_domain},
+                bot={"user_id": s.bot_user_id, "bot_id": s.bot_id, "app_id": s.app_id},
+                users=[render.user(state, u) for u in state.users.values()],
+                usergroups=[
+                    {"id": g.id, "handle": g.handle, "name": g.name, "users": list(g.users)}
+                    for g in state.usergroups.values()
+                ],
+                channels=[
+                    render.conversation_state(state, c) for c in state.conversations.values()
+                ],
+            )
+
+    @bp.post("/users")
+    def upsert_user() -> flask.Response:
+        try:
+            member = SandboxUser.from_json(_body())
+        except KeyError as exc:
+            return _bad(f"missing {exc}")
+        with state.lock:
+            state.users[member.id] = member
+            state.bump("workspace_changed", user=member.id)
+        return flask.jsonify(ok=True, user=render.user(state, member))
+
+    @bp.post("/usergroups")
+    def upsert_usergroup() -> flask.Response:
+        try:
+            group = SandboxUsergroup.from_json(_body())
+        except KeyError as exc:
+            return _bad(f"missing {exc}")
+        with state.lock:
+            state.usergroups[group.id] = group
+            state.bump("workspace_changed", usergroup=group.id)
+        return flask.jsonify(ok=True, usergroup={"id": group.id, "users": list(group.users)})
+
+    @bp.post("/channels")
+    def upsert_channel() -> flask.Response:
+        try:
+            channel = SandboxChannel.from_json(_body())
+        except KeyError as exc:
+            return _bad(f"missing {exc}")
+        with state.lock:
+            conv = state.upsert_channel(channel)
+            state.bump("channel_changed", channel=conv.id)
+            return flask.jsonify(ok=True, channel=render.conversation_state(state, conv))
+
+    @bp.post("/channels/<channel_id>/members")
+    def members(channel_id: str) -> flask.Response:
+        body = _body()
+        user_id = str(body.get("user") or state.settings.bot_user_id)
+        present = (
+            body.get("action", "add") == "add" if "member" not in body else bool(body["member"])
+        )
+        with state.lock:
+            if channel_id not in state.conversations:
+                return _bad("channel_not_found", 404)
+            state.set_member(channel_id, user_id, present)
+            return flask.jsonify(ok=True, members=sorted(state.conversations[channel_id].members))
+
+
+def _conversations(bp: flask.Blueprint, state: SandboxState) -> None:
+    @bp.get("/channels")
+    def channels() -> flask.Response:
+        with state.lock:
+            listed = [
+                {**render.conversation_state(state, c), "message_count": len(c.messages)}
+                for c in state.conversations.values()
+            ]
+            return flask.jsonify(ok=True, version=state.version, channels=listed)
+
+    @bp.get("/channels/<channel_id>/messages")
+    def messages(channel_id: str) -> flask.Response:
+        only_user = flask.request.args.get("user")
+        with state.lock:
+            conv = state.conversations.get(channel_id)
+            if conv is None:
+                return _bad("channel_not_found", 404)
+            ephemeral = {
+                user: [render.ephemeral_state(e) for e in items]
+                for user, items in conv.ephemeral.items()
+                if only_user in (None, user)
+            }
+            return flask.jsonify(
+                ok=True,
+                version=state.version,
+                channel=render.conversation_state(state, conv),
+                messages=[render.message_state(state, conv, m) for m in render.top_level(conv)],
+                ephemeral=ephemeral,
+            )
+
+    @bp.get("/files/<file_id>")
+    def file_content(file_id: str) -> flask.Response:
+        with state.lock:
+            stored = state.files.get(file_id)
+            if stored is None or stored.content is None:
+                return _bad("file_not_found", 404)
+            return flask.Response(
+                stored.content, mimetype=render.file_object(state, stored)["mimetype"]
+            )
+
+
+def _views_events_tokens(bp: flask.Blueprint, state: SandboxState) -> None:
+    @bp.get("/views/<user_id>")
+    def views(user_id: str) -> flask.Response:
+        with state.lock:
+            return flask.jsonify(slack_views.user_views(state, user_id))
+
+    @bp.post("/views/<user_id>/close")
+    def close(user_id: str) -> flask.Response:
+        with state.lock:
+            slack_views.close_modal(state, user_id, bool(_body().get("all", False)))
+            return flask.jsonify(slack_views.user_views(state, user_id))
+
+    @bp.get("/events")
+    def events() -> flask.Response:
+        since = int(flask.request.args.get("since", 0))
+        timeout = min(
+            float(flask.request.args.get("timeout", 0)), state.settings.max_long_poll_seconds
+        )
+        if timeout > 0:
+            state.wait_for_change(since, timeout)
+        return flask.jsonify(state.events_since(since))
+
+    @bp.post("/response_urls")
+    def mint_response_url() -> flask.Response:
+        body = _body()
+        if not body.get("channel_id") or not body.get("user_id"):
+            return _bad("channel_id and user_id are required")
+        url = state.new_response_url(
+            str(body["channel_id"]), str(body["user_id"]), body.get("message_ts")
+        )
+        return flask.jsonify(ok=True, response_url=url)
+
+    @bp.post("/triggers")
+    def mint_trigger() -> flask.Response:
+        user_id = _body().get("user_id")
+        if not user_id:
+            return _bad("user_id is required")
+        return flask.jsonify(ok=True, trigger_id=state.new_trigger_id(str(user_id)))

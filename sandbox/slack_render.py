@@ -1,0 +1,265 @@
+"""Stored sandbox objects rendered as Slack's documented JSON shapes.
+
+Kept in one place so `chat.postMessage`'s `message`, `conversations.history` and the
+web UI's conversation view agree on what a message looks like.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any
+
+from sandbox.slack_state import (
+    Conversation,
+    Ephemeral,
+    Message,
+    SandboxState,
+    StoredFile,
+    StoredView,
+)
+from sandbox.slack_workspace import SandboxUser
+
+JSON = dict[str, Any]
+
+
+def bot_profile(state: SandboxState) -> JSON:
+    """The `bot_profile` Slack attaches to every message an app posts."""
+    s = state.settings
+    return {
+        "id": s.bot_id,
+        "app_id": s.app_id,
+        "name": s.bot_real_name,
+        "icons": {"image_48": "https://a.slack-edge.com/80588/img/plugins/app/bot_48.png"},
+        "deleted": False,
+        "updated": 0,
+        "team_id": s.team_id,
+    }
+
+
+def message(state: SandboxState, conv: Conversation, msg: Message) -> JSON:
+    """A message as `chat.postMessage`/`conversations.history` return it."""
+    out: JSON = {"type": "message", "text": msg.text, "user": msg.user, "ts": msg.ts}
+    out["team"] = state.settings.team_id
+    if msg.user == state.settings.bot_user_id:
+        out.update(bot_id=state.settings.bot_id, app_id=state.settings.app_id)
+        out["bot_profile"] = bot_profile(state)
+    if msg.deleted:
+        out.update(subtype="tombstone", hidden=True)
+    for key in ("blocks", "attachments", "metadata", "edited"):
+        if getattr(msg, key) is not None:
+            out[key] = getattr(msg, key)
+    if msg.file_ids:
+        out["files"] = [file_object(state, state.files[f]) for f in msg.file_ids]
+        out.update(upload=True, display_as_bot=False)
+    if msg.thread_ts is not None:
+        out.update(_thread_fields(state, conv, msg))
+    return out
+
+
+def _thread_fields(state: SandboxState, conv: Conversation, msg: Message) -> JSON:
+    """Parent messages carry reply counts; replies carry their parent's author."""
+    if msg.thread_ts != msg.ts:
+        parent = conv.messages.get(msg.thread_ts or "")
+        fields: JSON = {
+            "thread_ts": msg.thread_ts,
+            "parent_user_id": parent.user if parent else None,
+        }
+        if msg.reply_broadcast:
+            fields["subtype"] = "thread_broadcast"
+        return fields
+    replies = thread_replies(conv, msg.ts)
+    users = sorted({r.user for r in replies})
+    return {
+        "thread_ts": msg.ts,
+        "reply_count": len(replies),
+        "reply_users_count": len(users),
+        "reply_users": users,
+        "latest_reply": replies[-1].ts if replies else msg.ts,
+        "is_locked": False,
+        "subscribed": False,
+    }
+
+
+def thread_replies(conv: Conversation, thread_ts: str) -> list[Message]:
+    """Replies of a thread (not its parent), oldest first."""
+    found = [m for m in conv.messages.values() if m.thread_ts == thread_ts and m.ts != thread_ts]
+    return sorted(found, key=lambda m: m.ts)
+
+
+def top_level(conv: Conversation) -> list[Message]:
+    """What the channel view shows: unthreaded messages, parents and broadcast replies."""
+    shown = [m for m in conv.messages.values() if m.thread_ts in (None, m.ts) or m.reply_broadcast]
+    return sorted(shown, key=lambda m: m.ts)
+
+
+def message_state(state: SandboxState, conv: Conversation, msg: Message) -> JSON:
+    """A message for the web UI: the API shape plus `replies`, `source` and `edited`."""
+    out = message(state, conv, msg)
+    out["source"] = msg.source
+    out["edited"] = msg.edited
+    if msg.thread_ts in (None, msg.ts):
+        out["replies"] = [message_state(state, conv, r) for r in thread_replies(conv, msg.ts)]
+    return out
+
+
+def ephemeral_state(eph: Ephemeral) -> JSON:
+    """An ephemeral message for the web UI (Slack has no API shape for reading these)."""
+    return {
+        "type": "message",
+        "ephemeral": True,
+        "ts": eph.message_ts,
+        "user": eph.user,
+        "text": eph.text,
+        "blocks": eph.blocks,
+        "thread_ts": eph.thread_ts,
+        "source": eph.source,
+    }
+
+
+def conversation(state: SandboxState, conv: Conversation) -> JSON:
+    """A conversation object as `conversations.info` returns it."""
+    bot = state.settings.bot_user_id
+    if conv.kind == "im":
+        return {
+            "id": conv.id,
+            "created": conv.created,
+            "is_im": True,
+            "is_org_shared": False,
+            "user": conv.im_user,
+            "is_user_deleted": False,
+            "priority": 0,
+        }
+    is_channel = conv.kind == "channel"
+    return {
+        "id": conv.id,
+        "name": conv.name,
+        "name_normalized": conv.name,
+        "is_channel": is_channel and not conv.is_private,
+        "is_group": conv.is_private and is_channel,
+        "is_im": False,
+        "is_mpim": conv.kind == "mpim",
+        "is_private": conv.is_private,
+        "is_archived": False,
+        "is_general": conv.name == "general",
+        "is_shared": False,
+        "is_org_shared": False,
+        "is_ext_shared": False,
+        "is_member": bot in conv.members,
+        "created": conv.created,
+        "creator": "",
+        "context_team_id": state.settings.team_id,
+        "topic": {"value": conv.topic, "creator": "", "last_set": 0},
+        "purpose": {"value": conv.purpose, "creator": "", "last_set": 0},
+        "num_members": len(conv.members),
+    }
+
+
+def conversation_state(state: SandboxState, conv: Conversation) -> JSON:
+    """A conversation for the web UI: API shape plus kind and member list."""
+    return {**conversation(state, conv), "kind": conv.kind, "members": sorted(conv.members)}
+
+
+def user(state: SandboxState, member: SandboxUser) -> JSON:
+    """A user object as `users.info` returns it."""
+    s = state.settings
+    profile: JSON = {
+        "real_name": member.real_name,
+        "real_name_normalized": member.real_name,
+        "display_name": member.name,
+        "display_name_normalized": member.name,
+        "team": s.team_id,
+    }
+    if member.email:
+        profile["email"] = member.email
+    if member.is_bot:
+        profile.update(bot_id=s.bot_id, api_app_id=s.app_id, always_active=True)
+    return {
+        "id": member.id,
+        "team_id": s.team_id,
+        "name": member.name,
+        "deleted": False,
+        "real_name": member.real_name,
+        "tz": member.tz,
+        "tz_label": member.tz,
+        "tz_offset": 0,
+        "profile": profile,
+        "is_admin": member.is_admin,
+        "is_owner": False,
+        "is_bot": member.is_bot,
+        "is_app_user": False,
+        "updated": 0,
+    }
+
+
+def file_object(state: SandboxState, f: StoredFile) -> JSON:
+    """A file object as `files.completeUploadExternal` and message `files` carry it."""
+    s, base = state.settings, state.base_url()
+    shares: dict[str, list[JSON]] = {}
+    for channel_id, ts, thread_ts in f.shares:
+        entry: JSON = {"ts": ts, "share_user_id": s.bot_user_id, "team_id": s.team_id}
+        if thread_ts:
+            entry["thread_ts"] = thread_ts
+        shares.setdefault(channel_id, []).append(entry)
+    return {
+        "id": f.id,
+        "created": f.created,
+        "timestamp": f.created,
+        "name": f.name,
+        "title": f.title,
+        "mimetype": _mimetype(f.name),
+        "filetype": f.snippet_type or _filetype(f.name),
+        "pretty_type": (f.snippet_type or _filetype(f.name)).upper(),
+        "user": s.bot_user_id,
+        "user_team": s.team_id,
+        "size": len(f.content or b""),
+        "mode": "hosted",
+        "is_external": False,
+        "is_public": any(not _private(state, c) for c in shares),
+        "alt_txt": f.alt_txt,
+        "url_private": f"{base}/files-pri/{s.team_id}-{f.id}/{f.name}",
+        "url_private_download": f"{base}/files-pri/{s.team_id}-{f.id}/download/{f.name}",
+        "permalink": f"https://{s.team_domain}.slack.com/files/{s.bot_user_id}/{f.id}/{f.name}",
+        "channels": [c for c in shares if c.startswith("C")],
+        "groups": [c for c in shares if c.startswith("G")],
+        "ims": [c for c in shares if c.startswith("D")],
+        "shares": {"public": shares} if shares else {},
+    }
+
+
+def _private(state: SandboxState, channel_id: str) -> bool:
+    conv = state.conversations.get(channel_id)
+    return conv is None or conv.is_private
+
+
+def _filetype(name: str) -> str:
+    return name.rsplit(".", 1)[-1].lower() if "." in name else "text"
+
+
+def _mimetype(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def view(state: SandboxState, stored: StoredView) -> JSON:
+    """A view object as `views.open`/`views.publish`/`views.update` return it."""
+    v, s = stored.view, state.settings
+    return {
+        "id": stored.id,
+        "team_id": s.team_id,
+        "type": stored.type,
+        "title": v.get("title"),
+        "blocks": v.get("blocks", []),
+        "close": v.get("close"),
+        "submit": v.get("submit"),
+        "private_metadata": v.get("private_metadata", ""),
+        "callback_id": v.get("callback_id", ""),
+        "external_id": stored.external_id or "",
+        "state": {"values": {}},
+        "hash": stored.hash,
+        "clear_on_close": bool(v.get("clear_on_close", False)),
+        "notify_on_close": bool(v.get("notify_on_close", False)),
+        "previous_view_id": stored.previous_view_id,
+        "root_view_id": stored.root_view_id,
+        "app_id": s.app_id,
+        "app_installed_team_id": s.team_id,
+        "bot_id": s.bot_id,
+    }

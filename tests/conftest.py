@@ -1,0 +1,157 @@
+"""Fixtures: a fresh database (SQLite and PostgreSQL), a Redis DB of the tests' own, stand-ins."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from models.migrate import upgrade
+from tests.support.procs import free_port, spawn, stop, wait_http
+from tests.support.stack import OpenAISandbox, Stack
+
+PG_ADMIN = os.environ.get("ERRAND_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_BASE = os.environ.get("ERRAND_TEST_REDIS", "redis://127.0.0.1:6379")
+REDIS_DB = int(os.environ.get("ERRAND_TEST_REDIS_DB", "11"))
+BACKENDS = os.environ.get("ERRAND_TEST_BACKENDS", "sqlite,postgresql").split(",")
+
+
+def _pg_database() -> Iterator[str]:
+    name = f"errand_test_{secrets.token_hex(4)}"
+    # No pool: a test may restart the server, and the drop must not reuse a dead connection.
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of the parametrized backend, dropped afterwards."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'errand.db'}"
+        upgrade(url)
+        yield url
+        return
+    for url in _pg_database():
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The tests' own Redis DB, empty before and after."""
+    url = f"{REDIS_BASE}/{REDIS_DB}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+def _stand_in(module: str, log: Path) -> Iterator[str]:
+    """A stand-in (`python -m MODULE --port N`) as its own process, as in production."""
+    port = free_port()
+    process = spawn(["-m", module, "--port", str(port)], {}, log)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/_sandbox/health")
+    yield url
+    stop(process)
+
+
+@pytest.fixture(scope="session")
+def openai_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenAISandbox]:
+    """The provider stand-in."""
+    for url in _stand_in("sandbox.openai_api", tmp_path_factory.mktemp("openai") / "openai.log"):
+        yield OpenAISandbox(url)
+
+
+@pytest.fixture
+def provider(openai_sandbox: OpenAISandbox) -> OpenAISandbox:
+    """The stand-in, reset, with short responses (1-2 s) unless a test says otherwise."""
+    openai_sandbox.reset()
+    openai_sandbox.configure(duration_min=1.0, duration_max=2.0, queue_seconds=0.3)
+    return openai_sandbox
+
+
+@pytest.fixture
+def stack(
+    request: pytest.FixtureRequest,
+    database_url: str,
+    redis_url: str,
+    provider: OpenAISandbox,
+    tmp_path: Path,
+) -> Iterator[Stack]:
+    """Errand wired to the stand-ins; workers are started by the test.
+
+    `@pytest.mark.kinds(field=value)` overrides every job kind before any process starts.
+    """
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "OPENAI_API_KEY": "sk-sandbox",
+        "OPENAI_BASE_URL": provider.base_url,
+        "ERRAND_FOLLOW_INTERVAL": "0.2",
+        "ERRAND_DATA_DIR": str(tmp_path / "data"),
+    }
+    built = Stack(env=env, logs=tmp_path, openai=provider)
+    marker = request.node.get_closest_marker("kinds")
+    if marker is not None:
+        built.write_kinds(**marker.kwargs)
+    yield built
+    built.stop_workers()
+    if built._runtime is not None:
+        built._runtime.engine.dispose()
+
+
+# -- Slack: the Web API stand-in and a real bot process (added for the bot's tests) -------
+
+from tests.support.slack import SECRET, TOKEN, BotProcess, SlackSandbox  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def slack_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackSandbox]:
+    """The Slack Web API stand-in."""
+    for url in _stand_in("sandbox.slack_api", tmp_path_factory.mktemp("slack") / "slack.log"):
+        yield SlackSandbox(url)
+
+
+@pytest.fixture
+def slack(slack_sandbox: SlackSandbox) -> SlackSandbox:
+    """The stand-in, reset to its seeded workspace."""
+    slack_sandbox.reset()
+    return slack_sandbox
+
+
+@pytest.fixture
+def bot(stack: Stack, slack: SlackSandbox, tmp_path: Path) -> Iterator[BotProcess]:
+    """`errand bot` over HTTP, and Slack settings in `stack.env` so workers post too."""
+    stack.env.update(
+        {
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "ERRAND_APPROVALS_CHANNEL": "C_APPROVALS",
+            "ERRAND_APPROVERS": "S_APPROVERS",
+            "ERRAND_ONCALL": "U_ONCALL",
+        }
+    )
+    port = free_port()
+    process = spawn(
+        ["-m", "errand.cli", "bot", "--port", str(port)], stack.env, tmp_path / "bot.log"
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/healthz")
+    yield BotProcess(url, slack, process)
+    stop(process)

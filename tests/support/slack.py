@@ -1,0 +1,168 @@
+"""The Slack stand-in and a real bot process, driven the way Slack drives them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from sandbox import slack_signing as signing
+from tests.support.procs import wait_for
+
+TOKEN = "xoxb-sandbox"
+SECRET = "errand-test-signing-secret"
+
+
+@dataclass
+class SlackSandbox:
+    """The Slack Web API stand-in (its own process), read and steered over `/_sandbox`."""
+
+    url: str
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        target = f"{self.url}/_sandbox{path}"
+        response = (
+            httpx.post(target, json=body, timeout=10)
+            if body is not None
+            else httpx.get(target, timeout=10)
+        )
+        assert response.status_code < 500, response.text
+        return response.json()
+
+    def reset(self) -> None:
+        self.control("/reset", {})
+
+    def fault(self, **spec: Any) -> None:
+        self.control("/faults", spec)
+
+    def calls(self, method: str | None = None) -> list[dict[str, Any]]:
+        suffix = f"?method={method}" if method else ""
+        found: list[dict[str, Any]] = self.control(f"/calls{suffix}")["calls"]
+        return found
+
+    def conversation(self, channel: str) -> dict[str, Any]:
+        state: dict[str, Any] = self.control(f"/channels/{channel}/messages")
+        return state
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.conversation(channel)["messages"]
+        return found
+
+    def ephemeral(self, channel: str, user: str) -> list[str]:
+        items = self.conversation(channel)["ephemeral"].get(user, [])
+        return [str(item.get("text") or "") for item in items]
+
+    def cards(self, channel: str) -> list[dict[str, Any]]:
+        """Errand status cards (messages carrying our job metadata)."""
+        return [
+            m
+            for m in self.messages(channel)
+            if (m.get("metadata") or {}).get("event_type") == "errand_job"
+        ]
+
+    def card(self, channel: str, timeout: float = 20) -> dict[str, Any]:
+        """The one card in `channel`, waiting for it to appear."""
+        wait_for(lambda: self.cards(channel), timeout, f"no status card in {channel}")
+        [card] = self.cards(channel)
+        return card
+
+    def response_url(self, channel: str, user: str, message_ts: str | None = None) -> str:
+        body = {"channel_id": channel, "user_id": user, "message_ts": message_ts}
+        return str(self.control("/response_urls", body)["response_url"])
+
+    def trigger(self, user: str) -> str:
+        return str(self.control("/triggers", {"user_id": user})["trigger_id"])
+
+    def views(self, user: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.control(f"/views/{user}")
+        return found
+
+
+def job_id_of(card: dict[str, Any]) -> str:
+    return str(card["metadata"]["event_payload"]["job_id"])
+
+
+def card_text(card: dict[str, Any]) -> str:
+    """Everything the card shows, as one string."""
+    return json.dumps(card.get("blocks") or []) + str(card.get("text") or "")
+
+
+def thread_texts(card: dict[str, Any]) -> list[str]:
+    """Each thread reply's text plus its blocks' text."""
+    return [
+        str(reply.get("text") or "") + json.dumps(reply.get("blocks") or [])
+        for reply in card.get("replies") or []
+    ]
+
+
+def buttons(message: dict[str, Any]) -> list[str]:
+    return [
+        element["action_id"]
+        for block in message.get("blocks") or []
+        if block.get("type") == "actions"
+        for element in block["elements"]
+    ]
+
+
+@dataclass
+class BotProcess:
+    """`errand bot` under test, receiving requests signed as Slack signs them."""
+
+    url: str
+    slack: SlackSandbox
+    process: subprocess.Popen[bytes]
+
+    def post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        return httpx.post(f"{self.url}/slack/events", content=body, headers=headers, timeout=10)
+
+    def signed(self, body: bytes, *, as_json: bool = False) -> httpx.Response:
+        make = signing.json_headers if as_json else signing.form_headers
+        return self.post(body, make(body, SECRET))
+
+    def command(
+        self, command: str, text: str, user: str = "U_REQUESTER", channel: str = "C_GENERAL"
+    ) -> httpx.Response:
+        """A slash command, with a real response_url and trigger_id from the stand-in."""
+        body = signing.slash_command_body(
+            command,
+            text,
+            user,
+            channel,
+            self.slack.response_url(channel, user),
+            self.slack.trigger(user),
+        )
+        return self.signed(body)
+
+    def click(
+        self, action_id: str, job_id: str, user: str, channel: str, message: dict[str, Any]
+    ) -> httpx.Response:
+        """Press a button on `message` (a message from the stand-in's state)."""
+        body = signing.block_actions_body(
+            action_id,
+            job_id,
+            user,
+            channel,
+            message["ts"],
+            self.slack.trigger(user),
+            self.slack.response_url(channel, user, message["ts"]),
+            message=message,
+        )
+        return self.signed(body)
+
+    def submit_view(
+        self, view: dict[str, Any], user: str, values: dict[str, Any]
+    ) -> httpx.Response:
+        body = signing.view_submission_body(
+            view["callback_id"], view.get("private_metadata", ""), values, user
+        )
+        return self.signed(body)
+
+    def healthz(self) -> httpx.Response:
+        return httpx.get(f"{self.url}/healthz", timeout=5)

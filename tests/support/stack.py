@@ -1,0 +1,135 @@
+"""A whole Errand for one test: its own database and Redis DB, the provider stand-in, workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from errand.runtime import Runtime, build_runtime
+from errand.settings import Settings
+from models.lifecycle import TERMINAL
+from tests.support.procs import ROOT, spawn, stop, wait_for
+
+
+@dataclass
+class OpenAISandbox:
+    """The provider stand-in, driven through its control API."""
+
+    url: str
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def reset(self) -> None:
+        httpx.post(f"{self.url}/_sandbox/reset").raise_for_status()
+
+    def configure(self, **values: Any) -> None:
+        httpx.post(f"{self.url}/_sandbox/config", json=values).raise_for_status()
+
+    def fault(self, **spec: Any) -> None:
+        httpx.post(f"{self.url}/_sandbox/faults", json=spec).raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(f"{self.url}/_sandbox/stats").json()
+        return body
+
+    def responses_for(self, job_id: str) -> list[dict[str, Any]]:
+        """Every response the stand-in created for a job (from its metadata)."""
+        listing = httpx.get(f"{self.url}/_sandbox/responses", params={"job_id": job_id})
+        items: list[dict[str, Any]] = listing.json()["data"]
+        return items
+
+
+@dataclass
+class Stack:
+    """Environment, runtime and worker processes of one test's Errand."""
+
+    env: dict[str, str]
+    logs: Path
+    openai: OpenAISandbox
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _runtime: Runtime | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = build_runtime(Settings(_env_file=None, **self._settings()))  # type: ignore[call-arg]
+        return self._runtime
+
+    def _settings(self) -> dict[str, Any]:
+        return {
+            "database_url": self.env["DATABASE_URL"],
+            "redis_url": self.env["REDIS_URL"],
+            "openai_api_key": self.env["OPENAI_API_KEY"],
+            "config_path": self.env.get("ERRAND_CONFIG"),
+        }
+
+    def write_kinds(self, **overrides: Any) -> None:
+        """Point ERRAND_CONFIG at the packaged kinds with `overrides` applied to every kind."""
+        raw = yaml.safe_load((ROOT / "errand" / "kinds.yaml").read_text())
+        for kind in raw["kinds"].values():
+            kind.update(overrides)
+        path = self.logs / "kinds.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        self.env["ERRAND_CONFIG"] = str(path)
+        self._runtime = None
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        index = len(self.workers)
+        process = spawn(["-m", "errand.cli", "worker"], self.env, self.logs / f"worker{index}.log")
+        self.workers.append(process)
+        return process
+
+    def stop_workers(self, *, kill: bool = False) -> None:
+        for process in self.workers:
+            stop(process, kill=kill)
+        self.workers.clear()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `errand ARGS` as an operator would, with this stack's environment."""
+        return subprocess.run(
+            [sys.executable, "-m", "errand.cli", *args],
+            check=False,
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def show(self, job_id: str) -> dict[str, Any]:
+        result = self.cli("jobs", "show", job_id, "--json")
+        assert result.returncode == 0, result.stderr
+        shown: dict[str, Any] = json.loads(result.stdout)
+        return shown
+
+    def status(self, job_id: str) -> str:
+        from sqlalchemy import select
+
+        from models.job import Job
+
+        with self.runtime.unit() as unit:
+            return str(unit.session.scalar(select(Job.status).where(Job.id == job_id)))
+
+    def wait_status(self, job_id: str, *wanted: str, timeout: float = 30) -> str:
+        wait_for(
+            lambda: self.status(job_id) in wanted, timeout, f"job {job_id} never reached {wanted}"
+        )
+        return self.status(job_id)
+
+    def wait_settled(self, job_ids: list[str], timeout: float) -> None:
+        terminal = {s.value for s in TERMINAL} | {"needs_review"}
+        wait_for(
+            lambda: all(self.status(j) in terminal for j in job_ids),
+            timeout,
+            "jobs did not all settle",
+        )

@@ -1,0 +1,171 @@
+"""Faults the job core survives: each test names the fault and checks no job lost, none doubled."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from errand import jobs
+from models.job import Attempt, Job, Notice
+from tests.support.procs import wait_for
+from tests.support.slack import BotProcess
+from tests.support.stack import Stack
+
+# The fault suite runs where production runs many workers: on PostgreSQL.
+pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+def _submit_many(stack: Stack, count: int, directive: str) -> list[str]:
+    return [
+        jobs.submit(stack.runtime, "research", f"Question {n} {directive}", user="U_F").id
+        for n in range(count)
+    ]
+
+
+def _started(stack: Stack, ids: list[str]) -> int:
+    with stack.runtime.unit() as unit:
+        return len(
+            list(
+                unit.session.scalars(
+                    select(Attempt.id).where(
+                        Attempt.job_id.in_(ids), Attempt.response_id.is_not(None)
+                    )
+                )
+            )
+        )
+
+
+def _assert_each_once(stack: Stack, ids: list[str]) -> None:
+    """Every job completed, with one provider response and one delivered result notice."""
+    with stack.runtime.unit() as unit:
+        rows = unit.session.execute(select(Job.id, Job.status).where(Job.id.in_(ids)))
+        statuses = {job_id: status for job_id, status in rows}
+        notices = list(
+            unit.session.scalars(
+                select(Notice).where(Notice.job_id.in_(ids), Notice.milestone == "completed")
+            )
+        )
+    assert set(statuses.values()) == {"completed"}, statuses
+    assert sorted(n.job_id for n in notices) == sorted(ids)
+    for job_id in ids:
+        assert len(stack.openai.responses_for(job_id)) == 1, job_id
+
+
+def test_kill_9_every_worker_while_starting_running_and_finishing(stack: Stack) -> None:
+    stack.env["ERRAND_START_LEASE"] = "3"
+    stack.openai.fault(endpoint="create", delay=0.5, count=10)
+    ids = _submit_many(stack, 30, "[sandbox: duration=3]")
+    for moment in (1.0, 3.0, 5.0):
+        stack.start_worker()
+        stack.start_worker()
+        time.sleep(moment)
+        stack.stop_workers(kill=True)
+    stack.start_worker()
+    stack.wait_settled(ids, timeout=120)
+    _assert_each_once(stack, ids)
+
+
+def test_redis_flushed_with_50_jobs_in_flight(stack: Stack) -> None:
+    ids = _submit_many(stack, 50, "[sandbox: duration=4]")
+    stack.start_worker()
+    wait_for(lambda: _started(stack, ids) >= 40, 60, "jobs did not start")
+    redis.Redis.from_url(stack.env["REDIS_URL"]).flushdb()
+    stack.wait_settled(ids, timeout=90)
+    _assert_each_once(stack, ids)
+
+
+def _restart_postgres() -> None:
+    clusters = Path("/etc/postgresql")
+    if not clusters.is_dir():
+        pytest.skip("needs the machine's own PostgreSQL cluster (pg_ctlcluster)")
+    version = sorted(p.name for p in clusters.iterdir())[-1]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
+
+
+def test_postgres_restarted_during_load(stack: Stack, bot: BotProcess) -> None:
+    """A real server restart mid-load: worker and bot carry on without restarts of their own."""
+    ids = _submit_many(stack, 20, "[sandbox: duration=3]")
+    stack.start_worker()
+    wait_for(lambda: _started(stack, ids) >= 5, 30, "jobs did not start")
+    _restart_postgres()
+    stack.runtime.engine.dispose()
+    stack.wait_settled(ids, timeout=90)
+    _assert_each_once(stack, ids)
+    assert all(w.poll() is None for w in stack.workers), "a worker died instead of recovering"
+    wait_for(lambda: bot.healthz().status_code == 200, 30, "the bot did not recover")
+    assert bot.command("/research", "After the restart [sandbox: duration=1]").status_code == 200
+    wait_for(lambda: bot.slack.cards("C_GENERAL"), 30, "the bot could not create a job")
+
+
+def _breaker(stack: Stack) -> dict[str, Any]:
+    client = redis.Redis.from_url(stack.env["REDIS_URL"])
+    return {"tripped": client.get("errand:breaker:tripped")}
+
+
+def test_provider_outage_opens_breaker_holds_launches_then_resumes_by_priority(
+    stack: Stack,
+) -> None:
+    stack.env["ERRAND_BREAKER_COOLDOWN"] = "3"
+    stack.openai.fault(endpoint="create", status=503, count=12)
+    stack.openai.fault(endpoint="retrieve", status=500, count=4)
+    stack.start_worker()
+    first = _submit_many(stack, 3, "[sandbox: duration=1]")
+    wait_for(lambda: _breaker(stack)["tripped"], 30, "the breaker never opened")
+    held = _submit_many(stack, 3, "[sandbox: duration=1]")
+    urgent = jobs.submit(stack.runtime, "draft", "Urgent [sandbox: duration=1]", user="U_F").id
+    wait_for(
+        lambda: stack.show(held[0])["error"] is None and _wait_reason(stack, held[0]),
+        20,
+        "waiting jobs were not told why",
+    )
+    stack.wait_settled([*first, *held, urgent], timeout=120)
+    assert not _breaker(stack)["tripped"]
+    assert {stack.status(j) for j in [*first, *held]} == {"completed"}
+    assert stack.status(urgent) == "needs_review"
+    assert _started_at(stack, urgent) <= min(_started_at(stack, j) for j in held)
+
+
+def _wait_reason(stack: Stack, job_id: str) -> str | None:
+    with stack.runtime.unit() as unit:
+        return unit.session.scalar(select(Job.wait_reason).where(Job.id == job_id))
+
+
+def _started_at(stack: Stack, job_id: str) -> float:
+    with stack.runtime.unit() as unit:
+        started = unit.session.scalar(select(Attempt.started_at).where(Attempt.job_id == job_id))
+    assert started is not None
+    return started.timestamp()
+
+
+def test_concurrent_cancels_record_one_action(stack: Stack) -> None:
+    stack.start_worker()
+    job_id = jobs.submit(stack.runtime, "research", "Slow [sandbox: slow]", user="U_F").id
+    stack.wait_status(job_id, "running")
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def click() -> None:
+        barrier.wait()
+        outcomes.append(jobs.request_cancel(stack.runtime, job_id, actor="U_F"))
+
+    threads = [threading.Thread(target=click) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["already canceling"] * 3 + ["canceling"]
+    stack.wait_status(job_id, "canceled")
+    actions = [e["action"] for e in stack.show(job_id)["events"]]
+    assert actions.count("cancel_requested") == 1
