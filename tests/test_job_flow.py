@@ -7,7 +7,9 @@ import time
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from models.job import Attempt, Job
 from tests.support.stack import Stack
 
 # The lifecycle's paths are the same on both databases; the flows that race or
@@ -149,3 +151,33 @@ def test_bad_input_gets_a_clear_answer_and_no_job(stack: Stack) -> None:
     assert unknown.returncode == 2 and "unknown job kind" in unknown.stderr
     listing = stack.cli("jobs", "list", "--json")
     assert json.loads(listing.stdout) == []
+
+
+@ONE_BACKEND
+@pytest.mark.kinds(follow={"first_check": 0.5, "growth": 2.0, "max_interval": 100.0})
+def test_polling_backs_off_by_the_kinds_policy(stack: Stack) -> None:
+    """After k checks the next one waits interval(k): 0.5, 1, 2, 4 s, no step skipped."""
+    stack.start_worker()
+    job_id = _submit(stack, "A long question [sandbox: slow]")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        checks, waited = _next_check(stack, job_id)
+        if checks >= 3:
+            break
+        time.sleep(0.1)
+    assert checks == 3, f"{checks} checks in 20 s"
+    assert waited == pytest.approx(4.0, abs=0.05)
+
+
+def _next_check(stack: Stack, job_id: str) -> tuple[int, float]:
+    """(checks made, seconds from the last check to the next one) as stored."""
+    with stack.runtime.unit() as unit:
+        row = unit.session.execute(
+            select(Attempt.checks, Attempt.last_checked_at, Job.next_check_at)
+            .join(Job, Job.id == Attempt.job_id)
+            .where(Job.id == job_id)
+        ).one()
+    checks, last, upcoming = row
+    if not checks or last is None or upcoming is None:
+        return 0, 0.0
+    return int(checks), (upcoming - last).total_seconds()

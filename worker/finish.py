@@ -57,29 +57,36 @@ def apply_response(
         return None
     job = unit.session.get_one(Job, attempt.job_id)
     now = utcnow()
-    _record_observation(unit, attempt, str(response.status), now)
+    checks = _record_observation(unit, attempt, str(response.status), now)
     if attempt.number != job.attempts or job.status not in ACTIVE:
         return Applied(job.id, terminal=True)
     kind = kinds.get(job.kind)
     if response.status in PROVIDER_PENDING:
-        _progress(unit, job, kind, attempt, str(response.status), now, webhooks=webhooks)
+        _progress(unit, job, kind, checks, str(response.status), now, webhooks=webhooks)
         return Applied(job.id, terminal=False)
     return _finish(unit, kinds, kind, job, attempt, response)
 
 
-def _record_observation(unit: Unit, attempt: Attempt, status: str, now: datetime) -> None:
+def _record_observation(unit: Unit, attempt: Attempt, status: str, now: datetime) -> int:
+    """Count the check; returns the checks made so far, this one included.
+
+    Counted from the value read, not from `attempt` after the UPDATE: the ORM
+    synchronizes the loaded object, so reading it afterwards would count twice.
+    """
+    checks = attempt.checks + 1
     unit.session.execute(
         update(Attempt)
         .where(Attempt.id == attempt.id)
         .values(provider_status=status, last_checked_at=now, checks=Attempt.checks + 1)
     )
+    return checks
 
 
 def _progress(
     unit: Unit,
     job: Job,
     kind: Kind,
-    attempt: Attempt,
+    checks: int,
     status: str,
     now: datetime,
     *,
@@ -87,7 +94,7 @@ def _progress(
 ) -> None:
     policy = kind.webhook_follow if webhooks else kind.follow
     values: dict[str, object] = {
-        "next_check_at": now + timedelta(seconds=policy.interval(attempt.checks + 1)),
+        "next_check_at": now + timedelta(seconds=policy.interval(checks)),
         "last_checked_at": now,
     }
     if status == "in_progress" and job.status == JobStatus.QUEUED:
