@@ -14,10 +14,13 @@ import json
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import httpx
 import redis
+from sqlalchemy import create_engine, func, select
 
 from bench.common import (
     REDIS,
@@ -30,6 +33,7 @@ from bench.common import (
     start_slack,
     stop,
 )
+from models.job import Job
 from models.migrate import upgrade
 from sandbox import slack_signing as signing
 
@@ -70,6 +74,7 @@ def run(url: str, requests: int, concurrency: int, multiproc: bool) -> dict[str,
         began = time.monotonic()
         latencies, statuses = _send(bot_url, bodies[concurrency:], concurrency)
         elapsed = time.monotonic() - began
+        recorded, behind = _jobs_recorded(url, len(bodies))
     finally:
         stop(bot, slack)
     ms = [x * 1000 for x in latencies]
@@ -82,11 +87,30 @@ def run(url: str, requests: int, concurrency: int, multiproc: bool) -> dict[str,
         "ack_ms_p99": pct(ms, 0.99),
         "ack_ms_max": pct(ms, 1.0),
         "requests_per_s": round(requests / elapsed, 1),
+        "jobs_recorded": recorded,
+        "last_job_recorded_s_after_last_ack": behind,
         "machine": machine(),
     }
 
 
 _control = httpx.Client(timeout=10)
+SENDER_PROCESSES = 4
+
+
+def _jobs_recorded(url: str, wanted: int, timeout: float = 120) -> tuple[int, float]:
+    """The work after the ack: how many jobs exist, and how long after the last ack."""
+    engine = create_engine(url)
+    began = time.monotonic()
+    count = 0
+    with engine.connect() as connection:
+        while time.monotonic() - began < timeout:
+            count = connection.execute(select(func.count()).select_from(Job)).scalar_one()
+            connection.rollback()
+            if count >= wanted:
+                break
+            time.sleep(0.05)
+    engine.dispose()
+    return count, round(time.monotonic() - began, 2)
 
 
 def _body(slack_url: str, n: int) -> bytes:
@@ -102,6 +126,21 @@ def _body(slack_url: str, n: int) -> bytes:
 
 
 def _send(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], list[int]]:
+    """`concurrency` senders spread over a few processes, so the client's own GIL does
+    not queue answers that the bot has already sent."""
+    processes = min(SENDER_PROCESSES, concurrency)
+    groups = [bodies[i::processes] for i in range(processes)]
+    threads = [len(range(i, concurrency, processes)) for i in range(processes)]
+    latencies: list[float] = []
+    statuses: list[int] = []
+    with ProcessPoolExecutor(processes, mp_context=get_context("fork")) as pool:
+        for times, codes in pool.map(_send_threads, [url] * processes, groups, threads):
+            latencies += times
+            statuses += codes
+    return latencies, statuses
+
+
+def _send_threads(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], list[int]]:
     latencies: list[float] = []
     statuses: list[int] = []
     lock = threading.Lock()
@@ -118,11 +157,11 @@ def _send(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float],
                     latencies.append(took)
                     statuses.append(answer.status_code)
 
-    threads = [threading.Thread(target=sender, args=(share,)) for share in shares]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    workers = [threading.Thread(target=sender, args=(share,)) for share in shares]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
     return latencies, statuses
 
 

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
+from bot.failures import explain, tell
 from bot.listeners import register_listeners
-from bot.metrics import ERRORS, REQUESTS
+from bot.metrics import REQUESTS
 from bot.roles import Roles
 from bot.slack import make_client
-from errand.errors import ErrandError
 from errand.runtime import Runtime
 from errand.settings import require
-from models.lifecycle import LifecycleError
-from worker.notify import NotifyLater
-
-log = logging.getLogger(__name__)
 
 
 def create_app(runtime: Runtime, *, client: WebClient | None = None) -> App:
@@ -44,6 +39,9 @@ def create_app(runtime: Runtime, *, client: WebClient | None = None) -> App:
         signing_secret=secret,
         request_verification_enabled=not socket_mode,
         token_verification_enabled=False,  # start even while Slack is briefly unreachable
+        # Acks are answered on the request's own thread and the work runs lazily after,
+        # instead of Bolt polling every 10 ms for an ack made on another thread.
+        process_before_response=True,
         logger=logging.getLogger("bot.bolt"),
     )
     app.use(_count_request)
@@ -69,27 +67,7 @@ def _require_shape(body: dict[str, Any], next: Any) -> BoltResponse | None:
     return None
 
 
-def handle_error(error: Exception, body: dict[str, Any], request: BoltRequest) -> BoltResponse:
-    """Known refusals become their sentence; anything else a reference an operator can grep."""
-    if isinstance(error, ErrandError | LifecycleError):
-        code, text = error.code, str(error)
-    elif isinstance(error, NotifyLater):
-        code, text = "slack_busy", "Slack is busy right now; please try again in a minute."
-    else:
-        code = "unexpected"
-        ref = secrets.token_hex(4)
-        log.error("listener failed (ref %s)", ref, exc_info=error, extra={"ref": ref})
-        text = f"Something went wrong on Errand's side (ref `{ref}`)."
-    ERRORS.labels(code).inc()
-    _tell(request, text)
+def handle_error(error: Exception, request: BoltRequest) -> BoltResponse:
+    """A failure before the ack: answer with a sentence, count it, never a 500 to Slack."""
+    tell(request.context.respond, explain(error))
     return BoltResponse(status=200, body="")
-
-
-def _tell(request: BoltRequest, text: str) -> None:
-    respond = request.context.respond
-    if respond is None:
-        return
-    try:
-        respond(text=text, response_type="ephemeral", replace_original=False)
-    except Exception:  # the person may not be reachable; the log has the error already
-        log.warning("could not deliver an error message", exc_info=True)

@@ -17,12 +17,14 @@ from bot.blocks.card import card
 from bot.blocks.home import home_view
 from bot.blocks.lists import job_list
 from bot.blocks.review import reject_modal
+from bot.failures import answering
 from bot.ids import ActionId, BlockId, CallbackId, Command, EventType
 from bot.metrics import JOBS_STARTED, PRESSES
 from bot.roles import Roles, refusal
 from bot.slack import call
 from errand import jobs
 from errand.errors import ErrandError
+from errand.kinds import Kind
 from errand.runtime import Runtime
 from models.base import utcnow
 from models.job import Job
@@ -34,15 +36,24 @@ Body = dict[str, Any]
 
 
 def register_listeners(app: App, runtime: Runtime, roles: Roles) -> None:
-    """Every command, button, modal and event Errand answers."""
+    """Every command, button, modal and event Errand answers.
+
+    The ack is answered on the request's thread with nothing slow before it; the
+    work (database, Slack calls) runs lazily after it. Only the reject modal waits,
+    because its answer (errors in the modal) depends on the decision.
+    """
     on = Listeners(runtime, roles)
-    app.command(Command.RESEARCH.value)(on.start_job)
-    app.command(Command.DRAFT.value)(on.start_job)
-    app.command(Command.JOBS.value)(on.list_jobs)
+    for command in (Command.RESEARCH, Command.DRAFT):
+        app.command(command.value)(ack=on.check_request, lazy=[answering(on.start_job)])
+    app.command(Command.JOBS.value)(ack=_ack, lazy=[answering(on.list_jobs)])
     for action in ActionId:
-        app.action(action.value)(on.press)
+        app.action(action.value)(ack=_ack, lazy=[answering(on.press)])
     app.view(CallbackId.REJECT_REASON.value)(on.reject_submitted)
-    app.event(EventType.APP_HOME_OPENED.value)(on.home_opened)
+    app.event(EventType.APP_HOME_OPENED.value)(ack=_ack, lazy=[on.home_opened])
+
+
+def _ack(ack: Ack) -> None:
+    ack()
 
 
 def idempotency_key(command: Body) -> str:
@@ -63,18 +74,20 @@ class Listeners:
 
     # -- slash commands ---------------------------------------------------------------
 
-    def start_job(self, ack: Ack, command: Body, respond: Respond) -> None:
-        """/research, /draft: refuse bad input at once; otherwise ack, then create the job."""
-        kind = self.runtime.kinds.by_command(command["command"])
-        if kind is None:
-            ack(text=f"{command['command']} is not set up in this Errand.")
+    def check_request(self, ack: Ack, command: Body) -> None:
+        """/research, /draft: refuse bad input in the ack itself, so no job is made."""
+        request = self._job_request(command)
+        if isinstance(request, str):
+            ack(response_type="ephemeral", text=request)
+        else:
+            ack()
+
+    def start_job(self, command: Body, respond: Respond) -> None:
+        """After the ack: create the job (a refused request has had its answer)."""
+        request = self._job_request(command)
+        if isinstance(request, str):
             return
-        try:
-            text = jobs.validate_input(kind, command.get("text", ""))
-        except ErrandError as refused:
-            ack(response_type="ephemeral", text=str(refused))
-            return
-        ack()
+        kind, text = request
         job = jobs.submit(
             self.runtime,
             kind.name,
@@ -91,9 +104,18 @@ class Listeners:
             text=f"Started {kind.title.lower()} job `{job.id}`; its status card follows.",
         )
 
-    def list_jobs(self, ack: Ack, command: Body, respond: Respond) -> None:
+    def _job_request(self, command: Body) -> tuple[Kind, str] | str:
+        """(kind, input) of a job command, or the sentence that refuses it."""
+        kind = self.runtime.kinds.by_command(command["command"])
+        if kind is None:
+            return f"{command['command']} is not set up in this Errand."
+        try:
+            return kind, jobs.validate_input(kind, command.get("text", ""))
+        except ErrandError as refused:
+            return str(refused)
+
+    def list_jobs(self, command: Body, respond: Respond) -> None:
         """/jobs [mine|all|stuck|ID], always ephemeral."""
-        ack()
         user = command["user_id"]
         word = (command.get("text") or "").strip()
         now = utcnow()
@@ -130,11 +152,8 @@ class Listeners:
 
     # -- buttons ----------------------------------------------------------------------
 
-    def press(
-        self, ack: Ack, body: Body, action: Body, respond: Respond, client: WebClient
-    ) -> None:
+    def press(self, body: Body, action: Body, respond: Respond, client: WebClient) -> None:
         """Any job button: re-check role and status on the server, record the press, answer."""
-        ack()
         user = body["user"]["id"]
         act = ActionId(action["action_id"])
         try:

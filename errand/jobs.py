@@ -29,6 +29,7 @@ from models.lifecycle import (
     record_event,
     transition,
 )
+from worker import early
 from worker.attempts import open_attempt
 from worker.pulse import wake
 
@@ -259,7 +260,9 @@ def stuck_clause(kinds: KindsConfig, now: datetime) -> ColumnElement[bool]:
 def check_now(runtime: Runtime, response_id: str) -> bool:
     """A webhook says this response changed: make its job's check due and wake the follow pulse.
 
-    False when no active job is waiting on that response (a repeat after the finish).
+    False when no active job is waiting on that response: a repeat after the finish,
+    someone else's response, or one whose ID the start has not stored yet (remembered,
+    see `worker.early`).
     """
     now = utcnow()
     with runtime.unit() as unit:
@@ -273,6 +276,7 @@ def check_now(runtime: Runtime, response_id: str) -> bool:
             )
         )
         if job_id is None:
+            early.remember(runtime.redis, response_id)
             return False
         unit.session.execute(update(Job).where(Job.id == job_id).values(next_check_at=now))
     wake(runtime.redis, "follow")

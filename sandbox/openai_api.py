@@ -43,7 +43,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from sandbox.openai_control import control
-from sandbox.openai_http import error
+from sandbox.openai_http import error, hold_answer
 from sandbox.openai_responses import SandboxOpenAISettings
 from sandbox.openai_routes import responses_api
 from sandbox.openai_state import SandboxState
@@ -66,6 +66,7 @@ def create_app(settings: SandboxOpenAISettings | None = None) -> Flask:
     app.register_blueprint(responses_api)
     app.register_blueprint(control)
     app.register_error_handler(HTTPException, _http_error)
+    app.after_request(hold_answer)
     return app
 
 

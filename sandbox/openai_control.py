@@ -57,7 +57,7 @@ def add_faults() -> Response:
 
 
 def _fault(spec: Any) -> Fault:
-    """Validate ``{"endpoint", "status", "count", "retry_after", "delay"}``."""
+    """Validate ``{"endpoint", "status", "count", "retry_after", "delay", "answer_delay"}``."""
     if not isinstance(spec, dict):
         raise TypeError("expected an object")
     endpoint = spec.get("endpoint")
@@ -73,6 +73,7 @@ def _fault(spec: Any) -> Fault:
         remaining=max(1, int(spec.get("count", 1))),
         retry_after=None if retry_after is None else float(retry_after),
         delay=max(0.0, float(spec.get("delay", 0.0))),
+        answer_delay=max(0.0, float(spec.get("answer_delay", 0.0))),
     )
 
 

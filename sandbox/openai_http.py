@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response, current_app, g
 
 from sandbox.openai_state import Fault, SandboxState
 
@@ -62,8 +62,15 @@ def apply_fault(endpoint: str) -> Response | None:
     if fault.delay > 0:
         time.sleep(fault.delay)
     if fault.status is None:
+        g.answer_delay = fault.answer_delay
         return None
     return fault_response(fault)
+
+
+def hold_answer(response: Response) -> Response:
+    """After a request: a fault's `answer_delay`, once the work has been done."""
+    time.sleep(g.pop("answer_delay", 0.0))
+    return response
 
 
 def fault_response(fault: Fault) -> Response:

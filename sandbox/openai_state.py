@@ -29,13 +29,18 @@ ENDPOINTS = ("create", "retrieve", "cancel")
 
 @dataclass
 class Fault:
-    """The next ``remaining`` calls to ``endpoint`` are delayed and/or answered with ``status``."""
+    """The next ``remaining`` calls to ``endpoint`` are delayed and/or answered with ``status``.
+
+    ``delay`` holds the call before it is served; ``answer_delay`` serves it, then holds
+    the answer (the work is done upstream, the client just hears late).
+    """
 
     endpoint: str
     status: int | None
     remaining: int
     retry_after: float | None = None
     delay: float = 0.0
+    answer_delay: float = 0.0
 
 
 class SandboxState:

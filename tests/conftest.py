@@ -110,7 +110,7 @@ def stack(
     if marker is not None:
         built.write_kinds(**marker.kwargs)
     yield built
-    built.stop_workers()
+    built.end_sessions()
     if built._runtime is not None:
         built._runtime.engine.dispose()
 

@@ -51,6 +51,25 @@ def test_empty_and_oversized_commands_get_help_and_no_job(stack: Stack, bot: Bot
     assert "[]" in stack.cli("jobs", "list", "--json").stdout
 
 
+def test_a_failure_after_the_ack_is_told_to_the_person(
+    stack: Stack, bot: BotProcess, tmp_path: Path
+) -> None:
+    """The database refuses the insert after Slack has its ack: the person hears so."""
+    with stack.runtime.engine.begin() as connection:
+        connection.exec_driver_sql("ALTER TABLE jobs RENAME TO jobs_away")
+    try:
+        assert bot.command("/research", "Will this be lost?").status_code == 200
+        wait_for(lambda: bot.slack.ephemeral("C_GENERAL", "U_REQUESTER"), 10, "no answer")
+    finally:
+        with stack.runtime.engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE jobs_away RENAME TO jobs")
+    [answer] = bot.slack.ephemeral("C_GENERAL", "U_REQUESTER")
+    assert answer.startswith("Something went wrong on Errand's side (ref `")
+    ref = answer.split("`")[1]
+    assert ref in (tmp_path / "bot.log").read_text()
+    assert bot.healthz().status_code == 200
+
+
 def test_same_trigger_id_makes_one_job(stack: Stack, bot: BotProcess) -> None:
     body = _command_body(bot, "Once only [sandbox: duration=1]")
     headers = {**signing.form_headers(body, SECRET), "X-Slack-Retry-Num": "1"}

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from errand import jobs
 from models.job import Attempt, Job, Notice
-from tests.support.procs import wait_for
+from tests.support.procs import session_alive, wait_for
 from tests.support.slack import BotProcess
 from tests.support.stack import Stack
 
@@ -63,10 +63,14 @@ def test_kill_9_every_worker_while_starting_running_and_finishing(stack: Stack) 
     stack.openai.fault(endpoint="create", delay=0.5, count=10)
     ids = _submit_many(stack, 30, "[sandbox: duration=3]")
     for moment in (1.0, 3.0, 5.0):
-        stack.start_worker()
-        stack.start_worker()
+        killed = [stack.start_worker(), stack.start_worker()]
         time.sleep(moment)
         stack.stop_workers(kill=True)
+        wait_for(
+            lambda killed=killed: not any(session_alive(w) for w in killed),
+            5,
+            "a killed worker left a process behind",
+        )
     stack.start_worker()
     stack.wait_settled(ids, timeout=120)
     _assert_each_once(stack, ids)

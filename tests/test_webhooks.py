@@ -123,13 +123,30 @@ def test_forged_or_stale_delivery_is_refused_and_nothing_happens(
 
 
 @SQLITE
+def test_a_delivery_before_the_response_id_is_stored_still_finishes_at_once(
+    hooked: Stack, bot: BotProcess
+) -> None:
+    """The provider finishes, and its webhook arrives, before its create answer does."""
+    _wire(hooked, bot)
+    hooked.openai.fault(endpoint="create", answer_delay=3.0)
+    hooked.start_worker()
+    job_id = _submit(hooked, "Quick question [sandbox: duration=0.5]")
+    wait_for(lambda: hooked.openai.stats()["webhooks"]["delivered"], 10, "no webhook sent")
+    assert not hooked.show(job_id)["provider_response_id"]  # the webhook came first
+    hooked.wait_status(job_id, "completed", timeout=15)
+    [response] = hooked.openai.responses_for(job_id)
+    assert _finished_at(hooked, job_id) - response["completed_at"] < 5.0
+    assert hooked.openai.stats()["calls"]["retrieve"] == 1
+
+
+@SQLITE
 def test_repeated_and_out_of_order_deliveries_change_nothing(
     hooked: Stack, bot: BotProcess
 ) -> None:
     _wire(hooked, bot)
     hooked.start_worker()
     job_id = _submit(hooked, "A question [sandbox: duration=6]")
-    wait_for(lambda: hooked.openai.responses_for(job_id), 10, "never created")
+    wait_for(lambda: hooked.show(job_id)["provider_response_id"], 10, "never started")
     response_id = _response(hooked, job_id)["id"]
     # Early: a delivery that overtakes the provider changes nothing; the job runs on.
     assert _deliver(bot, response_id).status_code == 202

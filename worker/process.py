@@ -11,6 +11,7 @@ from rq import SimpleWorker
 
 from errand.metrics import serve_worker_metrics
 from errand.runtime import Runtime, install
+from worker.forks import end_children_with_this_process
 from worker.pulse import Pacer, beats
 from worker.queues import ALL_QUEUES
 
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 def run_worker(runtime: Runtime, *, burst: bool = False) -> None:
     """Work until stopped; if Redis goes away, wait for it and carry on."""
     install(runtime)
+    end_children_with_this_process()
     serve_worker_metrics(runtime.settings.metrics_port)
     pacer = None if burst else Pacer(runtime.redis, beats(runtime.settings.follow_interval))
     if pacer:

@@ -18,10 +18,12 @@ from openai.types.responses import Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from errand.jobs import check_now
 from errand.runtime import Runtime, Unit
 from models.base import utcnow
 from models.job import Attempt, Job
 from models.lifecycle import JobStatus, TransitionRefused, add_notice, record_event, transition
+from worker import early
 from worker.finish import apply_response
 from worker.provider import CreateRequest, ProviderError
 
@@ -131,8 +133,15 @@ def _created(runtime: Runtime, claimed: Claimed, response: Response) -> str:
             )
         if stop:
             unit.later(lambda: runtime.dispatch.stop(job_id))
+        unit.later(lambda: _catch_up_early_webhook(runtime, response.id))
     log.info("started", extra={"job_id": job_id, "response_id": response.id})
     return "started"
+
+
+def _catch_up_early_webhook(runtime: Runtime, response_id: str) -> None:
+    """A delivery that came before the ID was stored makes the check due now."""
+    if early.arrived(runtime.redis, response_id):
+        check_now(runtime, response_id)
 
 
 def _note_started(unit: Unit, job_id: str, response: Response) -> None:

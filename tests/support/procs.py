@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -11,7 +12,16 @@ from pathlib import Path
 from sandbox import processes
 from sandbox.processes import ROOT, free_port
 
-__all__ = ["ROOT", "free_port", "spawn", "stop", "wait_for", "wait_http"]
+__all__ = [
+    "ROOT",
+    "end_session",
+    "free_port",
+    "session_alive",
+    "spawn",
+    "stop",
+    "wait_for",
+    "wait_http",
+]
 
 
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -29,6 +39,21 @@ def stop(process: subprocess.Popen[bytes], *, kill: bool = False, timeout: float
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=5)
+
+
+def session_alive(process: subprocess.Popen[bytes]) -> bool:
+    """Whether anything started by `process` (its session, see `spawn`) still runs."""
+    try:
+        os.killpg(process.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def end_session(process: subprocess.Popen[bytes]) -> None:
+    """Kill whatever `process` left behind, so no test leaks into the next."""
+    if session_alive(process):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def wait_http(url: str, timeout: float = 20) -> None:

@@ -16,7 +16,7 @@ import yaml
 from errand.runtime import Runtime, build_runtime
 from errand.settings import Settings
 from models.lifecycle import TERMINAL
-from tests.support.procs import ROOT, spawn, stop, wait_for
+from tests.support.procs import ROOT, end_session, spawn, stop, wait_for
 
 
 @dataclass
@@ -57,6 +57,7 @@ class Stack:
     logs: Path
     openai: OpenAISandbox
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    stopped: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _runtime: Runtime | None = None
 
     @property
@@ -92,7 +93,14 @@ class Stack:
     def stop_workers(self, *, kill: bool = False) -> None:
         for process in self.workers:
             stop(process, kill=kill)
+        self.stopped.extend(self.workers)
         self.workers.clear()
+
+    def end_sessions(self) -> None:
+        """After the test: nothing any worker started outlives it."""
+        self.stop_workers()
+        for process in self.stopped:
+            end_session(process)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `errand ARGS` as an operator would, with this stack's environment."""
