@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     oncall_channel: str | None = Field(default=None, alias="ERRAND_ONCALL_CHANNEL")
     oncall: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="ERRAND_ONCALL")
     config_path: str | None = Field(default=None, alias="ERRAND_CONFIG")
-    follow_interval: float = Field(default=0.25, alias="ERRAND_FOLLOW_INTERVAL")
+    follow_interval: float = Field(default=0.5, alias="ERRAND_FOLLOW_INTERVAL")
     follow_batch: int = Field(default=500, alias="ERRAND_FOLLOW_BATCH")
     follow_concurrency: int = Field(default=32, alias="ERRAND_FOLLOW_CONCURRENCY")
     breaker_cooldown: int = Field(default=15, alias="ERRAND_BREAKER_COOLDOWN")
