@@ -104,6 +104,7 @@ def add_message(state: SandboxState, conv: Conversation, msg: Message) -> None:
     """Store a message, mark its parent as a thread, and announce the change."""
     if msg.thread_ts is not None:
         conv.messages[msg.thread_ts].thread_ts = msg.thread_ts
+        conv.replies.setdefault(msg.thread_ts, []).append(msg.ts)
     conv.messages[msg.ts] = msg
     state.bump("message_posted", channel=conv.id, ts=msg.ts, thread_ts=msg.thread_ts)
 

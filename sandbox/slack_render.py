@@ -82,7 +82,7 @@ def _thread_fields(state: SandboxState, conv: Conversation, msg: Message) -> JSO
 
 def thread_replies(conv: Conversation, thread_ts: str) -> list[Message]:
     """Replies of a thread (not its parent), oldest first."""
-    found = [m for m in conv.messages.values() if m.thread_ts == thread_ts and m.ts != thread_ts]
+    found = [conv.messages[ts] for ts in conv.replies.get(thread_ts, ()) if ts in conv.messages]
     return sorted(found, key=lambda m: m.ts)
 
 

@@ -8,6 +8,7 @@ delays messages but never loses or reorders them.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CLAIM = timedelta(seconds=60)
+# A notify tick stops starting deliveries after this long and hands the rest back,
+# so a slow Slack cannot keep the worker's other pulses (follow, launch) waiting.
+BUDGET_SECONDS = 2.0
 
 
 class NotifyLater(Exception):
@@ -100,9 +104,12 @@ def deliver_due(runtime: Runtime, executor: Executor, *, batch: int = 500) -> in
     claimed = _claim_batch(runtime, batch)
     if not claimed:
         return 0
+    until = time.monotonic() + BUDGET_SECONDS
     outcomes = [
         o
-        for job_outcomes in executor.map(lambda items: _deliver_in_order(runtime, items), claimed)
+        for job_outcomes in executor.map(
+            lambda items: _deliver_in_order(runtime, items, until), claimed
+        )
         for o in job_outcomes
     ]
     _settle(runtime, outcomes)
@@ -163,9 +170,13 @@ def _due_prefixes(
     ]
 
 
-def _deliver_in_order(runtime: Runtime, items: list[Milestone]) -> list[Outcome]:
+def _deliver_in_order(runtime: Runtime, items: list[Milestone], until: float) -> list[Outcome]:
+    """A job's milestones in order; past the tick's budget the rest wait for the next tick."""
     outcomes: list[Outcome] = []
     for index, milestone in enumerate(items):
+        if time.monotonic() > until:
+            outcomes.extend(Outcome(m.notice_id, m.job.id, wait=0.0) for m in items[index:])
+            break
         outcome = _deliver_one(runtime.notifier, milestone)
         milestone_delivered(milestone, ok=outcome.wait is None)
         outcomes.append(outcome)
