@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -11,6 +12,8 @@ from errand.runtime import Runtime, current
 from worker import follow, launch, notify, pulse, recover, stop, stream
 
 log = logging.getLogger(__name__)
+
+SLOW_TICK = 1.0
 
 
 @cache
@@ -32,11 +35,15 @@ def stream_job(job_id: str) -> str:
 def _tick(name: str, work: Callable[[Runtime], str]) -> str:
     """Run one beat's work; however it ends, the next beat may start after the period."""
     runtime = current()
+    began = time.monotonic()
     try:
         return work(runtime)
     finally:
         period = pulse.period_of(name, runtime.settings.follow_interval)
         pulse.done(runtime.redis, name, period)
+        took = time.monotonic() - began
+        if took > SLOW_TICK:  # the other pulses of this worker waited that long
+            log.info("slow tick", extra={"pulse": name, "seconds": round(took, 3)})
 
 
 def _pool(runtime: Runtime) -> ThreadPoolExecutor:
