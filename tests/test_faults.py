@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import threading
 import time
@@ -73,6 +74,20 @@ def test_kill_9_every_worker_while_starting_running_and_finishing(stack: Stack) 
         )
     stack.start_worker()
     stack.wait_settled(ids, timeout=120)
+    _assert_each_once(stack, ids)
+
+
+def test_sigterm_lets_a_worker_finish_its_step_and_leave(stack: Stack) -> None:
+    """A deploy's SIGTERM mid-load: the worker ends its tick and exits, taking its
+    scheduler child with it; the next worker finds nothing half-done."""
+    ids = _submit_many(stack, 30, "[sandbox: duration=2]")
+    leaving = stack.start_worker()
+    wait_for(lambda: _started(stack, ids) >= 10, 60, "jobs did not start")
+    leaving.send_signal(signal.SIGTERM)
+    assert leaving.wait(timeout=30) == 0
+    wait_for(lambda: not session_alive(leaving), 10, "the worker left a process behind")
+    stack.start_worker()
+    stack.wait_settled(ids, timeout=90)
     _assert_each_once(stack, ids)
 
 

@@ -26,7 +26,7 @@ HELD = (
 )
 
 
-def launch_due(runtime: Runtime, executor: Executor, *, limit: int = 100) -> int:
+def launch_due(runtime: Runtime, executor: Executor, *, limit: int = 300) -> int:
     """Claim up to `limit` launches (fewer while the breaker holds) and run them concurrently."""
     allowed = runtime.breaker.launches_allowed(limit)
     if allowed < limit:
