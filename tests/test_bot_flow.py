@@ -5,9 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from tests.support.procs import wait_for
 from tests.support.slack import BotProcess, buttons, card_text, job_id_of, thread_texts
 from tests.support.stack import Stack
+
+# The card and thread flows run on both databases; these presses add no SQL of their own.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def card_showing(bot: BotProcess, channel: str, word: str, timeout: float = 40) -> dict[str, Any]:
@@ -76,6 +81,7 @@ def test_cancel_by_requester_and_refused_to_someone_else(stack: Stack, bot: BotP
     assert presses[1][0] == "U_REQUESTER" and presses[1][1].startswith("ok")
 
 
+@SQLITE_ONLY
 def test_oncall_cancels_and_stale_press_changes_nothing(stack: Stack, bot: BotProcess) -> None:
     stack.start_worker()
     bot.command("/research", "Another long one [sandbox: duration=30]")
@@ -92,6 +98,7 @@ def test_oncall_cancels_and_stale_press_changes_nothing(stack: Stack, bot: BotPr
     assert stack.status(job_id) == "canceled"
 
 
+@SQLITE_ONLY
 def test_retry_after_failure_is_attempt_two(stack: Stack, bot: BotProcess) -> None:
     stack.start_worker()
     bot.command("/research", "Doomed [sandbox: fail=invalid_prompt]")

@@ -61,6 +61,7 @@ def _events(shown: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
     return [(e["action"], e["from_status"], e["to_status"]) for e in shown["events"]]
 
 
+@ONE_BACKEND
 def test_cancel_reaches_the_provider_and_twice_is_harmless(stack: Stack) -> None:
     stack.start_worker()
     job_id = _submit(stack, "A long question [sandbox: slow]")
