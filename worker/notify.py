@@ -175,17 +175,20 @@ def _deliver_in_order(runtime: Runtime, items: list[Milestone], until: float) ->
     outcomes: list[Outcome] = []
     for index, milestone in enumerate(items):
         if time.monotonic() > until:
-            outcomes.extend(Outcome(m.notice_id, m.job.id, wait=0.0) for m in items[index:])
-            break
+            return outcomes + _hand_back(items[index:])
         outcome = _deliver_one(runtime.notifier, milestone)
         milestone_delivered(milestone, ok=outcome.wait is None)
         outcomes.append(outcome)
         if outcome.wait is not None:
-            outcomes.extend(Outcome(m.notice_id, m.job.id, wait=0.0) for m in items[index + 1 :])
-            break
+            return outcomes + _hand_back(items[index + 1 :])
         for key, value in (outcome.changes or {}).items():
             setattr(milestone.job, key, value)
     return outcomes
+
+
+def _hand_back(items: list[Milestone]) -> list[Outcome]:
+    """Undelivered, unclaimed and due again at the next tick, in the same order."""
+    return [Outcome(m.notice_id, m.job.id, wait=0.0) for m in items]
 
 
 def _deliver_one(notifier: Notifier, milestone: Milestone) -> Outcome:

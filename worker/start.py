@@ -133,7 +133,8 @@ def _created(runtime: Runtime, claimed: Claimed, response: Response) -> str:
             )
         if stop:
             unit.later(lambda: runtime.dispatch.stop(job_id))
-        unit.later(lambda: _catch_up_early_webhook(runtime, response.id))
+        if runtime.settings.webhooks_enabled:
+            unit.later(lambda: _catch_up_early_webhook(runtime, response.id))
     log.info("started", extra={"job_id": job_id, "response_id": response.id})
     return "started"
 
