@@ -114,6 +114,13 @@ class Sampler:
         return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent not idle since boot: the machine's share of a run."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def machine() -> dict[str, object]:
     cpu = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():

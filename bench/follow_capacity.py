@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from bench.common import (
     SLACK_TOKEN,
     Sampler,
     machine,
+    machine_busy_seconds,
     own_database,
     pct,
     spawn,
@@ -88,20 +90,24 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     runtime = build_runtime(settings)
     for n in range(args.jobs):
         jobs.submit(runtime, "research", f"Bench question {n}", user="U_BENCH", channel="C_GENERAL")
-    began = time.monotonic()
+    began, busy_before = time.monotonic(), machine_busy_seconds()
     worker = spawn(["-m", "errand.cli", "worker"], env, work / "worker.log")
     sampler = Sampler(worker.pid)
-    peak, done = 0, 0
+    peak, peak_running, all_started, done = 0, 0, None, 0
     while done < args.jobs and time.monotonic() - began < args.max * 4 + 180:
         time.sleep(2)
         counts = _counts(runtime)
         done = sum(n for s, n in counts.items() if s not in ("queued", "running"))
         in_flight = counts.get("queued", 0) + counts.get("running", 0)
         peak = max(peak, in_flight)
+        peak_running = max(peak_running, counts.get("running", 0))
+        if all_started is None and not counts.get("queued"):
+            all_started = time.monotonic() - began
         sampler.sample(in_flight)
     time.sleep(3)  # let the last results reach Slack
     cpu = sampler.cpu_seconds()
     elapsed = time.monotonic() - began
+    busy = machine_busy_seconds() - busy_before
     figures = _figures(args, runtime, openai_url, slack_url, _counts(runtime))
     stop(worker, *others)
     runtime.engine.dispose()
@@ -111,11 +117,14 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "durations_s": [args.min, args.max],
         "seconds": round(elapsed, 1),
         "peak_in_flight": peak,
+        "peak_running_at_the_provider": peak_running,
+        "all_started_after_s": round(all_started, 1) if all_started is not None else None,
         **figures,
         "worker_peak_rss_mb": round(sampler.peak_rss_mb, 1),
         "worker_rss_mb_near_1000_in_flight": _rss_near(sampler, 1000),
         "worker_cpu_s": round(cpu, 1),
         "worker_cpu_pct_of_one_core": round(100 * cpu / elapsed, 1),
+        "machine_cpu_busy_pct": round(100 * busy / (elapsed * (os.cpu_count() or 1)), 1),
         "machine": machine(),
     }
 

@@ -62,7 +62,7 @@ def test_metrics_show_the_job_the_calls_and_the_lag(shared: Stack, bot: BotProce
     assert names >= FAMILIES
     assert _value(samples, "errand_jobs", status="completed", kind="research") == 1
     assert _value(samples, "errand_jobs", status="running", kind="research") == 0
-    assert ("errand_queue_depth", frozenset({("queue", "errand-pulse")})) in samples
+    assert ("errand_queue_depth", frozenset({("queue", "errand-control")})) in samples
     assert _value(samples, "errand_provider_calls_total", endpoint="create", outcome="ok") == 1
     assert _value(samples, "errand_provider_calls_total", endpoint="retrieve", outcome="ok") >= 1
     assert _value(samples, "errand_slack_calls_total", method="chat.postMessage", outcome="ok") >= 2

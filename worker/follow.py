@@ -17,7 +17,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from errand.metrics import follow_checked
-from errand.runtime import Runtime
+from errand.runtime import Runtime, Unit
 from models.base import utcnow
 from models.db import is_sqlite
 from models.job import Attempt, Job
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 TRANSIENT_DELAY = timedelta(seconds=2)
+FINISHED, PENDING, ERROR = "finished", "pending", "error"
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,62 @@ def follow_due(runtime: Runtime, executor: ThreadPoolExecutor) -> TickReport:
     if not due:
         return TickReport(0, 0, 0, 0.0)
     now = utcnow()
-    answers = list(executor.map(lambda d: _retrieve(runtime, d), due))
-    errors = [(d, a) for d, a in zip(due, answers, strict=True) if isinstance(a, ProviderError)]
-    for item, error in errors:
-        _check_failed(runtime, item, error)
-    finished = _apply_all(runtime, [a for a in answers if not isinstance(a, ProviderError)])
+    if is_sqlite(runtime.engine):
+        outcomes = _check_together(runtime, executor, due)
+    else:
+        outcomes = list(executor.map(lambda d: _check_alone(runtime, d), due))
     slack = max((now - d.due_at).total_seconds() for d in due)
     follow_checked([(now - d.due_at).total_seconds() for d in due])
-    return TickReport(len(due), finished, len(errors), slack)
+    return TickReport(len(due), outcomes.count(FINISHED), outcomes.count(ERROR), slack)
+
+
+def _check_alone(runtime: Runtime, due: Due) -> str:
+    """Retrieve and apply in a transaction of its own, beside the tick's other checks.
+
+    On PostgreSQL a tick's checks then wait on the database side by side,
+    instead of one after another in one long transaction.
+    """
+    answer = _retrieve(runtime, due)
+    if isinstance(answer, ProviderError):
+        _check_failed(runtime, due, answer)
+        return ERROR
+    try:
+        with runtime.unit() as unit:
+            return _apply(unit, runtime, answer)
+    except Exception:
+        log.exception("could not apply a response", extra={"job_id": due.job_id})
+        return ERROR
+
+
+def _check_together(runtime: Runtime, executor: ThreadPoolExecutor, due: list[Due]) -> list[str]:
+    """Retrieve concurrently, then apply every answer in one transaction.
+
+    SQLite has one writer: one transaction with a savepoint per response (a bad
+    one spoils no other) beats taking and releasing the writer lock per check.
+    """
+    answers = list(executor.map(lambda d: _retrieve(runtime, d), due))
+    outcomes = []
+    for item, answer in zip(due, answers, strict=True):
+        if isinstance(answer, ProviderError):
+            _check_failed(runtime, item, answer)
+            outcomes.append(ERROR)
+    with runtime.unit() as unit:
+        for item, answer in zip(due, answers, strict=True):
+            if isinstance(answer, ProviderError):
+                continue
+            try:
+                with unit.session.begin_nested():
+                    outcomes.append(_apply(unit, runtime, answer))
+            except Exception:
+                log.exception("could not apply a response", extra={"job_id": item.job_id})
+                outcomes.append(ERROR)
+    return outcomes
+
+
+def _apply(unit: Unit, runtime: Runtime, response: Response) -> str:
+    webhooks = runtime.settings.webhooks_enabled
+    applied = apply_response(unit, runtime.kinds, response, webhooks=webhooks)
+    return FINISHED if applied and applied.terminal else PENDING
 
 
 def claim_due(runtime: Runtime, *, limit: int) -> list[Due]:
@@ -96,22 +145,6 @@ def _retrieve(runtime: Runtime, due: Due) -> Response | ProviderError:
         return runtime.provider.retrieve(due.response_id)
     except ProviderError as error:
         return error
-
-
-def _apply_all(runtime: Runtime, responses: list[Response]) -> int:
-    """One transaction for the whole tick, a savepoint per response: a bad one spoils no other."""
-    finished = 0
-    webhooks = runtime.settings.webhooks_enabled
-    with runtime.unit() as unit:
-        for response in responses:
-            try:
-                with unit.session.begin_nested():
-                    applied = apply_response(unit, runtime.kinds, response, webhooks=webhooks)
-            except Exception:
-                log.exception("could not apply a response", extra={"response_id": response.id})
-                continue
-            finished += bool(applied and applied.terminal)
-    return finished
 
 
 def _check_failed(runtime: Runtime, due: Due, error: ProviderError) -> None:

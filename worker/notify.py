@@ -51,6 +51,7 @@ class Milestone:
     name: str
     detail: dict[str, Any]
     job: Job
+    due_at: datetime | None = None
     # False when a later milestone of the same job follows in this delivery: a
     # notifier that re-renders the job's whole state (a status card) can skip it.
     last: bool = True
@@ -94,7 +95,15 @@ class Outcome:
     progress: dict[str, Any] | None = None
 
 
-def deliver_due(runtime: Runtime, executor: Executor, *, batch: int = 500) -> int:
+@dataclass(frozen=True)
+class Delivery:
+    """What one notify tick did, and how long its oldest notice had waited to be sent."""
+
+    delivered: int
+    late: float
+
+
+def deliver_due(runtime: Runtime, executor: Executor, *, batch: int = 100) -> Delivery:
     """The notify pulse: claim due notices in one transaction, send them, settle in one more.
 
     Jobs go in parallel; each job's notices go in order, and the first that
@@ -103,7 +112,9 @@ def deliver_due(runtime: Runtime, executor: Executor, *, batch: int = 500) -> in
     """
     claimed = _claim_batch(runtime, batch)
     if not claimed:
-        return 0
+        return Delivery(0, 0.0)
+    now = utcnow()
+    late = max((now - (group[0].due_at or now)).total_seconds() for group in claimed)
     until = time.monotonic() + BUDGET_SECONDS
     outcomes = [
         o
@@ -113,7 +124,7 @@ def deliver_due(runtime: Runtime, executor: Executor, *, batch: int = 500) -> in
         for o in job_outcomes
     ]
     _settle(runtime, outcomes)
-    return sum(1 for o in outcomes if o.wait is None)
+    return Delivery(sum(1 for o in outcomes if o.wait is None), late)
 
 
 def _claim_batch(runtime: Runtime, batch: int) -> list[list[Milestone]]:
@@ -162,7 +173,13 @@ def _due_prefixes(
             blocked.add(notice.job_id)
             continue
         groups.setdefault(notice.job_id, []).append(
-            Milestone(notice.id, notice.milestone, dict(notice.detail or {}), jobs[notice.job_id])
+            Milestone(
+                notice.id,
+                notice.milestone,
+                dict(notice.detail or {}),
+                jobs[notice.job_id],
+                due_at=notice.next_try_at,
+            )
         )
     return [
         [replace(m, last=index == len(group) - 1) for index, m in enumerate(group)]

@@ -12,8 +12,9 @@ from rq import SimpleWorker
 from errand.metrics import serve_worker_metrics
 from errand.runtime import Runtime, install
 from worker.forks import end_children_with_this_process
-from worker.pulse import Pacer, beats
+from worker.pulse import Pacer
 from worker.queues import ALL_QUEUES
+from worker.ticks import beats
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ def run_worker(runtime: Runtime, *, burst: bool = False) -> None:
     install(runtime)
     end_children_with_this_process()
     serve_worker_metrics(runtime.settings.metrics_port)
-    pacer = None if burst else Pacer(runtime.redis, beats(runtime.settings.follow_interval))
+    pacer = None if burst else Pacer(runtime.redis, beats(runtime))
     if pacer:
         pacer.start()
     try:

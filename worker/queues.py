@@ -8,7 +8,6 @@ from enum import StrEnum
 class QueueName(StrEnum):
     """A worker listens to all of them, first to last."""
 
-    PULSE = "errand-pulse"  # periodic ticks: follow, recover; short and never starved
     CONTROL = "errand-control"  # people's actions and webhooks: cancel, finish
     STREAM = "errand-stream"  # live streams (kind.stream): each holds a stream slot of a worker
 

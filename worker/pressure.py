@@ -1,0 +1,29 @@
+"""Finishing before starting: a worker that falls behind on results launches only a trickle.
+
+A worker's beats share one interpreter. Every launch costs CPU that the follow
+and notify ticks need to get results to people, so a burst of thousands of
+queued jobs, launched flat out, pushed the lag from provider completion to the
+Slack result past half a minute. The follow and notify ticks report how long
+their oldest item had waited; while that is over `BEHIND`, a launch tick starts
+at most `TRICKLE` jobs, so queued jobs still move, and results keep up.
+"""
+
+from __future__ import annotations
+
+BEHIND = 0.5
+TRICKLE = 10
+
+
+class Pressure:
+    """The latest lateness each finishing beat reported, in seconds (one per worker process)."""
+
+    def __init__(self) -> None:
+        self._late: dict[str, float] = {}
+
+    def report(self, beat: str, late: float) -> None:
+        self._late[beat] = late
+
+    def launch_limit(self, full: int) -> int:
+        """How many jobs the next launch tick may start."""
+        behind = max(self._late.values(), default=0.0)
+        return full if behind < BEHIND else min(full, TRICKLE)

@@ -1,0 +1,63 @@
+"""What each of a worker's beats does, and how often (see worker.pulse)."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from errand.runtime import Runtime
+from worker import follow, launch, notify, recover, stream
+from worker.pressure import Pressure
+from worker.pulse import Beat
+
+log = logging.getLogger(__name__)
+
+LAUNCH_BATCH = 50
+# Launch threads spend their time on CPU (the SDK, one transaction per start), and
+# every runnable thread takes a share of the interpreter: fewer of them leave the
+# follow and notify ticks theirs.
+LAUNCH_THREADS = 8
+
+
+def beats(runtime: Runtime) -> list[Beat]:
+    """The ticks every Errand worker keeps going, each with a pool of its own for its calls.
+
+    Separate pools: a follow tick's 500 retrieves must not queue behind a
+    launch tick's creates, nor a notify tick's Slack calls behind either.
+    """
+    size = runtime.settings.follow_concurrency
+    pressure = Pressure()
+    following = ThreadPoolExecutor(size, thread_name_prefix="errand-follow")
+    notifying = ThreadPoolExecutor(size, thread_name_prefix="errand-notify")
+    launching = ThreadPoolExecutor(LAUNCH_THREADS, thread_name_prefix="errand-launch")
+    return [
+        Beat(
+            "follow",
+            lambda: _follow(runtime, following, pressure),
+            runtime.settings.follow_interval,
+        ),
+        Beat("notify", lambda: _notify(runtime, notifying, pressure), 0.1),
+        Beat("launch", lambda: _launch(runtime, launching, pressure), 0.1),
+        Beat("recover", lambda: str(recover.recover(runtime)), 5.0),
+    ]
+
+
+def _follow(runtime: Runtime, executor: ThreadPoolExecutor, pressure: Pressure) -> str:
+    """Check every due response, and start or resume the streams of streaming kinds."""
+    report = follow.follow_due(runtime, executor)
+    pressure.report("follow", report.max_slack)
+    stream.redrive(runtime)
+    if report.checked:
+        log.info("follow tick", extra=report.__dict__)
+    return f"checked {report.checked}, finished {report.finished}, errors {report.errors}"
+
+
+def _notify(runtime: Runtime, executor: ThreadPoolExecutor, pressure: Pressure) -> str:
+    delivery = notify.deliver_due(runtime, executor)
+    pressure.report("notify", delivery.late)
+    return f"delivered {delivery.delivered}"
+
+
+def _launch(runtime: Runtime, executor: ThreadPoolExecutor, pressure: Pressure) -> str:
+    limit = pressure.launch_limit(LAUNCH_BATCH)
+    return f"started {launch.launch_due(runtime, executor, limit=limit)}"
