@@ -1,4 +1,4 @@
-"""One worker process follows 2,000 concurrent background responses to completion."""
+"""One worker process follows 2,000 background responses, many at once, to completion."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def _count(stack: Stack, *statuses: str) -> int:
         )
 
 
-def _peak_in_flight(stack: Stack) -> int:
+def _started(stack: Stack) -> int:
     with stack.runtime.unit() as unit:
         return int(
             unit.session.scalar(
@@ -37,23 +37,53 @@ def _peak_in_flight(stack: Stack) -> int:
         )
 
 
+def _running_at_the_provider(stack: Stack) -> int:
+    with stack.runtime.unit() as unit:
+        return int(
+            unit.session.scalar(
+                select(func.count())
+                .select_from(Attempt)
+                .where(Attempt.response_id.is_not(None), Attempt.finished_at.is_(None))
+            )
+            or 0
+        )
+
+
+class _Peak:
+    """The most responses running at once, sampled while the test waits."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack, self.value = stack, 0
+
+    def sample(self) -> None:
+        self.value = max(self.value, _running_at_the_provider(self.stack))
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_one_worker_follows_2000_concurrent_jobs(stack: Stack) -> None:
+def test_one_worker_follows_2000_jobs_many_at_once(stack: Stack) -> None:
     stack.openai.configure(duration_min=40.0, duration_max=50.0, queue_seconds=1.0)
     for n in range(JOBS):
         jobs.submit(stack.runtime, "research", f"Question {n}", user="U_LOAD")
     began = time.monotonic()
     stack.start_worker()
-    wait_for(lambda: _peak_in_flight(stack) == JOBS, 120, "not every job started")
+    peak = _Peak(stack)
+    # A worker behind on its checks launches less (worker.pressure): starting all
+    # 2,000 takes about a minute here, longer on a busy machine.
+    wait_for(lambda: peak.sample() or _started(stack) == JOBS, 240, "not every job started")
     started_all = time.monotonic() - began
-    assert _count(stack, "completed") < JOBS  # all 2,000 were in flight at once
-    wait_for(lambda: _count(stack, "completed") == JOBS, 240, "not every job completed", every=1)
+    wait_for(
+        lambda: peak.sample() or _count(stack, "completed") == JOBS,
+        240,
+        "not every job completed",
+        every=1,
+    )
     elapsed = time.monotonic() - began
     stats = stack.openai.stats()
     figures = {
         "jobs": JOBS,
         "workers": 1,
         "seconds_to_start_all": round(started_all, 1),
+        "peak_running_at_once": peak.value,
         "seconds_to_complete_all": round(elapsed, 1),
         "provider_creates": stats["calls"]["create"],
         "provider_retrieves": stats["calls"]["retrieve"],
@@ -64,4 +94,5 @@ def test_one_worker_follows_2000_concurrent_jobs(stack: Stack) -> None:
     Path(out / "scale.json").write_text(json.dumps(figures, indent=2))
     print(json.dumps(figures))
     assert stats["responses_created"] == JOBS
+    assert peak.value > JOBS // 4  # many ran at once: one worker does not take them in turn
     assert _count(stack, "failed", "canceled", "expired") == 0

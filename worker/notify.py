@@ -103,7 +103,7 @@ class Delivery:
     late: float
 
 
-def deliver_due(runtime: Runtime, executor: Executor, *, batch: int = 100) -> Delivery:
+def deliver_due(runtime: Runtime, executor: Executor, *, batch: int = 500) -> Delivery:
     """The notify pulse: claim due notices in one transaction, send them, settle in one more.
 
     Jobs go in parallel; each job's notices go in order, and the first that

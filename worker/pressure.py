@@ -5,12 +5,13 @@ and notify ticks need to get results to people, so a burst of thousands of
 queued jobs, launched flat out, pushed the lag from provider completion to the
 Slack result past half a minute. The follow and notify ticks report how long
 their oldest item had waited; while that is over `BEHIND`, a launch tick starts
-at most `TRICKLE` jobs, so queued jobs still move, and results keep up.
+at most `TRICKLE` jobs, fewer the further behind they are (never none, so
+queued jobs still move), and results catch up.
 """
 
 from __future__ import annotations
 
-BEHIND = 0.5
+BEHIND = 1.0
 TRICKLE = 10
 
 
@@ -26,4 +27,6 @@ class Pressure:
     def launch_limit(self, full: int) -> int:
         """How many jobs the next launch tick may start."""
         behind = max(self._late.values(), default=0.0)
-        return full if behind < BEHIND else min(full, TRICKLE)
+        if behind < BEHIND:
+            return full
+        return max(1, min(full, int(TRICKLE * BEHIND / behind)))

@@ -12,11 +12,7 @@ from worker.pulse import Beat
 
 log = logging.getLogger(__name__)
 
-LAUNCH_BATCH = 50
-# Launch threads spend their time on CPU (the SDK, one transaction per start), and
-# every runnable thread takes a share of the interpreter: fewer of them leave the
-# follow and notify ticks theirs.
-LAUNCH_THREADS = 8
+LAUNCH_BATCH = 300
 
 
 def beats(runtime: Runtime) -> list[Beat]:
@@ -29,15 +25,15 @@ def beats(runtime: Runtime) -> list[Beat]:
     pressure = Pressure()
     following = ThreadPoolExecutor(size, thread_name_prefix="errand-follow")
     notifying = ThreadPoolExecutor(size, thread_name_prefix="errand-notify")
-    launching = ThreadPoolExecutor(LAUNCH_THREADS, thread_name_prefix="errand-launch")
+    launching = ThreadPoolExecutor(size, thread_name_prefix="errand-launch")
     return [
         Beat(
             "follow",
             lambda: _follow(runtime, following, pressure),
             runtime.settings.follow_interval,
         ),
-        Beat("notify", lambda: _notify(runtime, notifying, pressure), 0.1),
-        Beat("launch", lambda: _launch(runtime, launching, pressure), 0.1),
+        Beat("notify", lambda: _notify(runtime, notifying, pressure), 0.25),
+        Beat("launch", lambda: _launch(runtime, launching, pressure), 0.25),
         Beat("recover", lambda: str(recover.recover(runtime)), 5.0),
     ]
 
