@@ -1,4 +1,7 @@
-"""One worker process follows 2,000 background responses, many at once, to completion."""
+"""One worker process follows 600 background responses, many at once, to completion.
+
+The 2,000- and 5,000-job figures come from `bench/follow_capacity.py`; this keeps CI short.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from models.job import Attempt, Job
 from tests.support.procs import ROOT, wait_for
 from tests.support.stack import Stack
 
-JOBS = 2000
+JOBS = 600
 
 
 def _count(stack: Stack, *statuses: str) -> int:
@@ -60,15 +63,15 @@ class _Peak:
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_one_worker_follows_2000_jobs_many_at_once(stack: Stack) -> None:
-    stack.openai.configure(duration_min=40.0, duration_max=50.0, queue_seconds=1.0)
+def test_one_worker_follows_600_jobs_many_at_once(stack: Stack) -> None:
+    stack.openai.configure(duration_min=30.0, duration_max=40.0, queue_seconds=1.0)
     for n in range(JOBS):
         jobs.submit(stack.runtime, "research", f"Question {n}", user="U_LOAD")
     began = time.monotonic()
     stack.start_worker()
     peak = _Peak(stack)
     # A worker behind on its checks launches less (worker.pressure): starting all
-    # 2,000 takes about a minute here, longer on a busy machine.
+    # 600 take about half a minute here, longer on a busy machine.
     wait_for(lambda: peak.sample() or _started(stack) == JOBS, 240, "not every job started")
     started_all = time.monotonic() - began
     wait_for(
