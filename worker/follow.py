@@ -61,9 +61,9 @@ def follow_due(runtime: Runtime, executor: ThreadPoolExecutor) -> TickReport:
         outcomes = _check_together(runtime, executor, due)
     else:
         outcomes = list(executor.map(lambda d: _check_alone(runtime, d), due))
-    slack = max((now - d.due_at).total_seconds() for d in due)
-    follow_checked([(now - d.due_at).total_seconds() for d in due])
-    return TickReport(len(due), outcomes.count(FINISHED), outcomes.count(ERROR), slack)
+    lateness = [(now - d.due_at).total_seconds() for d in due]
+    follow_checked(lateness)
+    return TickReport(len(due), outcomes.count(FINISHED), outcomes.count(ERROR), max(lateness))
 
 
 def _check_alone(runtime: Runtime, due: Due) -> str:

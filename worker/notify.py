@@ -51,7 +51,7 @@ class Milestone:
     name: str
     detail: dict[str, Any]
     job: Job
-    due_at: datetime | None = None
+    due_at: datetime  # when the notice became due: how long it waited, if late
     # False when a later milestone of the same job follows in this delivery: a
     # notifier that re-renders the job's whole state (a status card) can skip it.
     last: bool = True
@@ -114,7 +114,7 @@ def deliver_due(runtime: Runtime, executor: Executor, *, batch: int = 500) -> De
     if not claimed:
         return Delivery(0, 0.0)
     now = utcnow()
-    late = max((now - (group[0].due_at or now)).total_seconds() for group in claimed)
+    late = max((now - group[0].due_at).total_seconds() for group in claimed)
     until = time.monotonic() + BUDGET_SECONDS
     outcomes = [
         o
@@ -178,7 +178,7 @@ def _due_prefixes(
                 notice.milestone,
                 dict(notice.detail or {}),
                 jobs[notice.job_id],
-                due_at=notice.next_try_at,
+                notice.next_try_at,
             )
         )
     return [

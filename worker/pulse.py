@@ -37,7 +37,6 @@ class Beat:
     name: str
     run: Callable[[], str]
     period: float
-    lease: float = LEASE
 
 
 def _done(redis: Redis, name: str, period: float) -> None:
@@ -89,7 +88,7 @@ class Pacer:
     def _leased(self, beat: Beat) -> bool:
         try:
             key = KEY.format(name=beat.name)
-            return bool(self._redis.set(key, "running", nx=True, px=int(beat.lease * 1000)))
+            return bool(self._redis.set(key, "running", nx=True, px=int(LEASE * 1000)))
         except RedisError as exc:
             log.warning("pacer cannot reach Redis", extra={"pulse": beat.name, "error": str(exc)})
             return False
