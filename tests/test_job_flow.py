@@ -79,11 +79,12 @@ def test_cancel_reaches_the_provider_and_twice_is_harmless(stack: Stack) -> None
     assert third.returncode == 2 and "canceled" in third.stderr
 
 
+@pytest.mark.kinds(follow={"first_check": 2.0, "growth": 5.0, "max_interval": 100.0})
 def test_cancel_racing_completion_ends_in_what_the_provider_reached(stack: Stack) -> None:
     stack.start_worker()
     job_id = _submit(stack, "Quick one [sandbox: duration=3 queue=0]")
     stack.wait_status(job_id, "running")  # seen at the first check, 2 s in
-    time.sleep(1.2)  # the provider finishes at 3 s; our next check is at 5 s
+    time.sleep(1.2)  # the provider finishes at 3 s; our next check is at 12 s
     stack.cli("jobs", "cancel", job_id, "--user", "U_LATE")
     final = stack.wait_status(job_id, "completed", "canceled")
     shown = stack.show(job_id)
