@@ -75,20 +75,26 @@ class Listeners:
     # -- slash commands ---------------------------------------------------------------
 
     def check_request(self, ack: Ack, command: Body) -> None:
-        """/research, /draft: refuse bad input in the ack itself, so no job is made."""
+        """/research, /draft: the ack itself refuses bad input (no job is made) or says
+        the job is starting, so the person hears back at once and Errand makes no
+        second call to say so."""
         request = self._job_request(command)
         if isinstance(request, str):
             ack(response_type="ephemeral", text=request)
         else:
-            ack()
+            kind = request[0]
+            ack(
+                response_type="ephemeral",
+                text=f"Starting your {kind.title.lower()} job; its status card follows.",
+            )
 
     def start_job(self, command: Body, respond: Respond) -> None:
-        """After the ack: create the job (a refused request has had its answer)."""
+        """After the ack: create the job. `respond` is for `answering`, should it fail."""
         request = self._job_request(command)
         if isinstance(request, str):
             return
         kind, text = request
-        job = jobs.submit(
+        jobs.submit(
             self.runtime,
             kind.name,
             text,
@@ -99,10 +105,6 @@ class Listeners:
             idempotency_key=idempotency_key(command),
         )
         JOBS_STARTED.labels(kind.name).inc()
-        respond(
-            response_type="ephemeral",
-            text=f"Started {kind.title.lower()} job `{job.id}`; its status card follows.",
-        )
 
     def _job_request(self, command: Body) -> tuple[Kind, str] | str:
         """(kind, input) of a job command, or the sentence that refuses it."""

@@ -115,7 +115,6 @@ def _insert(
     )
     with runtime.unit() as unit:
         unit.session.add(job)
-        unit.session.flush()
         open_attempt(unit.session, job.id, 1)
         record_event(
             unit.session,
