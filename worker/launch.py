@@ -20,13 +20,15 @@ from models.lifecycle import JobStatus, add_notice
 from worker.provider import CreateRequest
 from worker.start import Claimed, run_claimed
 
+BATCH = 50  # launches claimed per tick: small, so a tick ends (and yields) in seconds
+
 HELD = (
     "Waiting to start: the AI provider is failing right now. Errand will start this "
     "job by itself as soon as it recovers."
 )
 
 
-def launch_due(runtime: Runtime, executor: Executor, *, limit: int = 300) -> int:
+def launch_due(runtime: Runtime, executor: Executor, *, limit: int = BATCH) -> int:
     """Claim up to `limit` launches (fewer while the breaker holds) and run them concurrently."""
     allowed = runtime.breaker.launches_allowed(limit)
     if allowed < limit:

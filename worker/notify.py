@@ -223,18 +223,19 @@ def _deliver_one(notifier: Notifier, milestone: Milestone) -> Outcome:
 
 
 def _settle(runtime: Runtime, outcomes: list[Outcome]) -> None:
+    """Record a tick's outcomes as bulk updates by primary key: a few round trips, not
+    one per notice, so a busy tick does not hold its pulse on the settling."""
     now = utcnow()
+    notices = [{"id": o.notice_id, **_notice_values(o, now)} for o in outcomes]
+    jobs: dict[str, dict[str, Any]] = {}
+    for outcome in outcomes:  # in order: a job's later delivery wins, as it would alone
+        jobs.setdefault(outcome.job_id, {"id": outcome.job_id}).update(outcome.changes or {})
+    changed = [values for values in jobs.values() if len(values) > 1]
     with runtime.unit() as unit:
-        for outcome in outcomes:
-            unit.session.execute(
-                update(Notice)
-                .where(Notice.id == outcome.notice_id)
-                .values(**_notice_values(outcome, now))
-            )
-            if outcome.changes:
-                unit.session.execute(
-                    update(Job).where(Job.id == outcome.job_id).values(**outcome.changes)
-                )
+        if notices:
+            unit.session.execute(update(Notice), notices)
+        if changed:
+            unit.session.execute(update(Job), changed)
 
 
 def _notice_values(outcome: Outcome, now: datetime) -> dict[str, Any]:

@@ -12,7 +12,10 @@ from worker.pulse import Beat
 
 log = logging.getLogger(__name__)
 
-LAUNCH_BATCH = 300
+# Launching on a small pool, in small ticks (launch.BATCH): a 300-job tick on 32
+# threads ran for 9-12 s, starving the follow and notify pulses the whole time,
+# and the pressure check (worker.pressure) only got its say at the next tick.
+LAUNCH_THREADS = 8
 
 
 def beats(runtime: Runtime) -> list[Beat]:
@@ -20,12 +23,13 @@ def beats(runtime: Runtime) -> list[Beat]:
 
     Separate pools: a follow tick's 500 retrieves must not queue behind a
     launch tick's creates, nor a notify tick's Slack calls behind either.
+    Launching gets the smallest: results come before new starts.
     """
     size = runtime.settings.follow_concurrency
     pressure = Pressure()
     following = ThreadPoolExecutor(size, thread_name_prefix="errand-follow")
     notifying = ThreadPoolExecutor(size, thread_name_prefix="errand-notify")
-    launching = ThreadPoolExecutor(size, thread_name_prefix="errand-launch")
+    launching = ThreadPoolExecutor(LAUNCH_THREADS, thread_name_prefix="errand-launch")
     return [
         Beat(
             "follow",
@@ -55,5 +59,5 @@ def _notify(runtime: Runtime, executor: ThreadPoolExecutor, pressure: Pressure) 
 
 
 def _launch(runtime: Runtime, executor: ThreadPoolExecutor, pressure: Pressure) -> str:
-    limit = pressure.launch_limit(LAUNCH_BATCH)
+    limit = pressure.launch_limit(launch.BATCH)
     return f"started {launch.launch_due(runtime, executor, limit=limit)}"
