@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import threading
 import time
@@ -27,11 +28,13 @@ from bench.common import (
     SLACK_SECRET,
     SLACK_TOKEN,
     machine,
+    machine_busy_seconds,
     own_database,
     pct,
     start_bot,
     start_slack,
     stop,
+    tree_cpu_seconds,
 )
 from models.job import Job
 from models.migrate import upgrade
@@ -71,10 +74,11 @@ def run(url: str, requests: int, concurrency: int, multiproc: bool) -> dict[str,
     try:
         bodies = [_body(slack_url, n) for n in range(requests + concurrency)]
         _send(bot_url, bodies[:concurrency], concurrency)  # warm-up, not counted
-        began = time.monotonic()
+        began, cpu, busy = time.monotonic(), tree_cpu_seconds(bot.pid), machine_busy_seconds()
         latencies, statuses = _send(bot_url, bodies[concurrency:], concurrency)
-        elapsed = time.monotonic() - began
+        elapsed, busy = time.monotonic() - began, machine_busy_seconds() - busy
         recorded, behind = _jobs_recorded(url, len(bodies))
+        cpu = tree_cpu_seconds(bot.pid) - cpu  # the work after the acks included
     finally:
         stop(bot, slack)
     ms = [x * 1000 for x in latencies]
@@ -89,11 +93,14 @@ def run(url: str, requests: int, concurrency: int, multiproc: bool) -> dict[str,
         "requests_per_s": round(requests / elapsed, 1),
         "jobs_recorded": recorded,
         "last_job_recorded_s_after_last_ack": behind,
+        "bot_cpu_ms_per_request": round(1000 * cpu / requests, 2),
+        "machine_cpu_busy_pct_while_sending": round(100 * busy / (elapsed * CPUS), 1),
         "machine": machine(),
     }
 
 
 _control = httpx.Client(timeout=10)
+CPUS = os.cpu_count() or 1
 SENDER_PROCESSES = 4
 
 

@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--min", type=float, default=20.0, help="shortest provider duration (s)")
     parser.add_argument("--max", type=float, default=60.0, help="longest provider duration (s)")
     parser.add_argument("--webhooks", action="store_true", help="OPENAI_WEBHOOK_SECRET on")
+    parser.add_argument("--timeline", type=Path, help="write each job's times here (JSON lines)")
     args = parser.parse_args()
     with own_database() as url:
         print(json.dumps(run(args, url), indent=2))
@@ -157,6 +158,8 @@ def _figures(
     }
     posted = _result_posts(slack_url)
     lags = [posted[j] - done_at[j] for j in posted if j in done_at]
+    if args.timeline:
+        _write_timeline(args.timeline, done_at, _finished_at(runtime), posted)
     calls = httpx.get(slack_url + "/_sandbox/calls", timeout=60).json()["calls"]
     excess = _excess_over_poll(runtime, posted, done_at)
     finished = _finished_at(runtime)
@@ -178,6 +181,16 @@ def _figures(
         "slack_429s": sum(1 for c in calls if c.get("status") == 429),
         "cards_not_final": _cards_not_final(slack_url),
     }
+
+
+def _write_timeline(
+    path: Path, done_at: dict[str, float], finished: dict[str, float], posted: dict[str, float]
+) -> None:
+    """Per job: provider done, Errand recorded it, result posted (epoch seconds)."""
+    with path.open("w") as out:
+        for job_id, done in sorted(done_at.items(), key=lambda item: item[1]):
+            row = {"job": job_id, "done": done, "finished": finished.get(job_id)}
+            out.write(json.dumps({**row, "posted": posted.get(job_id)}) + "\n")
 
 
 def _finished_at(runtime: Any) -> dict[str, float]:
