@@ -95,7 +95,8 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     worker = spawn(["-m", "errand.cli", "worker"], env, work / "worker.log")
     sampler = Sampler(worker.pid)
     peak, peak_running, all_started, done = 0, 0, None, 0
-    while done < args.jobs and time.monotonic() - began < args.max * 4 + 180:
+    give_up = args.max * 4 + 180 + args.jobs / 10  # launching 5,000 takes minutes
+    while done < args.jobs and time.monotonic() - began < give_up:
         time.sleep(2)
         counts = _counts(runtime)
         done = sum(n for s, n in counts.items() if s not in ("queued", "running"))

@@ -18,7 +18,10 @@ from tests.support.stack import OpenAISandbox, Stack
 
 PG_ADMIN = os.environ.get("ERRAND_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_BASE = os.environ.get("ERRAND_TEST_REDIS", "redis://127.0.0.1:6379")
-REDIS_DB = int(os.environ.get("ERRAND_TEST_REDIS_DB", "11"))
+# Each pytest-xdist worker (gw0, gw1, ...) takes the next Redis DB, so none flushes another's.
+REDIS_DB = int(os.environ.get("ERRAND_TEST_REDIS_DB", "11")) + int(
+    os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0
+)
 BACKENDS = os.environ.get("ERRAND_TEST_BACKENDS", "sqlite,postgresql").split(",")
 
 

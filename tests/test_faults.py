@@ -113,6 +113,7 @@ def _restart_postgres() -> None:
     )
 
 
+@pytest.mark.exclusive
 def test_postgres_restarted_during_load(stack: Stack, bot: BotProcess) -> None:
     """A real server restart mid-load: worker and bot carry on without restarts of their own."""
     ids = _submit_many(stack, 20, "[sandbox: duration=3]")

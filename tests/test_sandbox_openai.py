@@ -148,7 +148,7 @@ def test_answer_is_deterministic_markdown() -> None:
 
 
 def test_background_lifecycle_queued_in_progress_completed(client: openai.OpenAI) -> None:
-    created = create(client, "Small modular reactors [sandbox: queue=0.1 duration=0.8]")
+    created = create(client, "Small modular reactors [sandbox: queue=0.1 duration=3]")
     assert created.status == "queued"
     assert created.id.startswith("resp_")
     time.sleep(0.35)
@@ -505,7 +505,7 @@ def _raw_wait(server: RunningSandbox, response_id: str) -> dict[str, Any]:
 
 def test_response_objects_match_openapi_schema(sandbox: RunningSandbox) -> None:
     _registry()
-    queued = _raw_create(sandbox, "Schema check [sandbox: queue=0.1 duration=0.7 chars=800]")
+    queued = _raw_create(sandbox, "Schema check [sandbox: queue=0.1 duration=2.5 chars=800]")
     failed_id = _raw_create(sandbox, "x [sandbox: duration=0.2 fail]")["id"]
     incomplete_id = _raw_create(sandbox, "x [sandbox: duration=0.2 incomplete]")["id"]
     to_cancel = _raw_create(sandbox, "x [sandbox: duration=30]")["id"]
