@@ -159,11 +159,11 @@ def _figures(
     }
     posted = _result_posts(slack_url)
     lags = [posted[j] - done_at[j] for j in posted if j in done_at]
+    finished = _finished_at(runtime)
     if args.timeline:
-        _write_timeline(args.timeline, done_at, _finished_at(runtime), posted)
+        _write_timeline(args.timeline, done_at, finished, posted)
     calls = httpx.get(slack_url + "/_sandbox/calls", timeout=60).json()["calls"]
     excess = _excess_over_poll(runtime, posted, done_at)
-    finished = _finished_at(runtime)
     detect = [finished[j] - done_at[j] for j in finished if j in done_at]
     deliver = [posted[j] - finished[j] for j in posted if j in finished]
     return {
@@ -191,7 +191,8 @@ def _write_timeline(
     with path.open("w") as out:
         for job_id, done in sorted(done_at.items(), key=lambda item: item[1]):
             row = {"job": job_id, "done": done, "finished": finished.get(job_id)}
-            out.write(json.dumps({**row, "posted": posted.get(job_id)}) + "\n")
+            row["posted"] = posted.get(job_id)
+            out.write(json.dumps(row) + "\n")
 
 
 def _finished_at(runtime: Any) -> dict[str, float]:

@@ -232,8 +232,7 @@ def _settle(runtime: Runtime, outcomes: list[Outcome]) -> None:
         jobs.setdefault(outcome.job_id, {"id": outcome.job_id}).update(outcome.changes or {})
     changed = [values for values in jobs.values() if len(values) > 1]
     with runtime.unit() as unit:
-        if notices:
-            unit.session.execute(update(Notice), notices)
+        unit.session.execute(update(Notice), notices)  # never empty: every claim has an outcome
         if changed:
             unit.session.execute(update(Job), changed)
 
