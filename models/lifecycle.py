@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
-from models.job import Event, Job, Notice
+from models.tables import events, jobs, notices
 
 
 class JobStatus(StrEnum):
@@ -106,20 +106,21 @@ def transition(
     """
     allowed = SOURCES[target] if sources is None else sources & SOURCES[target]
     for _ in range(5):
-        current = session.scalar(select(Job.status).where(Job.id == job_id))
+        current = session.scalar(select(jobs.c.status).where(jobs.c.id == job_id))
         if current is None:
             raise JobNotFound(job_id)
         if current not in allowed:
             raise TransitionRefused(job_id, current, target)
         if _compare_and_set(session, job_id, current, target, values or {}):
             change = Transition(job_id, JobStatus(current), target)
-            event = record_event(session, job_id, actor, action, change.from_status, target, detail)
+            event_id = record_event(
+                session, job_id, actor, action, change.from_status, target, detail
+            )
             if notice:
-                session.flush()
-                add_notice(session, job_id, notice, key=f"{notice}:{event.id}")
+                add_notice(session, job_id, notice, key=f"{notice}:{event_id}")
             return change
     raise TransitionRefused(
-        job_id, session.scalar(select(Job.status).where(Job.id == job_id)) or "?", target
+        job_id, session.scalar(select(jobs.c.status).where(jobs.c.id == job_id)) or "?", target
     )
 
 
@@ -131,10 +132,9 @@ def _compare_and_set(
     if target in TERMINAL:
         stamps["finished_at"] = now
     stmt = (
-        update(Job)
-        .where(Job.id == job_id, Job.status == current)
+        update(jobs)
+        .where(jobs.c.id == job_id, jobs.c.status == current)
         .values(**{**stamps, **values})
-        .execution_options(synchronize_session=False)
     )
     changed: int = session.execute(stmt).rowcount  # type: ignore[attr-defined]
     return changed == 1
@@ -148,27 +148,38 @@ def record_event(
     from_status: str | None = None,
     to_status: str | None = None,
     detail: str | None = None,
-) -> Event:
-    """Add one audit row; for actions that change no status, from and to are left empty."""
-    event = Event(
-        job_id=job_id,
-        at=utcnow(),
-        actor=actor,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        detail=detail,
+) -> int:
+    """Add one audit row and return its ID; for actions that change no status, from and
+    to are left empty.
+
+    One INSERT ... RETURNING, not an object for the session to flush: the worker writes
+    an event for every start and finish, and the unit of work cost more than the row.
+    """
+    stmt = (
+        insert(events)
+        .values(
+            job_id=job_id,
+            at=utcnow(),
+            actor=actor,
+            action=action,
+            from_status=from_status,
+            to_status=to_status,
+            detail=detail,
+        )
+        .returning(events.c.id)
     )
-    session.add(event)
-    return event
+    event_id: int = session.execute(stmt).scalar_one()
+    return event_id
 
 
 def add_notice(
     session: Session, job_id: str, milestone: str, *, key: str, detail: dict[str, Any] | None = None
 ) -> None:
     """Queue a milestone for the notifier in the same transaction as the change it reports."""
-    session.add(
-        Notice(job_id=job_id, key=key, milestone=milestone, detail=detail, next_try_at=utcnow())
+    session.execute(
+        insert(notices).values(
+            job_id=job_id, key=key, milestone=milestone, detail=detail, next_try_at=utcnow()
+        )
     )
 
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from openai.types.responses import Response
 from sqlalchemy import select, update
+from sqlalchemy.orm import lazyload
 
 from errand.kinds import Kind, KindsConfig
 from errand.runtime import Runtime, Unit
@@ -21,6 +22,7 @@ from models.lifecycle import (
     record_event,
     transition,
 )
+from models.tables import attempts, jobs
 from worker.attempts import open_attempt
 from worker.results import read_result, retryable_failure
 
@@ -49,13 +51,20 @@ def observe(runtime: Runtime, response: Response) -> Applied | None:
 def apply_response(
     unit: Unit, kinds: KindsConfig, response: Response, *, webhooks: bool = False
 ) -> Applied | None:
-    """Record a provider observation; None when the response belongs to no current attempt."""
-    attempt = unit.session.scalars(
-        select(Attempt).where(Attempt.response_id == response.id)
+    """Record a provider observation; None when the response belongs to no current attempt.
+
+    The attempt and its job come in one query, without the job's other attempts:
+    this runs for every answer the provider gives.
+    """
+    row = unit.session.execute(
+        select(Attempt, Job)
+        .join(Job, Job.id == Attempt.job_id)
+        .where(Attempt.response_id == response.id)
+        .options(lazyload(Job.attempt_rows))
     ).first()
-    if attempt is None:
+    if row is None:
         return None
-    job = unit.session.get_one(Job, attempt.job_id)
+    attempt, job = row
     now = utcnow()
     checks = _record_observation(unit, attempt, str(response.status), now)
     if attempt.number != job.attempts or job.status not in ACTIVE:
@@ -75,9 +84,9 @@ def _record_observation(unit: Unit, attempt: Attempt, status: str, now: datetime
     """
     checks = attempt.checks + 1
     unit.session.execute(
-        update(Attempt)
-        .where(Attempt.id == attempt.id)
-        .values(provider_status=status, last_checked_at=now, checks=Attempt.checks + 1)
+        update(attempts)
+        .where(attempts.c.id == attempt.id)
+        .values(provider_status=status, last_checked_at=now, checks=attempts.c.checks + 1)
     )
     return checks
 
@@ -104,7 +113,7 @@ def _progress(
             unit.session, job.id, "still_running", key=f"still_running:{int(now.timestamp())}"
         )
         values["progress_noted_at"] = now
-    unit.session.execute(update(Job).where(Job.id == job.id).values(**values))
+    unit.session.execute(update(jobs).where(jobs.c.id == job.id).values(**values))
 
 
 def _begin_running(unit: Unit, job: Job) -> None:
@@ -132,8 +141,8 @@ def _finish(
     result = read_result(response)
     cost = kinds.cost(kind.model, result.usage)
     unit.session.execute(
-        update(Attempt)
-        .where(Attempt.id == attempt.id)
+        update(attempts)
+        .where(attempts.c.id == attempt.id)
         .values(finished_at=utcnow(), usage=result.usage, error=result.error)
     )
     if retryable_failure(response) and job.attempts < job.max_attempts and not job.stop_requested:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from openai.types.responses import Response
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from errand.jobs import check_now
@@ -23,6 +23,7 @@ from errand.runtime import Runtime, Unit
 from models.base import utcnow
 from models.job import Attempt, Job
 from models.lifecycle import JobStatus, TransitionRefused, add_notice, record_event, transition
+from models.tables import attempts, jobs
 from worker import early
 from worker.finish import apply_response
 from worker.provider import CreateRequest, ProviderError
@@ -97,8 +98,8 @@ def _created(runtime: Runtime, claimed: Claimed, response: Response) -> str:
     kind = claimed.request.kind
     with runtime.unit() as unit:
         unit.session.execute(
-            update(Attempt)
-            .where(Attempt.id == claimed.attempt_id)
+            update(attempts)
+            .where(attempts.c.id == claimed.attempt_id)
             .values(
                 response_id=response.id,
                 provider_status=response.status,
@@ -107,16 +108,17 @@ def _created(runtime: Runtime, claimed: Claimed, response: Response) -> str:
             )
         )
         first_check = kind.webhook_follow if runtime.settings.webhooks_enabled else kind.follow
-        unit.session.execute(
-            update(Job)
-            .where(Job.id == job_id)
+        stop = unit.session.execute(
+            update(jobs)
+            .where(jobs.c.id == job_id)
             .values(
                 next_check_at=now + timedelta(seconds=first_check.interval(0)),
                 started_at=now,
                 progress_noted_at=now,
                 wait_reason=None,
             )
-        )
+            .returning(jobs.c.stop_requested)
+        ).scalar_one()
         record_event(
             unit.session,
             job_id,
@@ -124,9 +126,7 @@ def _created(runtime: Runtime, claimed: Claimed, response: Response) -> str:
             "started",
             detail=f"response {response.id} on {kind.model} ({kind.lane} lane)",
         )
-        unit.session.flush()
         _note_started(unit, job_id, response)
-        stop = unit.session.scalar(select(Job.stop_requested).where(Job.id == job_id))
         if response.status not in ("queued", "in_progress"):
             apply_response(
                 unit, runtime.kinds, response, webhooks=runtime.settings.webhooks_enabled

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from errand.runtime import Runtime
 from worker import follow, launch, notify, recover, stream
 from worker.pressure import Pressure
-from worker.pulse import Beat
+from worker.pulse import Beat, wake
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ def _follow(runtime: Runtime, executor: ThreadPoolExecutor, pressure: Pressure) 
     """Check every due response, and start or resume the streams of streaming kinds."""
     report = follow.follow_due(runtime, executor)
     pressure.report("follow", report.max_slack)
+    if report.finished:  # their results go out now, not at the notify pulse's next beat
+        wake(runtime.redis, "notify")
     stream.redrive(runtime)
     if report.checked:
         log.info("follow tick", extra=report.__dict__)
