@@ -15,11 +15,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 
 from errand.metrics import milestone_delivered
 from models.base import utcnow
 from models.job import Job, Notice
+from models.lifecycle import TERMINAL, JobStatus
 
 if TYPE_CHECKING:
     from errand.runtime import Runtime
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CLAIM = timedelta(seconds=60)
+# Under a backlog, jobs with a result to tell go first, then the oldest news: a
+# person waiting for an answer matters more than another job's "started" line.
+RESULTS = frozenset({s.value for s in TERMINAL} | {JobStatus.NEEDS_REVIEW.value})
+_with_a_result = func.max(case((Notice.milestone.in_(sorted(RESULTS)), 1), else_=0))
 # A notify tick stops starting deliveries after this long and hands the rest back,
 # so a slow Slack cannot keep the worker's other pulses (follow, launch) waiting.
 BUDGET_SECONDS = 2.0
@@ -138,7 +143,7 @@ def _claim_batch(runtime: Runtime, batch: int) -> list[list[Milestone]]:
                 or_(Notice.claimed_until.is_(None), Notice.claimed_until <= now),
             )
             .group_by(Notice.job_id)
-            .order_by(func.min(Notice.id))  # oldest waiting first: fair under a backlog
+            .order_by(_with_a_result.desc(), func.min(Notice.id))
             .limit(batch)
         ).all()
         if not job_ids:
@@ -149,7 +154,7 @@ def _claim_batch(runtime: Runtime, batch: int) -> list[list[Milestone]]:
             .order_by(Notice.job_id, Notice.id)
         ).all()
         jobs = {j.id: j for j in unit.session.scalars(select(Job).where(Job.id.in_(job_ids)))}
-        groups = _due_prefixes(pending, jobs, now)
+        groups = sorted(_due_prefixes(pending, jobs, now), key=_results_first)
         ids = [m.notice_id for group in groups for m in group]
         unit.session.execute(
             update(Notice)
@@ -157,6 +162,10 @@ def _claim_batch(runtime: Runtime, batch: int) -> list[list[Milestone]]:
             .values(claimed_until=now + CLAIM, tries=Notice.tries + 1)
         )
         return groups
+
+
+def _results_first(group: list[Milestone]) -> tuple[bool, int]:
+    return (not any(m.name in RESULTS for m in group), group[0].notice_id)
 
 
 def _due_prefixes(
