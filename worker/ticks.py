@@ -26,7 +26,7 @@ def beats(runtime: Runtime) -> list[Beat]:
     Launching gets the smallest: results come before new starts.
     """
     size = runtime.settings.follow_concurrency
-    pressure = Pressure()
+    pressure = Pressure(webhooks=runtime.settings.webhooks_enabled)
     following = ThreadPoolExecutor(size, thread_name_prefix="errand-follow")
     notifying = ThreadPoolExecutor(size, thread_name_prefix="errand-notify")
     launching = ThreadPoolExecutor(LAUNCH_THREADS, thread_name_prefix="errand-launch")
