@@ -15,12 +15,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import Row, case, func, or_, select, update
+from sqlalchemy.orm import Session, lazyload
 
 from errand.metrics import milestone_delivered
 from models.base import utcnow
 from models.job import Job, Notice
 from models.lifecycle import TERMINAL, JobStatus
+from models.tables import notices
 
 if TYPE_CHECKING:
     from errand.runtime import Runtime
@@ -148,12 +150,12 @@ def _claim_batch(runtime: Runtime, batch: int) -> list[list[Milestone]]:
         ).all()
         if not job_ids:
             return []
-        pending = unit.session.scalars(
-            select(Notice)
-            .where(Notice.job_id.in_(job_ids), Notice.delivered_at.is_(None))
-            .order_by(Notice.job_id, Notice.id)
+        pending = unit.session.execute(
+            select(notices)
+            .where(notices.c.job_id.in_(job_ids), notices.c.delivered_at.is_(None))
+            .order_by(notices.c.job_id, notices.c.id)
         ).all()
-        jobs = {j.id: j for j in unit.session.scalars(select(Job).where(Job.id.in_(job_ids)))}
+        jobs = _jobs(unit.session, job_ids, alerts=any(n.milestone == "stuck" for n in pending))
         groups = sorted(_due_prefixes(pending, jobs, now), key=_results_first)
         ids = [m.notice_id for group in groups for m in group]
         unit.session.execute(
@@ -164,12 +166,22 @@ def _claim_batch(runtime: Runtime, batch: int) -> list[list[Milestone]]:
         return groups
 
 
+def _jobs(session: Session, ids: Sequence[str], *, alerts: bool) -> dict[str, Job]:
+    """The jobs as they are now. Their attempts are loaded only for an on-call alert,
+    which names the provider response; for every other notice they were a second
+    query and a few objects per job, for nothing."""
+    query = select(Job).where(Job.id.in_(ids))
+    if not alerts:
+        query = query.options(lazyload(Job.attempt_rows))
+    return {job.id: job for job in session.scalars(query)}
+
+
 def _results_first(group: list[Milestone]) -> tuple[bool, int]:
     return (not any(m.name in RESULTS for m in group), group[0].notice_id)
 
 
 def _due_prefixes(
-    pending: Sequence[Notice], jobs: dict[str, Job], now: datetime
+    pending: Sequence[Row[Any]], jobs: dict[str, Job], now: datetime
 ) -> list[list[Milestone]]:
     """Per job, the notices from its oldest up to the first one that is not yet due."""
     groups: dict[str, list[Milestone]] = {}
@@ -235,13 +247,13 @@ def _settle(runtime: Runtime, outcomes: list[Outcome]) -> None:
     """Record a tick's outcomes as bulk updates by primary key: a few round trips, not
     one per notice, so a busy tick does not hold its pulse on the settling."""
     now = utcnow()
-    notices = [{"id": o.notice_id, **_notice_values(o, now)} for o in outcomes]
+    settled = [{"id": o.notice_id, **_notice_values(o, now)} for o in outcomes]
     jobs: dict[str, dict[str, Any]] = {}
     for outcome in outcomes:  # in order: a job's later delivery wins, as it would alone
         jobs.setdefault(outcome.job_id, {"id": outcome.job_id}).update(outcome.changes or {})
     changed = [values for values in jobs.values() if len(values) > 1]
     with runtime.unit() as unit:
-        unit.session.execute(update(Notice), notices)  # never empty: every claim has an outcome
+        unit.session.execute(update(Notice), settled)  # never empty: every claim has an outcome
         if changed:
             unit.session.execute(update(Job), changed)
 

@@ -6,6 +6,10 @@ A tick runs only on the worker that wins a Redis `SET NX` with a lease, so N
 workers still give one tick per period; the finished tick shortens the lease
 to the period. If the key is lost (FLUSHALL) or its holder dies, the lease
 lapses and another worker runs the next tick.
+
+A beat that others wake (a webhook makes a check due; a finished check has a
+result to tell) listens on a Redis list instead of sleeping between looks, so
+a wake starts its tick at once, or right after the tick in progress.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 KEY = "errand:pulse:{name}"
+WOKEN = "errand:pulse:{name}:woken"
 # How long a tick may run before another worker may start one: short, so a
 # worker killed mid-tick stalls the beat briefly; a second tick running beside
 # a slow one is harmless, since every tick claims its rows.
@@ -37,6 +42,7 @@ class Beat:
     name: str
     run: Callable[[], str]
     period: float
+    woken: bool = False  # others call `wake` for it: it listens rather than polls
 
 
 def _done(redis: Redis, name: str, period: float) -> None:
@@ -48,13 +54,28 @@ def _done(redis: Redis, name: str, period: float) -> None:
 
 
 def wake(redis: Redis, name: str) -> None:
-    """Let the next tick go now instead of after the period (best effort)."""
-    key = KEY.format(name=name)
+    """Let the next tick go now instead of after the period (best effort).
+
+    One wake is as good as many, so the list keeps one entry.
+    """
+    key = WOKEN.format(name=name)
     try:
-        if redis.get(key) == b"done":
-            redis.delete(key)
+        pipe = redis.pipeline(transaction=False)
+        pipe.lpush(key, 1)
+        pipe.ltrim(key, 0, 0)
+        pipe.expire(key, 60)
+        pipe.execute()
     except RedisError:
         log.warning("pulse not woken", extra={"pulse": name})
+
+
+# Take the lease if it is free, or if it only waits out the period and the beat was woken.
+_LEASE = """
+local held = redis.call('GET', KEYS[1])
+if held == 'running' or (held and ARGV[2] == '0') then return 0 end
+redis.call('SET', KEYS[1], 'running', 'PX', ARGV[1])
+return 1
+"""
 
 
 class Pacer:
@@ -63,6 +84,7 @@ class Pacer:
     def __init__(self, redis: Redis, schedule: list[Beat], *, wake: float = WAKE) -> None:
         self._redis = redis
         self._wake = wake
+        self._lease = redis.register_script(_LEASE)
         self._halt = threading.Event()
         self._threads = [
             threading.Thread(target=self._keep, args=(b,), name=f"errand-{b.name}", daemon=True)
@@ -81,14 +103,27 @@ class Pacer:
             thread.join(max(deadline - time.monotonic(), 0.0))
 
     def _keep(self, beat: Beat) -> None:
-        while not self._halt.wait(self._wake):
-            if self._leased(beat):
+        while not self._halt.is_set():
+            woken = self._rest(beat)
+            if not self._halt.is_set() and self._leased(beat, woken=woken):
                 self._tick(beat)
 
-    def _leased(self, beat: Beat) -> bool:
+    def _rest(self, beat: Beat) -> bool:
+        """Wait a moment before the next look; True when someone woke the beat."""
+        if not beat.woken:
+            self._halt.wait(self._wake)
+            return False
+        try:
+            return self._redis.blpop([WOKEN.format(name=beat.name)], timeout=self._wake) is not None
+        except RedisError:
+            self._halt.wait(self._wake)
+            return False
+
+    def _leased(self, beat: Beat, *, woken: bool) -> bool:
         try:
             key = KEY.format(name=beat.name)
-            return bool(self._redis.set(key, "running", nx=True, px=int(LEASE * 1000)))
+            lease = int(LEASE * 1000)
+            return bool(self._lease(keys=[key], args=[lease, int(woken)]))
         except RedisError as exc:
             log.warning("pacer cannot reach Redis", extra={"pulse": beat.name, "error": str(exc)})
             return False

@@ -35,8 +35,9 @@ def beats(runtime: Runtime) -> list[Beat]:
             "follow",
             lambda: _follow(runtime, following, pressure),
             runtime.settings.follow_interval,
+            woken=True,
         ),
-        Beat("notify", lambda: _notify(runtime, notifying, pressure), 0.25),
+        Beat("notify", lambda: _notify(runtime, notifying, pressure), 0.25, woken=True),
         Beat("launch", lambda: _launch(runtime, launching, pressure), 0.25),
         Beat("recover", lambda: str(recover.recover(runtime)), 5.0),
     ]

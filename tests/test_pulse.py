@@ -1,0 +1,64 @@
+"""A woken beat ticks at once, even when the wake comes while its tick is running."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from redis import Redis
+
+from tests.support.procs import wait_for
+from worker.pulse import Beat, Pacer, wake
+
+PERIOD = 60.0  # far longer than any wait below: only a wake can explain a second tick
+
+
+class Ticks:
+    """A beat's work that records when it ran and can be held mid-tick."""
+
+    def __init__(self) -> None:
+        self.started: list[float] = []
+        self.release = threading.Event()
+        self.release.set()
+
+    def run(self) -> str:
+        self.started.append(time.monotonic())
+        self.release.wait(10)
+        return "ok"
+
+
+@pytest.fixture
+def redis(redis_url: str) -> Iterator[Redis]:
+    client = Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def ticks(redis: Redis) -> Iterator[Ticks]:
+    ticks = Ticks()
+    pacer = Pacer(redis, [Beat("probe", ticks.run, PERIOD, woken=True)])
+    pacer.start()
+    wait_for(lambda: len(ticks.started) == 1, 5, "the first tick did not run")
+    yield ticks
+    ticks.release.set()
+    pacer.stop(grace=5)
+
+
+def test_a_wake_runs_the_next_tick_before_the_period(redis: Redis, ticks: Ticks) -> None:
+    time.sleep(0.3)
+    assert len(ticks.started) == 1
+    wake(redis, "probe")
+    wait_for(lambda: len(ticks.started) == 2, 2, "the wake did not start a tick")
+
+
+def test_a_wake_during_a_tick_runs_another_right_after(redis: Redis, ticks: Ticks) -> None:
+    ticks.release.clear()
+    wake(redis, "probe")
+    wait_for(lambda: len(ticks.started) == 2, 2, "the wake did not start a tick")
+    wake(redis, "probe")  # while the second tick is held
+    time.sleep(0.3)
+    ticks.release.set()
+    wait_for(lambda: len(ticks.started) == 3, 2, "the wake during the tick was lost")
