@@ -2,7 +2,7 @@
 
 Every worker runs each beat on a thread of its own, so a slow notify tick
 (Slack rate-limiting us) never holds up the follow tick that finishes jobs.
-A tick runs only on the worker that wins a Redis `SET NX` with a lease, so N
+A tick runs only on the worker that takes a Redis key with a lease, so N
 workers still give one tick per period; the finished tick shortens the lease
 to the period. If the key is lost (FLUSHALL) or its holder dies, the lease
 lapses and another worker runs the next tick.
