@@ -26,6 +26,10 @@ from tests.support.browser import (
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
+# A person's few-second waits, timed in a browser: beside two other tests running
+# hundreds of jobs on 2 cores, the page missed them (two CI runs, two tests).
+pytestmark = pytest.mark.exclusive
+
 SECOND = 1000  # Playwright counts milliseconds
 
 
