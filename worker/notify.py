@@ -156,7 +156,8 @@ def _claim_batch(runtime: Runtime, batch: int) -> list[list[Milestone]]:
             .order_by(notices.c.job_id, notices.c.id)
         ).all()
         jobs = _jobs(unit.session, job_ids, alerts=any(n.milestone == "stuck" for n in pending))
-        groups = sorted(_due_prefixes(pending, jobs, now), key=_results_first)
+        claimed_order = {job_id: index for index, job_id in enumerate(job_ids)}  # results first
+        groups = sorted(_due_prefixes(pending, jobs, now), key=lambda g: claimed_order[g[0].job.id])
         ids = [m.notice_id for group in groups for m in group]
         unit.session.execute(
             update(Notice)
@@ -174,10 +175,6 @@ def _jobs(session: Session, ids: Sequence[str], *, alerts: bool) -> dict[str, Jo
     if not alerts:
         query = query.options(lazyload(Job.attempt_rows))
     return {job.id: job for job in session.scalars(query)}
-
-
-def _results_first(group: list[Milestone]) -> tuple[bool, int]:
-    return (not any(m.name in RESULTS for m in group), group[0].notice_id)
 
 
 def _due_prefixes(

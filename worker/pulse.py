@@ -14,6 +14,7 @@ a wake starts its tick at once, or right after the tick in progress.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -110,14 +111,12 @@ class Pacer:
 
     def _rest(self, beat: Beat) -> bool:
         """Wait a moment before the next look; True when someone woke the beat."""
-        if not beat.woken:
-            self._halt.wait(self._wake)
-            return False
-        try:
-            return self._redis.blpop([WOKEN.format(name=beat.name)], timeout=self._wake) is not None
-        except RedisError:
-            self._halt.wait(self._wake)
-            return False
+        if beat.woken:
+            with contextlib.suppress(RedisError):  # Redis down: sleep; the lease look logs it
+                key = WOKEN.format(name=beat.name)
+                return self._redis.blpop([key], timeout=self._wake) is not None
+        self._halt.wait(self._wake)
+        return False
 
     def _leased(self, beat: Beat, *, woken: bool) -> bool:
         try:
