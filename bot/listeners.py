@@ -17,7 +17,7 @@ from bot.blocks.card import card
 from bot.blocks.home import home_view
 from bot.blocks.lists import job_list
 from bot.blocks.review import reject_modal
-from bot.failures import answering
+from bot.failures import answering, explain
 from bot.ids import ActionId, BlockId, CallbackId, Command, EventType
 from bot.metrics import JOBS_STARTED, PRESSES
 from bot.roles import Roles, refusal
@@ -39,12 +39,13 @@ def register_listeners(app: App, runtime: Runtime, roles: Roles) -> None:
     """Every command, button, modal and event Errand answers.
 
     The ack is answered on the request's thread with nothing slow before it; the
-    work (database, Slack calls) runs lazily after it. Only the reject modal waits,
-    because its answer (errors in the modal) depends on the decision.
+    work (Slack calls, most database work) runs lazily after it. A job command
+    stores its job before answering, and the reject modal waits for the decision,
+    because each answer depends on what was stored.
     """
     on = Listeners(runtime, roles)
     for command in (Command.RESEARCH, Command.DRAFT):
-        app.command(command.value)(ack=on.check_request, lazy=[answering(on.start_job)])
+        app.command(command.value)(on.start_job)
     app.command(Command.JOBS.value)(ack=_ack, lazy=[answering(on.list_jobs)])
     for action in ActionId:
         app.action(action.value)(ack=_ack, lazy=[answering(on.press)])
@@ -74,37 +75,38 @@ class Listeners:
 
     # -- slash commands ---------------------------------------------------------------
 
-    def check_request(self, ack: Ack, command: Body) -> None:
-        """/research, /draft: the ack itself refuses bad input (no job is made) or says
-        the job is starting, so the person hears back at once and Errand makes no
-        second call to say so."""
+    def start_job(self, ack: Ack, command: Body) -> None:
+        """/research, /draft: the ack refuses bad input (no job is made), or names the job
+        once it is stored.
+
+        Storing inside the ack (one statement on PostgreSQL, under a millisecond) means
+        "started" is never a promise the bot could still break, and a command costs no
+        copy of the request for a lazy listener and no hand-off to its thread.
+        """
         request = self._job_request(command)
         if isinstance(request, str):
             ack(response_type="ephemeral", text=request)
-        else:
-            kind = request[0]
-            ack(
-                response_type="ephemeral",
-                text=f"Starting your {kind.title.lower()} job; its status card follows.",
-            )
-
-    def start_job(self, command: Body, respond: Respond) -> None:
-        """After the ack: create the job. `respond` is for `answering`, should it fail."""
-        request = self._job_request(command)
-        if isinstance(request, str):
             return
         kind, text = request
-        jobs.submit(
-            self.runtime,
-            kind.name,
-            text,
-            user=command["user_id"],
-            channel=command.get("channel_id"),
-            team=command.get("team_id"),
-            response_url=command.get("response_url"),
-            idempotency_key=idempotency_key(command),
-        )
+        try:
+            job = jobs.submit(
+                self.runtime,
+                kind.name,
+                text,
+                user=command["user_id"],
+                channel=command.get("channel_id"),
+                team=command.get("team_id"),
+                response_url=command.get("response_url"),
+                idempotency_key=idempotency_key(command),
+            )
+        except Exception as error:  # the person is told why, in the answer itself
+            ack(response_type="ephemeral", text=explain(error))
+            return
         JOBS_STARTED.labels(kind.name).inc()
+        ack(
+            response_type="ephemeral",
+            text=f"Started your {kind.title.lower()} job `{job.id}`; its status card follows.",
+        )
 
     def _job_request(self, command: Body) -> tuple[Kind, str] | str:
         """(kind, input) of a job command, or the sentence that refuses it."""

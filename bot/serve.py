@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from errand.runtime import Runtime
 from errand.settings import require
+
+if TYPE_CHECKING:
+    from bot.web import WSGIApp
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,9 @@ def run_bot(runtime: Runtime, *, port: int, host: str = "0.0.0.0") -> None:
         "bind": f"{host}:{port}",
         # One process keeps /metrics whole, unless multiprocess metrics add them up.
         "workers": 2 if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else 1,
+        # Each process listens on its own socket, so the kernel spreads connections
+        # between them; on one shared socket the first to accept took most of them.
+        "reuse_port": True,
         "worker_class": "gthread",
         "threads": 8,
         "timeout": 30,
@@ -34,7 +39,7 @@ def run_bot(runtime: Runtime, *, port: int, host: str = "0.0.0.0") -> None:
     _Gunicorn(lambda: _web(runtime), options).run()
 
 
-def _web(runtime: Runtime) -> Flask:
+def _web(runtime: Runtime) -> WSGIApp:
     from bot.app import create_app
     from bot.web import create_web
 
@@ -63,6 +68,6 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         for key, value in self._options.items():
             self.cfg.set(key, value)
 
-    def load(self) -> Flask:
-        flask_app: Flask = self._factory()
-        return flask_app
+    def load(self) -> WSGIApp:
+        app: WSGIApp = self._factory()
+        return app

@@ -29,8 +29,9 @@ from models.lifecycle import (
     record_event,
     transition,
 )
+from models.submission import store_new_job
 from worker import early
-from worker.attempts import open_attempt
+from worker.attempts import attempt_key, open_attempt
 from worker.pulse import wake
 
 
@@ -93,40 +94,57 @@ def _insert(
     response_url: str | None,
     key: str | None,
 ) -> Job:
-    now = utcnow()
-    job = Job(
-        id=new_job_id(),
-        kind=kind.name,
-        lane=kind.lane,
-        status=JobStatus.QUEUED.value,
-        priority=kind.priority,
-        team_id=team,
-        requested_by=user,
-        channel_id=channel,
-        response_url=response_url,
-        input_text=text,
-        idempotency_key=key,
-        attempts=1,
-        max_attempts=kind.max_attempts,
-        model=kind.model,
-        deadline_at=now + timedelta(seconds=kind.timeout_seconds),
-        created_at=now,
-        updated_at=now,
+    """The bot answers the slash command only once the job is stored, so this runs
+    inside the ack: plain rows, no ORM unit of work."""
+    now, job_id = utcnow(), new_job_id()
+    row: dict[str, Any] = {
+        "id": job_id,
+        "kind": kind.name,
+        "lane": kind.lane,
+        "status": JobStatus.QUEUED.value,
+        "priority": kind.priority,
+        "team_id": team,
+        "requested_by": user,
+        "channel_id": channel,
+        "response_url": response_url,
+        "input_text": text,
+        "idempotency_key": key,
+        "attempts": 1,
+        "max_attempts": kind.max_attempts,
+        "model": kind.model,
+        "deadline_at": now + timedelta(seconds=kind.timeout_seconds),
+        "created_at": now,
+        "updated_at": now,
+    }
+    store_new_job(
+        runtime.engine,
+        job=row,
+        attempt={
+            "job_id": job_id,
+            "number": 1,
+            "idempotency_key": attempt_key(job_id, 1),
+            "create_calls": 0,
+            "checks": 0,
+            "created_at": now,
+        },
+        event={
+            "job_id": job_id,
+            "at": now,
+            "actor": user,
+            "action": "submitted",
+            "to_status": JobStatus.QUEUED.value,
+            "detail": f"{kind.name}: {text[:200]}",
+        },
+        notice={
+            "job_id": job_id,
+            "key": "queued",
+            "milestone": "queued",
+            "created_at": now,
+            "next_try_at": now,
+            "tries": 0,
+        },
     )
-    with runtime.unit() as unit:
-        unit.session.add(job)
-        open_attempt(unit.session, job.id, 1)
-        record_event(
-            unit.session,
-            job.id,
-            user,
-            "submitted",
-            None,
-            JobStatus.QUEUED.value,
-            detail=f"{kind.name}: {text[:200]}",
-        )
-        add_notice(unit.session, job.id, "queued", key="queued")
-    return job
+    return Job(**row)
 
 
 def get_job(runtime: Runtime, job_id: str) -> Job:

@@ -11,7 +11,8 @@ LENGTH = 8
 
 def new_job_id() -> str:
     """Eight base32 characters: 40 bits, collision-free for any realistic volume."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+    bits = secrets.randbits(5 * LENGTH)
+    return "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(LENGTH))
 
 
 def normalize_job_id(text: str) -> str:

@@ -40,13 +40,13 @@ def test_research_from_slash_command_to_result_in_thread(stack: Stack, bot: BotP
     started = time.monotonic()
     answer = bot.command("/research", "What is the capital of France? [sandbox: duration=1]")
     assert answer.status_code == 200
-    assert answer.json() == {
-        "response_type": "ephemeral",
-        "text": "Starting your research job; its status card follows.",
-    }
     assert time.monotonic() - started < 3
     card = bot.slack.card("C_GENERAL")
     job_id = job_id_of(card)
+    assert answer.json() == {
+        "response_type": "ephemeral",
+        "text": f"Started your research job `{job_id}`; its status card follows.",
+    }
     stack.wait_status(job_id, "completed", timeout=30)
     card = card_showing(bot, "C_GENERAL", "Completed")
     assert buttons(card) == []

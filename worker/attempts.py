@@ -14,7 +14,12 @@ def open_attempt(session: Session, job_id: str, number: int) -> Attempt:
     attempt = Attempt(
         job_id=job_id,
         number=number,
-        idempotency_key=f"errand-{job_id}-{number}-{secrets.token_hex(6)}",
+        idempotency_key=attempt_key(job_id, number),
     )
     session.add(attempt)
     return attempt
+
+
+def attempt_key(job_id: str, number: int) -> str:
+    """The provider's Idempotency-Key for this attempt: a retried create finds the first."""
+    return f"errand-{job_id}-{number}-{secrets.token_hex(6)}"
