@@ -81,7 +81,18 @@ def _http_error(exc: HTTPException) -> Response:
 # -- serving ----------------------------------------------------------------------------------
 
 
-class _QuietHandler(WSGIRequestHandler):
+class _KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1, so a client's connection serves many requests, as the real API's does.
+
+    Under HTTP/1.0 werkzeug closed every connection: each provider call in a test or a
+    benchmark paid a TCP handshake and a new server thread, which OpenAI does not charge.
+    Streamed responses go out chunked.
+    """
+
+    protocol_version = "HTTP/1.1"
+
+
+class _QuietHandler(_KeepAliveHandler):
     """Skips per-request access logs, which would cost more than the requests themselves."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -100,7 +111,7 @@ def make_sandbox_server(
 
 
 def _bind(app: Flask, host: str, port: int, quiet: bool) -> BaseWSGIServer:
-    handler = _QuietHandler if quiet else WSGIRequestHandler
+    handler = _QuietHandler if quiet else _KeepAliveHandler
     return make_server(host, port, app, threaded=True, request_handler=handler)
 
 
