@@ -4,33 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
+from bot.notifier import SlackNotifier
+from bot.slack import make_client
 from errand import jobs
 from models.lifecycle import JobStatus, transition
+from tests.support.slack import TOKEN, SlackSandbox, job_id_of
 from tests.support.stack import Stack
-from worker.notify import Milestone, deliver_due
+from worker.notify import deliver_due
+
+CHANNEL = "C_GENERAL"
 
 
-class Recorder:
-    """A notifier that only remembers what it was asked to tell, in order."""
-
-    def __init__(self) -> None:
-        self.told: list[tuple[str, str]] = []
-
-    def notify(self, milestone: Milestone) -> dict[str, Any]:
-        self.told.append((milestone.job.id, milestone.name))
-        return {}
-
-    def alert(self, text: str) -> None:
-        self.told.append(("on-call", text))
-
-
-def test_a_result_goes_out_before_older_news_of_other_jobs(stack: Stack) -> None:
-    recorder = Recorder()
-    runtime = dataclasses.replace(stack.runtime, notifier=recorder)
+def test_a_result_goes_out_before_older_news_of_other_jobs(
+    stack: Stack, slack: SlackSandbox
+) -> None:
+    notifier = SlackNotifier(make_client(TOKEN, slack.api_url), kinds=stack.runtime.kinds)
+    runtime = dataclasses.replace(stack.runtime, notifier=notifier)
     first, second, third = (
-        jobs.submit(runtime, "research", f"Question {n}", user="U1", channel="C1").id
+        jobs.submit(runtime, "research", f"Question {n}", user="U1", channel=CHANNEL).id
         for n in range(3)
     )
     with runtime.unit() as unit:
@@ -45,9 +37,8 @@ def test_a_result_goes_out_before_older_news_of_other_jobs(stack: Stack) -> None
     with ThreadPoolExecutor(1) as executor:
         for _ in range(3):
             deliver_due(runtime, executor, batch=1)
-    assert recorder.told == [
-        (second, "queued"),
-        (second, "completed"),
-        (first, "queued"),
-        (third, "queued"),
-    ]
+    cards = slack.cards(CHANNEL)
+    assert [job_id_of(card) for card in cards] == [second, first, third]
+    answered = [float(reply["ts"]) for reply in cards[0].get("replies") or []]
+    assert answered and max(answered) < float(cards[1]["ts"])  # before the older news
+    assert "Completed" in str(cards[0].get("text"))

@@ -1,13 +1,20 @@
 """The follow pulse: check every response that is due, many at once, none waited on.
 
-One tick claims the due jobs from the database (a lease in `next_check_at`),
-retrieves them concurrently over a pooled client, and applies each answer.
+A tick claims due jobs from the database (a lease in `next_check_at`) and hands
+them to the follow pool, which retrieves each over a pooled client and applies
+the answer. On PostgreSQL a tick does not wait for its checks: it tops the pool
+up to `follow_batch` checks in flight and returns, so the next tick (every
+period, or at once when a webhook wakes it) starts checks that have come due
+while slower ones still run. When each tick waited for all of its checks, a check
+that fell due during a 2-second tick waited for the slowest of them.
 Its cost grows with the number of due checks, not with jobs in flight.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,7 +50,8 @@ class Due:
 
 @dataclass(frozen=True)
 class TickReport:
-    """What one tick did: checks made, how late they ran, answers applied."""
+    """A tick's checks started, and since the last tick: jobs finished, errors, and how
+    late the latest checks started (seconds)."""
 
     checked: int
     finished: int
@@ -51,19 +59,71 @@ class TickReport:
     max_slack: float
 
 
-def follow_due(runtime: Runtime, executor: ThreadPoolExecutor) -> TickReport:
-    """Claim up to a batch of due checks, run them concurrently, apply the answers."""
-    due = claim_due(runtime, limit=runtime.settings.follow_batch)
-    if not due:
-        return TickReport(0, 0, 0, 0.0)
-    now = utcnow()
-    if is_sqlite(runtime.engine):
-        outcomes = _check_together(runtime, executor, due)
-    else:
-        outcomes = list(executor.map(lambda d: _check_alone(runtime, d), due))
-    lateness = [(now - d.due_at).total_seconds() for d in due]
-    follow_checked(lateness)
-    return TickReport(len(due), outcomes.count(FINISHED), outcomes.count(ERROR), max(lateness))
+class Follower:
+    """The follow beat: its pool, and what its checks did since the last tick."""
+
+    def __init__(
+        self, runtime: Runtime, executor: ThreadPoolExecutor, on_finished: Callable[[], None]
+    ) -> None:
+        self._runtime = runtime
+        self._executor = executor
+        self._on_finished = on_finished
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._finished = self._errors = 0
+        self._slack = 0.0
+
+    def tick(self) -> TickReport:
+        """Claim what is due, up to what the pool may hold, and report."""
+        sqlite = is_sqlite(self._runtime.engine)
+        started = self._together() if sqlite else self._top_up()
+        with self._lock:
+            report = TickReport(started, self._finished, self._errors, self._slack)
+            self._finished = self._errors = 0
+            self._slack = 0.0
+        return report
+
+    def _top_up(self) -> int:
+        room = self._runtime.settings.follow_batch - self._in_flight
+        due = claim_due(self._runtime, limit=room) if room > 0 else []
+        with self._lock:
+            self._in_flight += len(due)
+        for item in due:
+            self._executor.submit(self._check, item)
+        return len(due)
+
+    def _check(self, due: Due) -> None:
+        """One check on the pool; nobody reads its future, so it logs its own failure."""
+        self._started([due])
+        outcome = ERROR
+        try:
+            outcome = _check_alone(self._runtime, due)
+        except Exception:  # the lease runs out and a later tick checks the job again
+            log.exception("check failed", extra={"job_id": due.job_id})
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+            self._ended([outcome])
+
+    def _together(self) -> int:
+        due = claim_due(self._runtime, limit=self._runtime.settings.follow_batch)
+        if due:
+            self._started(due)
+            self._ended(_check_together(self._runtime, self._executor, due))
+        return len(due)
+
+    def _started(self, due: list[Due]) -> None:
+        lateness = [(utcnow() - d.due_at).total_seconds() for d in due]
+        follow_checked(lateness)
+        with self._lock:
+            self._slack = max(self._slack, *lateness)
+
+    def _ended(self, outcomes: list[str]) -> None:
+        with self._lock:
+            self._finished += outcomes.count(FINISHED)
+            self._errors += outcomes.count(ERROR)
+        if FINISHED in outcomes:  # their results go out now, not at the notify pulse's beat
+            self._on_finished()
 
 
 def _check_alone(runtime: Runtime, due: Due) -> str:

@@ -34,6 +34,10 @@ CLAIM = timedelta(seconds=60)
 # person waiting for an answer matters more than another job's "started" line.
 RESULTS = frozenset({s.value for s in TERMINAL} | {JobStatus.NEEDS_REVIEW.value})
 _with_a_result = func.max(case((Notice.milestone.in_(sorted(RESULTS)), 1), else_=0))
+# Two jobs' news per notify thread: a result that comes in during a notify tick
+# waits for that tick, and a 500-job tick of "queued" and "running" news took
+# 0.5-2 s while jobs were launching.
+BATCH = 64
 # A notify tick stops starting deliveries after this long and hands the rest back,
 # so a slow Slack cannot keep the worker's other pulses (follow, launch) waiting.
 BUDGET_SECONDS = 2.0
@@ -110,7 +114,7 @@ class Delivery:
     late: float
 
 
-def deliver_due(runtime: Runtime, executor: Executor, *, batch: int = 500) -> Delivery:
+def deliver_due(runtime: Runtime, executor: Executor, *, batch: int = BATCH) -> Delivery:
     """The notify pulse: claim due notices in one transaction, send them, settle in one more.
 
     Jobs go in parallel; each job's notices go in order, and the first that

@@ -26,8 +26,12 @@ def beats(runtime: Runtime) -> list[Beat]:
     Launching gets the smallest: results come before new starts.
     """
     size = runtime.settings.follow_concurrency
-    pressure = Pressure(webhooks=runtime.settings.webhooks_enabled)
-    following = ThreadPoolExecutor(size, thread_name_prefix="errand-follow")
+    pressure = Pressure()
+    following = follow.Follower(
+        runtime,
+        ThreadPoolExecutor(size, thread_name_prefix="errand-follow"),
+        on_finished=lambda: wake(runtime.redis, "notify"),
+    )
     notifying = ThreadPoolExecutor(size, thread_name_prefix="errand-notify")
     launching = ThreadPoolExecutor(LAUNCH_THREADS, thread_name_prefix="errand-launch")
     return [
@@ -43,12 +47,10 @@ def beats(runtime: Runtime) -> list[Beat]:
     ]
 
 
-def _follow(runtime: Runtime, executor: ThreadPoolExecutor, pressure: Pressure) -> str:
-    """Check every due response, and start or resume the streams of streaming kinds."""
-    report = follow.follow_due(runtime, executor)
+def _follow(runtime: Runtime, follower: follow.Follower, pressure: Pressure) -> str:
+    """Start every due check, and start or resume the streams of streaming kinds."""
+    report = follower.tick()
     pressure.report("follow", report.max_slack)
-    if report.finished:  # their results go out now, not at the notify pulse's next beat
-        wake(runtime.redis, "notify")
     stream.redrive(runtime)
     if report.checked:
         log.info("follow tick", extra=report.__dict__)
