@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.metrics import ERRORS
 from errand.errors import ErrandError
+from models.db import unavailable
 from models.lifecycle import LifecycleError
 from worker.notify import NotifyLater
 
@@ -26,13 +27,24 @@ def explain(error: Exception) -> str:
         code, text = error.code, str(error)
     elif isinstance(error, NotifyLater):
         code, text = "slack_busy", "Slack is busy right now; please try again in a minute."
+    elif unavailable(error):
+        code = "database_unavailable"
+        text = (
+            "Errand's database is not answering right now, so nothing was done; "
+            f"please try again in a minute (ref `{_logged(error)}`)."
+        )
     else:
         code = "unexpected"
-        ref = secrets.token_hex(4)
-        log.error("listener failed (ref %s)", ref, exc_info=error, extra={"ref": ref})
-        text = f"Something went wrong on Errand's side (ref `{ref}`)."
+        text = f"Something went wrong on Errand's side (ref `{_logged(error)}`)."
     ERRORS.labels(code).inc()
     return text
+
+
+def _logged(error: Exception) -> str:
+    """A reference the person can quote and the operator can find in the log."""
+    ref = secrets.token_hex(4)
+    log.error("listener failed (ref %s)", ref, exc_info=error, extra={"ref": ref})
+    return ref
 
 
 def tell(respond: Callable[..., Any] | None, text: str) -> None:

@@ -33,8 +33,8 @@ def resolve_redis(settings: Settings) -> Settings:
     return settings.model_copy(update={"redis_url": url})
 
 
-def _runtime(settings: Settings) -> Runtime:
-    return build_runtime(resolve_redis(settings))
+def _runtime(settings: Settings, *, db_wait: float | None = None) -> Runtime:
+    return build_runtime(resolve_redis(settings), db_wait=db_wait)
 
 
 def _print_json(value: Any) -> None:
@@ -91,7 +91,10 @@ def bot(args: argparse.Namespace, settings: Settings) -> int:
     """The Slack bot alone: HTTP on --port, or Socket Mode when SLACK_APP_TOKEN is set."""
     from bot.serve import run_bot
 
-    run_bot(_runtime(settings), port=args.port, host=args.host)
+    # Slack gives up on an ack after 3 s: a database that hangs must fail first, so the
+    # person is told nothing started instead of seeing Slack's timeout.
+    runtime = _runtime(settings, db_wait=settings.bot_db_timeout)
+    run_bot(runtime, port=args.port, host=args.host)
     return 0
 
 

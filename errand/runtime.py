@@ -75,10 +75,16 @@ class Unit:
         self.after_commit.append(action)
 
 
-def build_runtime(settings: Settings | None = None, *, notifier: Notifier | None = None) -> Runtime:
-    """Everything from the environment; Redis must already be reachable at REDIS_URL."""
+def build_runtime(
+    settings: Settings | None = None,
+    *,
+    notifier: Notifier | None = None,
+    db_wait: float | None = None,
+) -> Runtime:
+    """Everything from the environment; Redis must already be reachable at REDIS_URL.
+    `db_wait` bounds every database wait (see `make_engine`)."""
     settings = settings or Settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, wait=db_wait)
     redis_url = settings.redis_url or "redis://127.0.0.1:6379/0"
     runtime = Runtime(
         settings=settings,

@@ -2,37 +2,61 @@
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite gets WAL and write-first transactions."""
+def make_engine(url: str, *, wait: float | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url`; SQLite gets WAL and write-first transactions.
+
+    With `wait`, a connection, a lock or a statement that takes longer than `wait`
+    seconds fails instead: for a process that must answer within a deadline (the bot
+    answers Slack within 3 s). Without it, SQLite waits 30 s for the writer's lock and
+    PostgreSQL as long as the statement takes (migrations, workers).
+    """
     if make_url(url).get_backend_name() == "sqlite":
-        return _sqlite_engine(url, **kwargs)
+        return _sqlite_engine(url, 30.0 if wait is None else wait, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
     # A worker's pulses use up to ~30 connections at once; kept open, not made and
     # closed per use as overflow connections are.
     kwargs.setdefault("pool_size", 30)
     kwargs.setdefault("max_overflow", 10)
+    if wait is not None:
+        kwargs.update(connect_args=_postgresql_limits(wait), pool_timeout=wait)
     return create_engine(url, **kwargs)
 
 
-def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+def _postgresql_limits(wait: float) -> dict[str, Any]:
+    """A server that hangs (locks, overload) fails the statement; one that is away fails
+    the connect. libpq counts its connect timeout in whole seconds, at least two."""
+    return {
+        "connect_timeout": max(2, math.ceil(wait)),
+        "options": f"-c statement_timeout={int(wait * 1000)}",
+    }
+
+
+def _sqlite_engine(url: str, wait: float, **kwargs: Any) -> Engine:
     # The bot and workers are separate processes writing one file: WAL lets
     # readers run beside the writer, and BEGIN IMMEDIATE takes the write lock
     # up front so a read-then-write transaction never deadlocks on upgrade.
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+    engine = create_engine(
+        url, connect_args={"timeout": wait, "check_same_thread": False}, **kwargs
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -42,6 +66,18 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def unavailable(error: BaseException) -> bool:
+    """The database was busy or away (a lock, a timeout, a lost connection), as opposed
+    to refusing the statement itself: worth telling a person to try again later."""
+    if isinstance(error, PoolTimeout):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    if isinstance(error.orig, sqlite3.OperationalError):
+        return "locked" in str(error.orig)
+    return isinstance(error.orig, psycopg.OperationalError)
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
