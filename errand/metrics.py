@@ -89,6 +89,12 @@ FOLLOW_SLACK = Histogram(
     "How long after its due time a follow check was made",
     buckets=SLACK_BUCKETS,
 )
+TICK_FAILURES = Counter(
+    "errand_pulse_tick_failures_total",
+    "Pulse ticks (launch, follow, notify, recover) that raised; the next tick takes up "
+    "their work, so a rate that stays up means a dependency is down",
+    ["pulse"],
+)
 NOTICES = Counter(
     "errand_notices_total", "Milestones handed to the notifier", ["milestone", "outcome"]
 )

@@ -1,4 +1,5 @@
-"""A woken beat ticks at once, even when the wake comes while its tick is running."""
+"""A woken beat ticks at once, even when the wake comes while its tick is running; a tick
+that fails is counted for the operator, and the beat goes on."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client import REGISTRY
 from redis import Redis
 
 from tests.support.procs import wait_for
@@ -62,3 +64,31 @@ def test_a_wake_during_a_tick_runs_another_right_after(redis: Redis, ticks: Tick
     time.sleep(0.3)
     ticks.release.set()
     wait_for(lambda: len(ticks.started) == 3, 2, "the wake during the tick was lost")
+
+
+def test_a_failing_tick_is_counted_and_the_beat_goes_on(redis: Redis) -> None:
+    """The operator sees failed ticks on /metrics; the log alone is easy to miss."""
+    ran: list[float] = []
+
+    def run() -> str:
+        ran.append(time.monotonic())
+        if len(ran) == 1:
+            raise ConnectionError("the database went away")
+        return "ok"
+
+    failures = _tick_failures("faulty")
+    pacer = Pacer(redis, [Beat("faulty", run, PERIOD, woken=True)])
+    pacer.start()
+    try:
+        wait_for(lambda: len(ran) == 1, 5, "the first tick did not run")
+        wait_for(lambda: _tick_failures("faulty") == failures + 1, 2, "the failure was not counted")
+        wake(redis, "faulty")
+        wait_for(lambda: len(ran) == 2, 2, "no tick after the failed one")
+        assert _tick_failures("faulty") == failures + 1
+    finally:
+        pacer.stop(grace=5)
+
+
+def _tick_failures(pulse: str) -> float:
+    value = REGISTRY.get_sample_value("errand_pulse_tick_failures_total", {"pulse": pulse})
+    return value or 0.0

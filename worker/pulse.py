@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from redis import Redis
 from redis.exceptions import RedisError
 
+from errand.metrics import TICK_FAILURES
+
 log = logging.getLogger(__name__)
 
 KEY = "errand:pulse:{name}"
@@ -134,6 +136,7 @@ class Pacer:
             outcome = beat.run()
         except Exception:
             log.exception("tick failed", extra={"pulse": beat.name})
+            TICK_FAILURES.labels(beat.name).inc()
             outcome = "failed"
         finally:
             _done(self._redis, beat.name, beat.period)
