@@ -92,8 +92,9 @@ def bot(args: argparse.Namespace, settings: Settings) -> int:
     from bot.serve import run_bot
 
     # Slack gives up on an ack after 3 s: a database that hangs must fail first, so the
-    # person is told nothing started instead of seeing Slack's timeout.
-    runtime = _runtime(settings, db_wait=settings.bot_db_timeout)
+    # person is told nothing started instead of seeing Slack's timeout. 0 turns the
+    # bound off (a PgBouncer that refuses the `options` startup parameter).
+    runtime = _runtime(settings, db_wait=settings.bot_db_timeout or None)
     run_bot(runtime, port=args.port, host=args.host)
     return 0
 

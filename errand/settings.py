@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     data_dir: str = Field(default=".errand", alias="ERRAND_DATA_DIR")
     log_level: str = Field(default="INFO", alias="ERRAND_LOG_LEVEL")
     metrics_port: int | None = Field(default=None, alias="ERRAND_METRICS_PORT")
-    bot_db_timeout: float = Field(default=2.0, gt=0, alias="ERRAND_BOT_DB_TIMEOUT")
+    bot_db_timeout: float = Field(default=2.0, ge=0, alias="ERRAND_BOT_DB_TIMEOUT")
 
     @field_validator("approvers", "oncall", mode="before")
     @classmethod
