@@ -26,6 +26,8 @@ from models.lifecycle import (
     JobStatus,
     TransitionRefused,
     add_notice,
+    event_row,
+    notice_row,
     record_event,
     transition,
 )
@@ -127,22 +129,15 @@ def _insert(
             "checks": 0,
             "created_at": now,
         },
-        event={
-            "job_id": job_id,
-            "at": now,
-            "actor": user,
-            "action": "submitted",
-            "to_status": JobStatus.QUEUED.value,
-            "detail": f"{kind.name}: {text[:200]}",
-        },
-        notice={
-            "job_id": job_id,
-            "key": "queued",
-            "milestone": "queued",
-            "created_at": now,
-            "next_try_at": now,
-            "tries": 0,
-        },
+        event=event_row(
+            job_id,
+            user,
+            "submitted",
+            to_status=JobStatus.QUEUED.value,
+            detail=f"{kind.name}: {text[:200]}",
+            at=now,
+        ),
+        notice=notice_row(job_id, "queued", key="queued", at=now),
     )
     return Job(**row)
 

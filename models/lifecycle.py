@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -157,15 +158,7 @@ def record_event(
     The statement is built once and the row passed as parameters, which spares building
     its bind parameters on every call.
     """
-    row = {
-        "job_id": job_id,
-        "at": utcnow(),
-        "actor": actor,
-        "action": action,
-        "from_status": from_status,
-        "to_status": to_status,
-        "detail": detail,
-    }
+    row = event_row(job_id, actor, action, from_status, to_status, detail=detail)
     event_id: int = session.execute(_ADD_EVENT, row).scalar_one()
     return event_id
 
@@ -179,14 +172,45 @@ def add_notice(
     detail: dict[str, Any] | None = None,
 ) -> None:
     """Queue a milestone for the notifier in the same transaction as the change it reports."""
-    row = {
-        "job_id": job_id,
-        "key": key,
-        "milestone": milestone,
-        "detail": detail,
-        "next_try_at": utcnow(),
-    }
+    row = notice_row(job_id, milestone, key=key, detail=detail)
     session.execute(_ADD_NOTICE, row)
+
+
+def event_row(
+    job_id: str,
+    actor: str,
+    action: str,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    *,
+    detail: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """An audit row with every column given, so a statement that nests the INSERT (the
+    bot's one-statement store of a new job) needs no column defaults."""
+    return {
+        "job_id": job_id,
+        "at": at or utcnow(),
+        "actor": actor,
+        "action": action,
+        "from_status": from_status,
+        "to_status": to_status,
+        "detail": detail,
+    }
+
+
+def notice_row(
+    job_id: str,
+    milestone: str,
+    *,
+    key: str,
+    detail: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """A milestone row, due at once, with every column given (as `event_row`)."""
+    at = at or utcnow()
+    row = {"job_id": job_id, "key": key, "milestone": milestone, "detail": detail}
+    return {**row, "created_at": at, "next_try_at": at, "tries": 0}
 
 
 _ADD_EVENT = insert(events).returning(events.c.id)
