@@ -38,11 +38,11 @@ from bench.common import (
     start_slack,
     stop,
 )
-from errand import jobs
-from errand.runtime import build_runtime
-from errand.settings import Settings
+from errand.wiring import connect
 from models.job import Attempt, Job
 from models.migrate import upgrade
+from models.settings import Settings
+from models.store.submission import submit
 
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"errand-bench-webhook-secret-0001").decode()
 
@@ -88,9 +88,16 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             json={"webhook_url": bot_url + "/openai/webhook", "webhook_secret": WEBHOOK_SECRET},
         )
     settings = Settings(_env_file=None, database_url=url, redis_url=REDIS)  # type: ignore[call-arg]
-    runtime = build_runtime(settings)
+    parts = connect(settings)
     for n in range(args.jobs):
-        jobs.submit(runtime, "research", f"Bench question {n}", user="U_BENCH", channel="C_GENERAL")
+        submit(
+            parts.db,
+            parts.kinds,
+            "research",
+            f"Bench question {n}",
+            user="U_BENCH",
+            channel="C_GENERAL",
+        )
     began, busy_before = time.monotonic(), machine_busy_seconds()
     worker = spawn(["-m", "errand.cli", "worker"], env, work / "worker.log")
     sampler = Sampler(worker.pid)
@@ -98,11 +105,11 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     give_up = args.max * 4 + 180 + args.jobs / 10  # launching 5,000 takes minutes
     while done < args.jobs and time.monotonic() - began < give_up:
         time.sleep(2)
-        counts = _counts(runtime)
+        counts = _counts(parts)
         done = sum(n for s, n in counts.items() if s not in ("queued", "running"))
         in_flight = counts.get("queued", 0) + counts.get("running", 0)
         peak = max(peak, in_flight)
-        peak_running = max(peak_running, _running_at_the_provider(runtime))
+        peak_running = max(peak_running, _running_at_the_provider(parts))
         if all_started is None and not counts.get("queued"):
             all_started = time.monotonic() - began
         sampler.sample(in_flight)
@@ -110,9 +117,9 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     cpu = sampler.cpu_seconds()
     elapsed = time.monotonic() - began
     busy = machine_busy_seconds() - busy_before
-    figures = _figures(args, runtime, openai_url, slack_url, _counts(runtime))
+    figures = _figures(args, parts, openai_url, slack_url, _counts(parts))
     stop(worker, *others)
-    runtime.engine.dispose()
+    parts.db.engine.dispose()
     return {
         "jobs": args.jobs,
         "webhooks": args.webhooks,
@@ -131,9 +138,9 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     }
 
 
-def _running_at_the_provider(runtime: Any) -> int:
+def _running_at_the_provider(parts: Any) -> int:
     """Responses created and not yet finished (with webhooks a job stays "queued" till then)."""
-    with runtime.unit() as unit:
+    with parts.db.unit() as unit:
         running = unit.session.scalar(
             select(func.count())
             .select_from(Attempt)
@@ -142,14 +149,14 @@ def _running_at_the_provider(runtime: Any) -> int:
     return int(running or 0)
 
 
-def _counts(runtime: Any) -> dict[str, int]:
-    with runtime.unit() as unit:
+def _counts(parts: Any) -> dict[str, int]:
+    with parts.db.unit() as unit:
         rows = unit.session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
     return {str(s): int(n) for s, n in rows}
 
 
 def _figures(
-    args: argparse.Namespace, runtime: Any, openai_url: str, slack_url: str, counts: dict[str, int]
+    args: argparse.Namespace, parts: Any, openai_url: str, slack_url: str, counts: dict[str, int]
 ) -> dict[str, Any]:
     stats = httpx.get(openai_url + "/_sandbox/stats", timeout=60).json()
     done_at = {
@@ -159,11 +166,11 @@ def _figures(
     }
     posted = _result_posts(slack_url)
     lags = [posted[j] - done_at[j] for j in posted if j in done_at]
-    finished = _finished_at(runtime)
+    finished = _finished_at(parts)
     if args.timeline:
         _write_timeline(args.timeline, done_at, finished, posted)
     calls = httpx.get(slack_url + "/_sandbox/calls", timeout=60).json()["calls"]
-    excess = _excess_over_poll(runtime, posted, done_at)
+    excess = _excess_over_poll(parts, posted, done_at)
     detect = [finished[j] - done_at[j] for j in finished if j in done_at]
     deliver = [posted[j] - finished[j] for j in posted if j in finished]
     return {
@@ -195,9 +202,9 @@ def _write_timeline(
             out.write(json.dumps(row) + "\n")
 
 
-def _finished_at(runtime: Any) -> dict[str, float]:
+def _finished_at(parts: Any) -> dict[str, float]:
     """Job ID -> when Errand recorded the provider's outcome (detection)."""
-    with runtime.unit() as unit:
+    with parts.db.unit() as unit:
         rows = unit.session.execute(select(Job.id, Job.finished_at)).all()
     return {str(j): at.timestamp() for j, at in rows if at is not None}
 
@@ -222,11 +229,11 @@ def _cards_not_final(slack_url: str) -> int:
 
 
 def _excess_over_poll(
-    runtime: Any, posted: dict[str, float], done_at: dict[str, float]
+    parts: Any, posted: dict[str, float], done_at: dict[str, float]
 ) -> list[float]:
     """Lag minus the poll interval the job was on when it finished (policy from its checks)."""
-    policy = runtime.kinds.get("research").follow
-    with runtime.unit() as unit:
+    policy = parts.kinds.get("research").follow
+    with parts.db.unit() as unit:
         checks = dict(unit.session.execute(select(Attempt.job_id, Attempt.checks)).all())
     return [
         posted[j] - done_at[j] - policy.interval(max(int(checks.get(j, 1)) - 1, 0))

@@ -9,18 +9,18 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
+from bot.context import BotContext
 from bot.failures import explain, tell
 from bot.listeners import register_listeners
 from bot.metrics import REQUESTS
 from bot.roles import Roles
 from bot.slack import make_client
-from errand.runtime import Runtime
-from errand.settings import require
+from models.settings import require
 
 
-def create_app(runtime: Runtime, *, client: WebClient | None = None) -> App:
+def create_app(ctx: BotContext, *, client: WebClient | None = None) -> App:
     """Bolt (sync) with signing verification, Errand's listeners and one error handler."""
-    settings = runtime.settings
+    settings = ctx.settings
     socket_mode = settings.slack_app_token is not None
     if client is None:
         token = require(settings.slack_bot_token, "SLACK_BOT_TOKEN", "the bot posts to Slack")
@@ -47,7 +47,7 @@ def create_app(runtime: Runtime, *, client: WebClient | None = None) -> App:
     app.use(_count_and_check)
     app.error(handle_error)
     roles = Roles(client, approvers=settings.approvers, oncall=settings.oncall)
-    register_listeners(app, runtime, roles)
+    register_listeners(app, ctx, roles)
     return app
 
 

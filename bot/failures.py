@@ -13,17 +13,16 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.metrics import ERRORS
-from errand.errors import ErrandError
 from models.db import unavailable
-from models.lifecycle import LifecycleError
-from worker.notify import NotifyLater
+from models.errors import ErrandError
+from models.notifier import NotifyLater
 
 log = logging.getLogger(__name__)
 
 
 def explain(error: Exception) -> str:
     """Known refusals become their sentence; anything else a reference an operator can grep."""
-    if isinstance(error, ErrandError | LifecycleError):
+    if isinstance(error, ErrandError):
         code, text = error.code, str(error)
     elif isinstance(error, NotifyLater):
         code, text = "slack_busy", "Slack is busy right now; please try again in a minute."

@@ -12,30 +12,30 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import queries
 from bot.blocks.card import card
 from bot.blocks.home import home_view
 from bot.blocks.lists import job_list
 from bot.blocks.review import reject_modal
+from bot.context import BotContext
 from bot.failures import answering, explain
 from bot.ids import ActionId, BlockId, CallbackId, Command, EventType
 from bot.metrics import JOBS_STARTED, PRESSES
 from bot.roles import Roles, refusal
 from bot.slack import call
-from errand import jobs
-from errand.errors import ErrandError
-from errand.kinds import Kind
-from errand.runtime import Runtime
 from models.base import utcnow
+from models.errors import ErrandError, JobNotFound, TransitionRefused
 from models.job import Job
-from models.lifecycle import JobNotFound, JobStatus, TransitionRefused, record_event
+from models.kinds import Kind
+from models.status import JobStatus
+from models.store import actions, queries, stops
+from models.store.submission import submit, validate_input
 
 log = logging.getLogger(__name__)
 
 Body = dict[str, Any]
 
 
-def register_listeners(app: App, runtime: Runtime, roles: Roles) -> None:
+def register_listeners(app: App, ctx: BotContext, roles: Roles) -> None:
     """Every command, button, modal and event Errand answers.
 
     The ack is answered on the request's thread with nothing slow before it; the
@@ -43,7 +43,7 @@ def register_listeners(app: App, runtime: Runtime, roles: Roles) -> None:
     stores its job before answering, and the reject modal waits for the decision,
     because each answer depends on what was stored.
     """
-    on = Listeners(runtime, roles)
+    on = Listeners(ctx, roles)
     for command in (Command.RESEARCH, Command.DRAFT):
         app.command(command.value)(on.start_job)
     app.command(Command.JOBS.value)(ack=_ack, lazy=[answering(on.list_jobs)])
@@ -67,10 +67,10 @@ def idempotency_key(command: Body) -> str:
 
 
 class Listeners:
-    """The listeners, sharing the runtime and the role resolver."""
+    """The listeners, sharing the bot's context and the role resolver."""
 
-    def __init__(self, runtime: Runtime, roles: Roles) -> None:
-        self.runtime = runtime
+    def __init__(self, ctx: BotContext, roles: Roles) -> None:
+        self.ctx = ctx
         self.roles = roles
 
     # -- slash commands ---------------------------------------------------------------
@@ -89,8 +89,9 @@ class Listeners:
             return
         kind, text = request
         try:
-            job = jobs.submit(
-                self.runtime,
+            job = submit(
+                self.ctx.db,
+                self.ctx.kinds,
                 kind.name,
                 text,
                 user=command["user_id"],
@@ -110,11 +111,11 @@ class Listeners:
 
     def _job_request(self, command: Body) -> tuple[Kind, str] | str:
         """(kind, input) of a job command, or the sentence that refuses it."""
-        kind = self.runtime.kinds.by_command(command["command"])
+        kind = self.ctx.kinds.by_command(command["command"])
         if kind is None:
             return f"{command['command']} is not set up in this Errand."
         try:
-            return kind, jobs.validate_input(kind, command.get("text", ""))
+            return kind, validate_input(kind, command.get("text", ""))
         except ErrandError as refused:
             return str(refused)
 
@@ -124,16 +125,16 @@ class Listeners:
         word = (command.get("text") or "").strip()
         now = utcnow()
         if word.lower() in ("", "mine"):
-            mine = queries.recent(self.runtime, user=user)
+            mine = queries.recent(self.ctx.db, user=user)
             text, blocks = job_list("Your recent jobs", mine, now)
         elif word.lower() in ("all", "stuck"):
             if not self.roles.is_oncall(user):
                 respond(response_type="ephemeral", text=f"`/jobs {word}` is for on-call only.")
                 return
             rows = (
-                queries.recent(self.runtime)
+                queries.recent(self.ctx.db)
                 if word.lower() == "all"
-                else queries.stuck(self.runtime, now)
+                else queries.stuck(self.ctx.db, self.ctx.kinds, now)
             )
             text, blocks = job_list(f"{word.capitalize()} jobs", rows, now)
         else:
@@ -142,7 +143,7 @@ class Listeners:
 
     def _one_job(self, job_id: str) -> tuple[str, list[dict[str, Any]]]:
         try:
-            job = jobs.get_job(self.runtime, job_id)
+            job = queries.get_job(self.ctx.db, job_id)
         except JobNotFound:
             return (
                 f"There is no job `{job_id[:20]}`. Try `/jobs mine`.",
@@ -151,7 +152,7 @@ class Listeners:
         return card(job, self._title(job), utcnow())
 
     def _title(self, job: Job) -> str:
-        kind = self.runtime.kinds.kinds.get(job.kind)
+        kind = self.ctx.kinds.kinds.get(job.kind)
         return kind.title if kind else job.kind
 
     # -- buttons ----------------------------------------------------------------------
@@ -161,7 +162,7 @@ class Listeners:
         user = body["user"]["id"]
         act = ActionId(action["action_id"])
         try:
-            job = jobs.get_job(self.runtime, str(action.get("value") or ""))
+            job = queries.get_job(self.ctx.db, str(action.get("value") or ""))
         except JobNotFound as missing:
             self._tell(body, respond, client, f"There is no job `{missing.job_id[:20]}`.")
             return
@@ -184,22 +185,23 @@ class Listeners:
         try:
             return "ok", handlers[act]()
         except TransitionRefused as refused:
-            return "stale", stale(jobs.get_job(self.runtime, job.id), act, refused)
+            return "stale", stale(queries.get_job(self.ctx.db, job.id), act, refused)
         except ErrandError as refused:
             return "refused", str(refused)
 
     def _cancel(self, job: Job, user: str) -> str:
-        outcome = jobs.request_cancel(self.runtime, job.id, actor=user)
+        outcome = stops.request_cancel(self.ctx.db, self.ctx.dispatch, job.id, actor=user)
         if outcome == "already canceling":
             return f"Job `{job.id}` is already being canceled."
         return f"Canceling job `{job.id}`."
 
     def _retry(self, job: Job, user: str) -> str:
-        again = jobs.request_retry(self.runtime, job.id, actor=user)
+        again = actions.request_retry(self.ctx.db, self.ctx.kinds, job.id, actor=user)
         return f"Job `{job.id}` is queued again as attempt {again.attempts}."
 
     def _approve(self, job: Job, user: str, body: Body) -> str:
-        jobs.decide(self.runtime, job.id, actor=user, approve=True, where=request_location(body))
+        where = request_location(body)
+        actions.decide(self.ctx.db, job.id, actor=user, approve=True, where=where)
         return f"Approved job `{job.id}`; the result is being delivered."
 
     def _open_reject(self, job: Job, body: Body, client: WebClient) -> str:
@@ -215,8 +217,7 @@ class Listeners:
         """Every press is audited with its actor, accepted or not."""
         PRESSES.labels(act.value, outcome).inc()
         detail = f"{outcome}: {answer}" if answer else outcome
-        with self.runtime.unit() as unit:
-            record_event(unit.session, job_id, user, f"press:{act.value}", detail=detail[:500])
+        actions.record_press(self.ctx.db, job_id, actor=user, action=act.value, detail=detail)
 
     def _tell(self, body: Body, respond: Respond, client: WebClient, text: str) -> None:
         """An ephemeral answer where the press happened (a DM from App Home)."""
@@ -233,7 +234,7 @@ class Listeners:
         user = body["user"]["id"]
         meta = json.loads(view.get("private_metadata") or "{}")
         reason = _reason(view)
-        job = jobs.get_job(self.runtime, str(meta.get("job_id") or ""))
+        job = queries.get_job(self.ctx.db, str(meta.get("job_id") or ""))
         answer = refusal(ActionId.JOB_REJECT, job, user, self.roles)
         outcome = "refused"
         if answer is None:
@@ -248,9 +249,9 @@ class Listeners:
     def _reject(self, job: Job, user: str, reason: str, meta: Body) -> str | None:
         where = {"channel": meta.get("channel"), "ts": meta.get("ts")}
         try:
-            jobs.decide(self.runtime, job.id, actor=user, approve=False, note=reason, where=where)
+            actions.decide(self.ctx.db, job.id, actor=user, approve=False, note=reason, where=where)
         except TransitionRefused as refused:
-            return stale(jobs.get_job(self.runtime, job.id), ActionId.JOB_REJECT, refused)
+            return stale(queries.get_job(self.ctx.db, job.id), ActionId.JOB_REJECT, refused)
         return None
 
     # -- App Home ---------------------------------------------------------------------
@@ -260,7 +261,7 @@ class Listeners:
         if event.get("tab", "home") != "home":
             return
         user = event["user"]
-        view = home_view(user, queries.recent(self.runtime, user=user), utcnow())
+        view = home_view(user, queries.recent(self.ctx.db, user=user), utcnow())
         call(client.views_publish, user_id=user, view=view)
 
 

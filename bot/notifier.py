@@ -1,6 +1,6 @@
 """SlackNotifier: the worker's voice in Slack (status card, thread, review requests).
 
-It satisfies `worker.notify.Notifier`. Milestones arrive in order per job; each is
+It satisfies `models.notifier.Notifier`. Milestones arrive in order per job; each is
 delivered by rendering the job as it is now, so a late or repeated delivery still
 shows the truth. Slack trouble raises `NotifyLater` (via `bot.slack.call`) and the
 milestone is retried later; nothing is dropped and the job never waits for Slack.
@@ -23,11 +23,11 @@ from bot.blocks.oncall import stuck_alert
 from bot.blocks.result import file_comment, result_messages, too_long_for_messages
 from bot.ids import CANNOT_POST, EventType, SlackErrorCode
 from bot.slack import call, error_code, make_client
-from errand.kinds import KindsConfig
-from errand.settings import Settings, require
 from models.base import utcnow
 from models.job import Job
-from worker.notify import Milestone
+from models.kinds import KindsConfig
+from models.notifier import Milestone
+from models.settings import Settings, require
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot.ids import ActionId
 from bot.slack import call
 from models.job import Job
-from worker.notify import NotifyLater
+from models.notifier import NotifyLater
 
 log = logging.getLogger(__name__)
 

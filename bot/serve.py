@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from errand.runtime import Runtime
-from errand.settings import require
-
-if TYPE_CHECKING:
-    from bot.web import WSGIApp
+from bot.app import create_app
+from bot.context import BotContext
+from bot.web import WSGIApp, create_web
+from models.settings import require
 
 log = logging.getLogger(__name__)
 
 
-def run_bot(runtime: Runtime, *, port: int, host: str = "0.0.0.0") -> None:
+def run_bot(ctx: BotContext, *, port: int, host: str, exposition: Callable[[], bytes]) -> None:
     """Serve until stopped."""
-    if runtime.settings.slack_app_token is not None:
-        _socket_mode(runtime)
+    if ctx.settings.slack_app_token is not None:
+        _socket_mode(ctx)
         return
     options = {
         "bind": f"{host}:{port}",
@@ -36,30 +37,19 @@ def run_bot(runtime: Runtime, *, port: int, host: str = "0.0.0.0") -> None:
         "accesslog": None,
         "control_socket_disable": True,  # several bots on one host must not share it
     }
-    _Gunicorn(lambda: _web(runtime), options).run()
+    _Gunicorn(lambda: create_web(ctx, create_app(ctx), exposition), options).run()
 
 
-def _web(runtime: Runtime) -> WSGIApp:
-    from bot.app import create_app
-    from bot.web import create_web
-
-    return create_web(runtime, create_app(runtime))
-
-
-def _socket_mode(runtime: Runtime) -> None:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    from bot.app import create_app
-
-    token = require(runtime.settings.slack_app_token, "SLACK_APP_TOKEN", "Socket Mode needs it")
+def _socket_mode(ctx: BotContext) -> None:
+    token = require(ctx.settings.slack_app_token, "SLACK_APP_TOKEN", "Socket Mode needs it")
     log.info("bot in Socket Mode")
-    SocketModeHandler(create_app(runtime), token).start()  # type: ignore[no-untyped-call]
+    SocketModeHandler(create_app(ctx), token).start()  # type: ignore[no-untyped-call]
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     """gunicorn run from Python; the app is built in the worker, after the fork."""
 
-    def __init__(self, factory: Any, options: dict[str, Any]) -> None:
+    def __init__(self, factory: Callable[[], WSGIApp], options: dict[str, Any]) -> None:
         self._factory = factory
         self._options = options
         super().__init__()
@@ -69,5 +59,4 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> WSGIApp:
-        app: WSGIApp = self._factory()
-        return app
+        return self._factory()

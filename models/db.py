@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -80,11 +83,44 @@ def unavailable(error: BaseException) -> bool:
     return isinstance(error.orig, psycopg.OperationalError)
 
 
-def make_sessions(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects readable after commit (we render from them)."""
-    return sessionmaker(engine, expire_on_commit=False)
+class Unit:
+    """A session plus the actions that must wait for its commit (work handed to others)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.after_commit: list[Callable[[], None]] = []
+
+    def later(self, action: Callable[[], None]) -> None:
+        self.after_commit.append(action)
 
 
-def is_sqlite(engine: Engine) -> bool:
-    """Claiming rows differs: PostgreSQL skips locked rows, SQLite has one writer."""
-    return engine.dialect.name == "sqlite"
+@dataclass(frozen=True)
+class Database:
+    """The engine and its sessions: what every reader and writer of jobs is given."""
+
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @classmethod
+    def connect(cls, url: str, *, wait: float | None = None) -> Database:
+        """An engine for `url` (see `make_engine`) with sessions that keep loaded objects
+        readable after commit, since we render from them."""
+        engine = make_engine(url, wait=wait)
+        return cls(engine, sessionmaker(engine, expire_on_commit=False))
+
+    @contextmanager
+    def unit(self) -> Iterator[Unit]:
+        """One transaction; actions handed to `later` run only after it commits."""
+        unit = Unit(self.sessions())
+        try:
+            with unit.session.begin():
+                yield unit
+        finally:
+            unit.session.close()
+        for action in unit.after_commit:
+            action()
+
+    @property
+    def sqlite(self) -> bool:
+        """SQLite has one writer: a few paths batch their writes there (see their callers)."""
+        return self.engine.dialect.name == "sqlite"

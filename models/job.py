@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, utcnow
+from models.status import ACTIVE, values
 
 
 class Job(Base):
@@ -62,6 +74,11 @@ class Job(Base):
     events: Mapped[list[Event]] = relationship(
         back_populates="job", order_by="Event.id", lazy="raise"
     )
+
+    @property
+    def current_attempt(self) -> Attempt | None:
+        """The attempt the job is on now (a retry adds one); None before the first."""
+        return next((a for a in self.attempt_rows if a.number == self.attempts), None)
 
 
 class Attempt(Base):
@@ -131,3 +148,22 @@ class Notice(Base):
     tries: Mapped[int] = mapped_column(Integer, default=0)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# The tables behind the models, for statements that run for every job: an UPDATE or
+# INSERT on a table skips the ORM's statement layer (session synchronisation, bulk
+# bookkeeping), which cost the worker more than the round trip itself.
+jobs = cast(Table, Job.__table__)
+attempts = cast(Table, Attempt.__table__)
+events = cast(Table, Event.__table__)
+notices = cast(Table, Notice.__table__)
+
+
+def is_current_attempt() -> ColumnElement[bool]:
+    """Join condition: the attempt a job is on now (the one definition of "current")."""
+    return and_(Attempt.job_id == Job.id, Attempt.number == Job.attempts)
+
+
+def is_active() -> ColumnElement[bool]:
+    """The job is queued or running: the one definition of "active" in SQL."""
+    return Job.status.in_(values(ACTIVE))

@@ -114,8 +114,8 @@ def stack(
         built.write_kinds(**marker.kwargs)
     yield built
     built.end_sessions()
-    if built._runtime is not None:
-        built._runtime.engine.dispose()
+    if built._parts is not None:
+        built._parts.db.engine.dispose()
 
 
 # -- Slack: the Web API stand-in and a real bot process (added for the bot's tests) -------

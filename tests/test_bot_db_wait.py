@@ -15,7 +15,7 @@ SLACK_DEADLINE = 3.0
 def test_a_held_lock_gets_an_answer_within_slacks_deadline_and_stores_nothing(
     stack: Stack, bot: BotProcess, tmp_path: Path
 ) -> None:
-    connection = stack.runtime.engine.connect()
+    connection = stack.db.engine.connect()
     held = connection.begin()  # SQLite: BEGIN IMMEDIATE takes the one writer's lock
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE")

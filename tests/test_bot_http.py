@@ -55,12 +55,12 @@ def test_a_job_that_cannot_be_stored_is_refused_in_the_ack(
     stack: Stack, bot: BotProcess, tmp_path: Path
 ) -> None:
     """The database refuses the insert: the ack says so, with a reference for the operator."""
-    with stack.runtime.engine.begin() as connection:
+    with stack.db.engine.begin() as connection:
         connection.exec_driver_sql("ALTER TABLE jobs RENAME TO jobs_away")
     try:
         answer = bot.command("/research", "Will this be lost?")
     finally:
-        with stack.runtime.engine.begin() as connection:
+        with stack.db.engine.begin() as connection:
             connection.exec_driver_sql("ALTER TABLE jobs_away RENAME TO jobs")
     assert answer.status_code == 200
     text = answer.json()["text"]

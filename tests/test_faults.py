@@ -13,8 +13,9 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from errand import jobs
 from models.job import Attempt, Job, Notice
+from models.store.stops import request_cancel
+from models.store.submission import submit
 from tests.support.procs import session_alive, wait_for
 from tests.support.slack import BotProcess
 from tests.support.stack import Stack
@@ -25,13 +26,13 @@ pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=Tr
 
 def _submit_many(stack: Stack, count: int, directive: str) -> list[str]:
     return [
-        jobs.submit(stack.runtime, "research", f"Question {n} {directive}", user="U_F").id
+        submit(stack.db, stack.kinds, "research", f"Question {n} {directive}", user="U_F").id
         for n in range(count)
     ]
 
 
 def _started(stack: Stack, ids: list[str]) -> int:
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         return len(
             list(
                 unit.session.scalars(
@@ -45,7 +46,7 @@ def _started(stack: Stack, ids: list[str]) -> int:
 
 def _assert_each_once(stack: Stack, ids: list[str]) -> None:
     """Every job completed, with one provider response and one delivered result notice."""
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         rows = unit.session.execute(select(Job.id, Job.status).where(Job.id.in_(ids)))
         statuses = {job_id: status for job_id, status in rows}
         notices = list(
@@ -120,7 +121,7 @@ def test_postgres_restarted_during_load(stack: Stack, bot: BotProcess) -> None:
     stack.start_worker()
     wait_for(lambda: _started(stack, ids) >= 5, 30, "jobs did not start")
     _restart_postgres()
-    stack.runtime.engine.dispose()
+    stack.db.engine.dispose()
     stack.wait_settled(ids, timeout=90)
     _assert_each_once(stack, ids)
     assert all(w.poll() is None for w in stack.workers), "a worker died instead of recovering"
@@ -144,7 +145,7 @@ def test_provider_outage_opens_breaker_holds_launches_then_resumes_by_priority(
     first = _submit_many(stack, 3, "[sandbox: duration=1]")
     wait_for(lambda: _breaker(stack)["tripped"], 30, "the breaker never opened")
     held = _submit_many(stack, 3, "[sandbox: duration=1]")
-    urgent = jobs.submit(stack.runtime, "draft", "Urgent [sandbox: duration=1]", user="U_F").id
+    urgent = submit(stack.db, stack.kinds, "draft", "Urgent [sandbox: duration=1]", user="U_F").id
     wait_for(
         lambda: stack.show(held[0])["error"] is None and _wait_reason(stack, held[0]),
         20,
@@ -158,12 +159,12 @@ def test_provider_outage_opens_breaker_holds_launches_then_resumes_by_priority(
 
 
 def _wait_reason(stack: Stack, job_id: str) -> str | None:
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         return unit.session.scalar(select(Job.wait_reason).where(Job.id == job_id))
 
 
 def _started_at(stack: Stack, job_id: str) -> float:
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         started = unit.session.scalar(select(Attempt.started_at).where(Attempt.job_id == job_id))
     assert started is not None
     return started.timestamp()
@@ -171,14 +172,14 @@ def _started_at(stack: Stack, job_id: str) -> float:
 
 def test_concurrent_cancels_record_one_action(stack: Stack) -> None:
     stack.start_worker()
-    job_id = jobs.submit(stack.runtime, "research", "Slow [sandbox: slow]", user="U_F").id
+    job_id = submit(stack.db, stack.kinds, "research", "Slow [sandbox: slow]", user="U_F").id
     stack.wait_status(job_id, "running")
     outcomes: list[str] = []
     barrier = threading.Barrier(4)
 
     def click() -> None:
         barrier.wait()
-        outcomes.append(jobs.request_cancel(stack.runtime, job_id, actor="U_F"))
+        outcomes.append(request_cancel(stack.db, stack.parts.dispatch, job_id, actor="U_F"))
 
     threads = [threading.Thread(target=click) for _ in range(4)]
     for thread in threads:

@@ -9,8 +9,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from errand import jobs
 from models.job import Attempt
+from models.store.submission import submit
 from tests.support.procs import wait_for
 from tests.support.stack import Stack
 
@@ -20,21 +20,21 @@ HELD = 12.0  # seconds the provider holds one check of the long job
 
 
 def _checks(stack: Stack, job_id: str) -> int:
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         return sum(unit.session.scalars(select(Attempt.checks).where(Attempt.job_id == job_id)))
 
 
 def test_a_check_hanging_at_the_provider_holds_up_no_other(stack: Stack) -> None:
     stack.start_worker()
-    long = jobs.submit(stack.runtime, "research", "Long [sandbox: duration=60]", user="U").id
+    long = submit(stack.db, stack.kinds, "research", "Long [sandbox: duration=60]", user="U").id
     wait_for(lambda: _checks(stack, long) >= 1, 30, "the long job was never checked")
     stack.openai.fault(endpoint="retrieve", delay=HELD, count=1)
     wait_for(
         lambda: not stack.openai.stats()["faults_pending"], 30, "the long job's check never came"
     )
     began = time.monotonic()
-    quick = jobs.submit(
-        stack.runtime, "research", "Quick [sandbox: duration=0.5 queue=0]", user="U"
+    quick = submit(
+        stack.db, stack.kinds, "research", "Quick [sandbox: duration=0.5 queue=0]", user="U"
     ).id
     stack.wait_status(quick, "completed", timeout=HELD * 3)
     took = time.monotonic() - began

@@ -173,7 +173,7 @@ def test_polling_backs_off_by_the_kinds_policy(stack: Stack) -> None:
 
 def _next_check(stack: Stack, job_id: str) -> tuple[int, float]:
     """(checks made, seconds from the last check to the next one) as stored."""
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         row = unit.session.execute(
             select(Attempt.checks, Attempt.last_checked_at, Job.next_check_at)
             .join(Job, Job.id == Attempt.job_id)

@@ -8,28 +8,24 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from errand.runtime import Runtime, build_runtime
-from errand.settings import Settings
+from models.db import Database
+from models.errors import TransitionRefused
 from models.ids import new_job_id
 from models.job import Event, Job
-from models.lifecycle import (
-    JobStatus,
-    TransitionRefused,
-    product_status,
-    transition,
-)
+from models.status import JobStatus, product_status
+from models.store.lifecycle import transition
 
 
 @pytest.fixture
-def runtime(database_url: str, redis_url: str) -> Iterator[Runtime]:
-    built = build_runtime(Settings(_env_file=None, database_url=database_url, redis_url=redis_url))  # type: ignore[call-arg]
+def db(database_url: str) -> Iterator[Database]:
+    built = Database.connect(database_url)
     yield built
     built.engine.dispose()
 
 
-def _job(runtime: Runtime, status: JobStatus = JobStatus.RUNNING) -> str:
+def _job(db: Database, status: JobStatus = JobStatus.RUNNING) -> str:
     job_id = new_job_id()
-    with runtime.unit() as unit:
+    with db.unit() as unit:
         unit.session.add(
             Job(
                 id=job_id,
@@ -45,32 +41,32 @@ def _job(runtime: Runtime, status: JobStatus = JobStatus.RUNNING) -> str:
     return job_id
 
 
-def _events(runtime: Runtime, job_id: str) -> list[Event]:
-    with runtime.unit() as unit:
+def _events(db: Database, job_id: str) -> list[Event]:
+    with db.unit() as unit:
         return list(unit.session.scalars(select(Event).where(Event.job_id == job_id)))
 
 
-def test_transition_records_event_with_actor(runtime: Runtime) -> None:
-    job_id = _job(runtime)
-    with runtime.unit() as unit:
+def test_transition_records_event_with_actor(db: Database) -> None:
+    job_id = _job(db)
+    with db.unit() as unit:
         change = transition(
             unit.session, job_id, JobStatus.COMPLETED, actor="provider", action="finish"
         )
     assert (change.from_status, change.to_status) == (JobStatus.RUNNING, JobStatus.COMPLETED)
-    [event] = _events(runtime, job_id)
+    [event] = _events(db, job_id)
     assert (event.actor, event.from_status, event.to_status) == ("provider", "running", "completed")
 
 
-def test_refused_transition_names_the_real_status_and_changes_nothing(runtime: Runtime) -> None:
-    job_id = _job(runtime, JobStatus.COMPLETED)
-    with pytest.raises(TransitionRefused) as refused, runtime.unit() as unit:
+def test_refused_transition_names_the_real_status_and_changes_nothing(db: Database) -> None:
+    job_id = _job(db, JobStatus.COMPLETED)
+    with pytest.raises(TransitionRefused) as refused, db.unit() as unit:
         transition(unit.session, job_id, JobStatus.CANCELED, actor="U1", action="cancel")
     assert refused.value.current == JobStatus.COMPLETED
     assert "completed" in str(refused.value)
-    assert _events(runtime, job_id) == []
+    assert _events(db, job_id) == []
 
 
-def _race(runtime: Runtime, job_id: str) -> dict[str, str]:
+def _race(db: Database, job_id: str) -> dict[str, str]:
     """A cancel click and the worker's completion, released at the same instant."""
     outcomes: dict[str, str] = {}
     barrier = threading.Barrier(2)
@@ -78,7 +74,7 @@ def _race(runtime: Runtime, job_id: str) -> dict[str, str]:
     def attempt(target: JobStatus, actor: str) -> None:
         barrier.wait()
         try:
-            with runtime.unit() as unit:
+            with db.unit() as unit:
                 transition(unit.session, job_id, target, actor=actor, action=target.value)
             outcomes[actor] = "won"
         except TransitionRefused as refused:
@@ -95,13 +91,13 @@ def _race(runtime: Runtime, job_id: str) -> dict[str, str]:
     return outcomes
 
 
-def test_racing_cancel_and_completion_have_exactly_one_winner(runtime: Runtime) -> None:
+def test_racing_cancel_and_completion_have_exactly_one_winner(db: Database) -> None:
     for _ in range(10):
-        job_id = _job(runtime)
-        outcomes = sorted(_race(runtime, job_id).values())
+        job_id = _job(db)
+        outcomes = sorted(_race(db, job_id).values())
         assert outcomes[1] == "won"
         assert outcomes[0].startswith("lost to ")
-        assert len(_events(runtime, job_id)) == 1
+        assert len(_events(db, job_id)) == 1
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 from bot.notifier import SlackNotifier
 from bot.slack import make_client
-from errand import jobs
-from models.lifecycle import JobStatus, transition
+from models.status import JobStatus
+from models.store.lifecycle import transition
+from models.store.submission import submit
 from tests.support.slack import TOKEN, SlackSandbox, job_id_of
 from tests.support.stack import Stack
 from worker.notify import deliver_due
@@ -19,13 +19,12 @@ CHANNEL = "C_GENERAL"
 def test_a_result_goes_out_before_older_news_of_other_jobs(
     stack: Stack, slack: SlackSandbox
 ) -> None:
-    notifier = SlackNotifier(make_client(TOKEN, slack.api_url), kinds=stack.runtime.kinds)
-    runtime = dataclasses.replace(stack.runtime, notifier=notifier)
+    notifier = SlackNotifier(make_client(TOKEN, slack.api_url), kinds=stack.kinds)
     first, second, third = (
-        jobs.submit(runtime, "research", f"Question {n}", user="U1", channel=CHANNEL).id
+        submit(stack.db, stack.kinds, "research", f"Question {n}", user="U1", channel=CHANNEL).id
         for n in range(3)
     )
-    with runtime.unit() as unit:
+    with stack.db.unit() as unit:
         transition(
             unit.session,
             second,
@@ -36,7 +35,7 @@ def test_a_result_goes_out_before_older_news_of_other_jobs(
         )
     with ThreadPoolExecutor(1) as executor:
         for _ in range(3):
-            deliver_due(runtime, executor, batch=1)
+            deliver_due(stack.db, notifier, executor, batch=1)
     cards = slack.cards(CHANNEL)
     assert [job_id_of(card) for card in cards] == [second, first, third]
     answered = [float(reply["ts"]) for reply in cards[0].get("replies") or []]

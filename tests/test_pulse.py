@@ -1,5 +1,5 @@
-"""A woken beat ticks at once, even when the wake comes while its tick is running; a tick
-that fails is counted for the operator, and the beat goes on."""
+"""A woken pulse ticks at once, even when the wake comes while its tick is running; a tick
+that fails is counted for the operator, and the pulse goes on."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ import pytest
 from prometheus_client import REGISTRY
 from redis import Redis
 
+from models.signals import wake
 from tests.support.procs import wait_for
-from worker.pulse import Beat, Pacer, wake
+from worker.pulse import Pulse, Pulses
 
 PERIOD = 60.0  # far longer than any wait below: only a wake can explain a second tick
 
 
 class Ticks:
-    """A beat's work that records when it ran and can be held mid-tick."""
+    """A pulse's work that records when it ran and can be held mid-tick."""
 
     def __init__(self) -> None:
         self.started: list[float] = []
@@ -41,12 +42,12 @@ def redis(redis_url: str) -> Iterator[Redis]:
 @pytest.fixture
 def ticks(redis: Redis) -> Iterator[Ticks]:
     ticks = Ticks()
-    pacer = Pacer(redis, [Beat("probe", ticks.run, PERIOD, woken=True)])
-    pacer.start()
+    running = Pulses(redis, [Pulse("probe", ticks.run, PERIOD, woken=True)])
+    running.start()
     wait_for(lambda: len(ticks.started) == 1, 5, "the first tick did not run")
     yield ticks
     ticks.release.set()
-    pacer.stop(grace=5)
+    running.stop(grace=5)
 
 
 def test_a_wake_runs_the_next_tick_before_the_period(redis: Redis, ticks: Ticks) -> None:
@@ -66,7 +67,7 @@ def test_a_wake_during_a_tick_runs_another_right_after(redis: Redis, ticks: Tick
     wait_for(lambda: len(ticks.started) == 3, 2, "the wake during the tick was lost")
 
 
-def test_a_failing_tick_is_counted_and_the_beat_goes_on(redis: Redis) -> None:
+def test_a_failing_tick_is_counted_and_the_pulse_goes_on(redis: Redis) -> None:
     """The operator sees failed ticks on /metrics; the log alone is easy to miss."""
     ran: list[float] = []
 
@@ -77,8 +78,8 @@ def test_a_failing_tick_is_counted_and_the_beat_goes_on(redis: Redis) -> None:
         return "ok"
 
     failures = _tick_failures("faulty")
-    pacer = Pacer(redis, [Beat("faulty", run, PERIOD, woken=True)])
-    pacer.start()
+    running = Pulses(redis, [Pulse("faulty", run, PERIOD, woken=True)])
+    running.start()
     try:
         wait_for(lambda: len(ran) == 1, 5, "the first tick did not run")
         wait_for(lambda: _tick_failures("faulty") == failures + 1, 2, "the failure was not counted")
@@ -86,7 +87,7 @@ def test_a_failing_tick_is_counted_and_the_beat_goes_on(redis: Redis) -> None:
         wait_for(lambda: len(ran) == 2, 2, "no tick after the failed one")
         assert _tick_failures("faulty") == failures + 1
     finally:
-        pacer.stop(grace=5)
+        running.stop(grace=5)
 
 
 def _tick_failures(pulse: str) -> float:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -11,6 +13,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
@@ -400,7 +403,6 @@ def test_signing_helpers_verify_with_slack_sdk() -> None:
 
 
 def test_bolt_app_accepts_signed_requests_and_talks_to_the_sandbox(sandbox: RunningSandbox) -> None:
-    from slack_bolt import App, BoltRequest
 
     def signed(body: bytes, secret: str = SECRET) -> BoltRequest:
         headers: dict[str, str | Sequence[str]] = dict(signing.form_headers(body, secret))
@@ -447,8 +449,6 @@ def test_bolt_app_accepts_signed_requests_and_talks_to_the_sandbox(sandbox: Runn
 
 
 def test_runs_as_a_separate_process() -> None:
-    import subprocess
-    import sys
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "sandbox.slack_api", "--port", "0"],

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from errand import jobs
 from models.job import Attempt, Job
+from models.store.submission import submit
 from tests.support.procs import ROOT, wait_for
 from tests.support.stack import Stack
 
@@ -21,7 +21,7 @@ JOBS = 600
 
 
 def _count(stack: Stack, *statuses: str) -> int:
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         return int(
             unit.session.scalar(
                 select(func.count()).select_from(Job).where(Job.status.in_(statuses))
@@ -31,7 +31,7 @@ def _count(stack: Stack, *statuses: str) -> int:
 
 
 def _started(stack: Stack) -> int:
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         return int(
             unit.session.scalar(
                 select(func.count()).select_from(Attempt).where(Attempt.response_id.is_not(None))
@@ -41,7 +41,7 @@ def _started(stack: Stack) -> int:
 
 
 def _running_at_the_provider(stack: Stack) -> int:
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         return int(
             unit.session.scalar(
                 select(func.count())
@@ -66,7 +66,7 @@ class _Peak:
 def test_one_worker_follows_600_jobs_many_at_once(stack: Stack) -> None:
     stack.openai.configure(duration_min=30.0, duration_max=40.0, queue_seconds=1.0)
     for n in range(JOBS):
-        jobs.submit(stack.runtime, "research", f"Question {n}", user="U_LOAD")
+        submit(stack.db, stack.kinds, "research", f"Question {n}", user="U_LOAD")
     began = time.monotonic()
     stack.start_worker()
     peak = _Peak(stack)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from errand import jobs
 from models.job import Attempt, Notice
+from models.store.submission import submit
 from tests.support.procs import wait_for
 from tests.support.stack import Stack
 
@@ -26,12 +26,12 @@ def streaming(stack: Stack) -> Stack:
 
 
 def _cursor(stack: Stack, job_id: str) -> int | None:
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         return unit.session.scalar(select(Attempt.stream_cursor).where(Attempt.job_id == job_id))
 
 
 def _milestones(stack: Stack, job_id: str) -> list[str]:
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         return list(
             unit.session.scalars(
                 select(Notice.milestone).where(Notice.job_id == job_id).order_by(Notice.id)
@@ -50,7 +50,9 @@ def _log_lines(path: Path, message: str) -> list[dict[str, Any]]:
 @SQLITE
 def test_streaming_job_stores_its_cursor_shows_progress_and_completes(streaming: Stack) -> None:
     streaming.start_worker()
-    job = jobs.submit(streaming.runtime, "research", "Stream it [sandbox: duration=16]", user="U")
+    job = submit(
+        streaming.db, streaming.kinds, "research", "Stream it [sandbox: duration=16]", user="U"
+    )
     wait_for(lambda: (_cursor(streaming, job.id) or 0) > 3, 15, "no cursor stored")
     streaming.wait_status(job.id, "completed", timeout=40)
     [response] = streaming.openai.responses_for(job.id)
@@ -68,7 +70,9 @@ def test_streaming_job_stores_its_cursor_shows_progress_and_completes(streaming:
 @SQLITE
 def test_stream_resumes_after_the_worker_is_killed(streaming: Stack) -> None:
     streaming.start_worker()
-    job = jobs.submit(streaming.runtime, "research", "Long one [sandbox: duration=25]", user="U")
+    job = submit(
+        streaming.db, streaming.kinds, "research", "Long one [sandbox: duration=25]", user="U"
+    )
     wait_for(lambda: (_cursor(streaming, job.id) or 0) >= 8, 20, "stream never got going")
     streaming.stop_workers(kill=True)
     seen = _cursor(streaming, job.id)
@@ -86,5 +90,5 @@ def test_stream_resumes_after_the_worker_is_killed(streaming: Stack) -> None:
 def test_follow_pulse_finishes_the_job_when_the_stream_cannot_open(streaming: Stack) -> None:
     streaming.openai.fault(endpoint="retrieve", status=500, count=3)
     streaming.start_worker()
-    job = jobs.submit(streaming.runtime, "research", "Flaky [sandbox: duration=3]", user="U")
+    job = submit(streaming.db, streaming.kinds, "research", "Flaky [sandbox: duration=3]", user="U")
     streaming.wait_status(job.id, "completed", timeout=40)

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from errand import jobs
 from models.job import Attempt, Event, Job, Notice
+from models.store.submission import submit
 from tests.support.stack import Stack
 
 
 def test_a_submitted_job_is_stored_with_its_attempt_event_and_notice(stack: Stack) -> None:
-    job = jobs.submit(
-        stack.runtime, "research", "  Why is the sky blue?  ", user="U1", channel="C1", team="T1"
+    job = submit(
+        stack.db,
+        stack.kinds,
+        "research",
+        "  Why is the sky blue?  ",
+        user="U1",
+        channel="C1",
+        team="T1",
     )
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         stored = unit.session.get(Job, job.id)
         [attempt] = unit.session.scalars(select(Attempt).where(Attempt.job_id == job.id))
         [event] = unit.session.scalars(select(Event).where(Event.job_id == job.id))
@@ -46,10 +52,10 @@ def test_a_submitted_job_is_stored_with_its_attempt_event_and_notice(stack: Stac
 
 def test_a_repeated_key_returns_the_first_job_and_stores_nothing_more(stack: Stack) -> None:
     """The second job row is refused, and with it its attempt, event and notice."""
-    first = jobs.submit(stack.runtime, "research", "Once", user="U1", idempotency_key="slack:T1")
-    again = jobs.submit(stack.runtime, "research", "Once", user="U1", idempotency_key="slack:T1")
+    first = submit(stack.db, stack.kinds, "research", "Once", user="U1", idempotency_key="slack:T1")
+    again = submit(stack.db, stack.kinds, "research", "Once", user="U1", idempotency_key="slack:T1")
     assert again.id == first.id
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         assert len(unit.session.scalars(select(Job)).all()) == 1
         assert len(unit.session.scalars(select(Attempt)).all()) == 1
         assert len(unit.session.scalars(select(Event)).all()) == 1

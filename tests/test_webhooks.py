@@ -15,15 +15,18 @@ import pytest
 from rq import Queue
 from sqlalchemy import func, select
 
-from errand import jobs
+from errand.wiring import worker_context
 from models.job import Event, Job, Notice
+from models.store.observations import Applied, apply_observation
+from models.store.submission import submit
 from sandbox.openai_webhooks import Delivery, signed_headers
 from tests.support.procs import wait_for
 from tests.support.slack import BotProcess
 from tests.support.stack import Stack
 from worker import launch
-from worker.finish import observe
-from worker.queues import ALL_QUEUES
+from worker.answers import observation
+from worker.context import Context
+from worker.dispatch import QUEUES
 
 SECRET = "whsec_" + base64.b64encode(b"errand-tests-webhook-secret-0001").decode()
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -66,7 +69,7 @@ def _deliver(
 
 
 def _submit(stack: Stack, text: str) -> str:
-    return jobs.submit(stack.runtime, "research", text, user="U_TEST").id
+    return submit(stack.db, stack.kinds, "research", text, user="U_TEST").id
 
 
 def _response(stack: Stack, job_id: str) -> dict[str, Any]:
@@ -75,7 +78,7 @@ def _response(stack: Stack, job_id: str) -> dict[str, Any]:
 
 
 def _history(stack: Stack, job_id: str) -> tuple[list[tuple[str, str | None]], int]:
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         events = unit.session.execute(
             select(Event.action, Event.to_status).where(Event.job_id == job_id).order_by(Event.id)
         ).all()
@@ -87,14 +90,14 @@ def _history(stack: Stack, job_id: str) -> tuple[list[tuple[str, str | None]], i
 
 def _started_at(stack: Stack, job_id: str) -> float:
     """When the worker stored the create answer (the response ID)."""
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         job = unit.session.get_one(Job, job_id)
         assert job.started_at is not None
         return job.started_at.timestamp()
 
 
 def _finished_at(stack: Stack, job_id: str) -> float:
-    with stack.runtime.unit() as unit:
+    with stack.db.unit() as unit:
         job = unit.session.get_one(Job, job_id)
         assert job.finished_at is not None
         return job.finished_at.timestamp()
@@ -123,9 +126,9 @@ def test_forged_or_stale_delivery_is_refused_and_nothing_happens(
     assert _deliver(bot, "resp_stale", sent_at=time.time() - 600).status_code == 400
     unsigned = httpx.post(f"{bot.url}/openai/webhook", content=b"{}", timeout=5)
     assert unsigned.status_code == 400
-    redis = hooked.runtime.redis
-    assert all(Queue(name, connection=redis).count == 0 for name in ALL_QUEUES)
-    assert not redis.keys("rq:job:finish-*")
+    redis = hooked.parts.redis
+    assert all(Queue(name, connection=redis).count == 0 for name in QUEUES)
+    assert not redis.keys("rq:job:*")
     scraped = httpx.get(f"{bot.url}/metrics", timeout=5).text
     assert 'errand_webhook_deliveries_total{outcome="bad_signature"} 3.0' in scraped
 
@@ -186,18 +189,24 @@ def test_a_second_finish_is_a_no_op(
 ) -> None:
     """Two finishes racing on one answer: the compare-and-set lets exactly one through."""
     monkeypatch.setenv("OPENAI_BASE_URL", stack.openai.base_url)
-    runtime = stack.runtime
+    ctx = worker_context(stack.parts)
     job_id = _submit(stack, "Race me [sandbox: duration=1 queue=0]")
     with ThreadPoolExecutor(4) as pool:
-        assert launch.launch_due(runtime, pool) == 1
+        assert launch.launch_due(ctx, pool) == 1
     response_id = _response(stack, job_id)["id"]
-    wait_for(lambda: runtime.provider.retrieve(response_id).status == "completed", 10, "not done")
-    answer = runtime.provider.retrieve(response_id)
+    wait_for(lambda: ctx.provider.retrieve(response_id).status == "completed", 10, "not done")
+    answer = ctx.provider.retrieve(response_id)
     with ThreadPoolExecutor(2) as pool:
-        applied = list(pool.map(lambda _: observe(runtime, answer), range(2)))
+        applied = list(pool.map(lambda _: _observe(ctx, answer), range(2)))
     assert all(a is not None and a.terminal for a in applied)
     once = _history(stack, job_id)
-    observe(runtime, answer)
+    _observe(ctx, answer)
     assert _history(stack, job_id) == once
     assert [e for e in once[0] if e[0] == "finish"] == [("finish", "completed")]
     assert stack.status(job_id) == "completed"
+
+
+def _observe(ctx: Context, answer: Any) -> Applied | None:
+    """What the follow pulse does with a retrieved answer, in a transaction of its own."""
+    with ctx.db.unit() as unit:
+        return apply_observation(unit.session, ctx.kinds, observation(answer), webhooks=False)

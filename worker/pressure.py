@@ -1,6 +1,6 @@
 """Finishing before starting: a worker that falls behind on results launches only a trickle.
 
-A worker's beats share one interpreter. Every launch costs CPU that the follow
+A worker's pulses share one interpreter. Every launch costs CPU that the follow
 and notify ticks need to get results to people, so a burst of thousands of
 queued jobs, launched flat out, pushed the lag from provider completion to the
 Slack result past half a minute. The follow and notify ticks report how long
@@ -24,13 +24,13 @@ TRICKLE = 5
 
 
 class Pressure:
-    """The latest lateness each finishing beat reported, in seconds (one per worker process)."""
+    """The latest lateness each finishing pulse reported, in seconds (one per worker process)."""
 
     def __init__(self) -> None:
         self._late: dict[str, float] = {}
 
-    def report(self, beat: str, late: float) -> None:
-        self._late[beat] = late
+    def report(self, pulse: str, late: float) -> None:
+        self._late[pulse] = late
 
     def launch_limit(self, full: int) -> int:
         """How many jobs the next launch tick may start."""

@@ -22,10 +22,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from errand.kinds import Kind
-from errand.metrics import provider_call
+from models.kinds import Kind
+from worker.metrics import provider_call
 
 TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+STREAM_IDLE = 120.0  # no event for this long: the stream is closed; the follow pulse re-opens it
 
 Observer = Callable[[str, bool], None]
 
@@ -118,6 +119,9 @@ class Provider:
     ) -> None:
         self._create_client = client.with_options(max_retries=0, timeout=30.0)
         self._read_client = client.with_options(max_retries=0, timeout=20.0)
+        self._stream_client = client.with_options(
+            max_retries=0, timeout=httpx2.Timeout(STREAM_IDLE, connect=10.0)
+        )
         self._create_tries = create_tries
         self._observers = list(observers)
 
@@ -160,6 +164,14 @@ class Provider:
     def retrieve(self, response_id: str) -> Response:
         """Read a response's current state; errors come back classified."""
         return self._call("retrieve", lambda: self._read_client.responses.retrieve(response_id))
+
+    def events(self, response_id: str, *, after: int | None) -> Any:
+        """The response's event stream after the cursor `after` (from the start if None);
+        SDK errors are raised as they are, for the reader to count and fall back."""
+        starting_after: Any = openai.omit if after is None else after
+        return self._stream_client.responses.retrieve(
+            response_id, stream=True, starting_after=starting_after
+        )
 
     def cancel(self, response_id: str) -> Response:
         """Ask the provider to stop; idempotent there, and a finished one answers 400."""

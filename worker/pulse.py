@@ -1,15 +1,16 @@
-"""Periodic ticks (follow, launch, notify, recover) that survive worker deaths and a flushed Redis.
+"""Pulses: the worker's periodic work (follow, launch, notify, recover, schedule), each a
+named tick repeated every period, surviving worker deaths and a flushed Redis.
 
-Every worker runs each beat on a thread of its own, so a slow notify tick
+Every worker runs each pulse on a thread of its own, so a slow notify tick
 (Slack rate-limiting us) never holds up the follow tick that finishes jobs.
 A tick runs only on the worker that takes a Redis key with a lease, so N
 workers still give one tick per period; the finished tick shortens the lease
 to the period. If the key is lost (FLUSHALL) or its holder dies, the lease
 lapses and another worker runs the next tick.
 
-A beat that others wake (a webhook makes a check due; a finished check has a
-result to tell) listens on a Redis list instead of sleeping between looks, so
-a wake starts its tick at once, or right after the tick in progress.
+A pulse that others wake (`models.signals.wake`: a webhook makes a check due; a
+finished check has a result to tell) listens on a Redis list instead of sleeping
+between looks, so a wake starts its tick at once, or right after the tick in progress.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ from dataclasses import dataclass
 from redis import Redis
 from redis.exceptions import RedisError
 
-from errand.metrics import TICK_FAILURES
+from models.signals import woken_key
+from worker.metrics import TICK_FAILURES
 
 log = logging.getLogger(__name__)
 
 KEY = "errand:pulse:{name}"
-WOKEN = "errand:pulse:{name}:woken"
 # How long a tick may run before another worker may start one: short, so a
-# worker killed mid-tick stalls the beat briefly; a second tick running beside
+# worker killed mid-tick stalls the pulse briefly; a second tick running beside
 # a slow one is harmless, since every tick claims its rows.
 LEASE = 15.0
 SLOW_TICK = 1.0
@@ -39,7 +40,7 @@ WAKE = 0.1
 
 
 @dataclass(frozen=True)
-class Beat:
+class Pulse:
     """A named tick: what it runs and how often."""
 
     name: str
@@ -56,23 +57,7 @@ def _done(redis: Redis, name: str, period: float) -> None:
         log.warning("pulse key not shortened", extra={"pulse": name})
 
 
-def wake(redis: Redis, name: str) -> None:
-    """Let the next tick go now instead of after the period (best effort).
-
-    One wake is as good as many, so the list keeps one entry.
-    """
-    key = WOKEN.format(name=name)
-    try:
-        pipe = redis.pipeline(transaction=False)
-        pipe.lpush(key, 1)
-        pipe.ltrim(key, 0, 0)
-        pipe.expire(key, 60)
-        pipe.execute()
-    except RedisError:
-        log.warning("pulse not woken", extra={"pulse": name})
-
-
-# Take the lease if it is free, or if it only waits out the period and the beat was woken.
+# Take the lease if it is free, or if it only waits out the period and the pulse was woken.
 _LEASE = """
 local held = redis.call('GET', KEYS[1])
 if held == 'running' or (held and ARGV[2] == '0') then return 0 end
@@ -81,17 +66,17 @@ return 1
 """
 
 
-class Pacer:
-    """One thread per beat: wakes a few times a second and runs the tick when its lease is free."""
+class Pulses:
+    """One thread per pulse: looks a few times a second and ticks when its lease is free."""
 
-    def __init__(self, redis: Redis, schedule: list[Beat], *, wake: float = WAKE) -> None:
+    def __init__(self, redis: Redis, pulses: list[Pulse], *, wake: float = WAKE) -> None:
         self._redis = redis
         self._wake = wake
         self._lease = redis.register_script(_LEASE)
         self._halt = threading.Event()
         self._threads = [
-            threading.Thread(target=self._keep, args=(b,), name=f"errand-{b.name}", daemon=True)
-            for b in schedule
+            threading.Thread(target=self._keep, args=(p,), name=f"errand-{p.name}", daemon=True)
+            for p in pulses
         ]
 
     def start(self) -> None:
@@ -105,42 +90,42 @@ class Pacer:
         for thread in self._threads:
             thread.join(max(deadline - time.monotonic(), 0.0))
 
-    def _keep(self, beat: Beat) -> None:
+    def _keep(self, pulse: Pulse) -> None:
         while not self._halt.is_set():
-            woken = self._rest(beat)
-            if not self._halt.is_set() and self._leased(beat, woken=woken):
-                self._tick(beat)
+            woken = self._rest(pulse)
+            if not self._halt.is_set() and self._leased(pulse, woken=woken):
+                self._tick(pulse)
 
-    def _rest(self, beat: Beat) -> bool:
-        """Wait a moment before the next look; True when someone woke the beat."""
-        if beat.woken:
+    def _rest(self, pulse: Pulse) -> bool:
+        """Wait a moment before the next look; True when someone woke the pulse."""
+        if pulse.woken:
             with contextlib.suppress(RedisError):  # Redis down: sleep; the lease look logs it
-                key = WOKEN.format(name=beat.name)
+                key = woken_key(pulse.name)
                 return self._redis.blpop([key], timeout=self._wake) is not None
         self._halt.wait(self._wake)
         return False
 
-    def _leased(self, beat: Beat, *, woken: bool) -> bool:
+    def _leased(self, pulse: Pulse, *, woken: bool) -> bool:
         try:
-            key = KEY.format(name=beat.name)
+            key = KEY.format(name=pulse.name)
             lease = int(LEASE * 1000)
             return bool(self._lease(keys=[key], args=[lease, int(woken)]))
         except RedisError as exc:
-            log.warning("pacer cannot reach Redis", extra={"pulse": beat.name, "error": str(exc)})
+            log.warning("pulse cannot reach Redis", extra={"pulse": pulse.name, "error": str(exc)})
             return False
 
-    def _tick(self, beat: Beat) -> None:
+    def _tick(self, pulse: Pulse) -> None:
         """Run one tick; however it ends, the next may start after the period."""
         began = time.monotonic()
         try:
-            outcome = beat.run()
+            outcome = pulse.run()
         except Exception:
-            log.exception("tick failed", extra={"pulse": beat.name})
-            TICK_FAILURES.labels(beat.name).inc()
+            log.exception("tick failed", extra={"pulse": pulse.name})
+            TICK_FAILURES.labels(pulse.name).inc()
             outcome = "failed"
         finally:
-            _done(self._redis, beat.name, beat.period)
+            _done(self._redis, pulse.name, pulse.period)
         took = time.monotonic() - began
         if took > SLOW_TICK:
-            extra = {"pulse": beat.name, "seconds": round(took, 3), "outcome": outcome}
+            extra = {"pulse": pulse.name, "seconds": round(took, 3), "outcome": outcome}
             log.info("slow tick", extra=extra)

@@ -1,16 +1,20 @@
-"""RQ entry points. Each takes IDs only and rebuilds what it needs from the database."""
+"""RQ entry points. Each takes IDs only; the worker that runs it hands it the context.
+
+RQ passes a task only what it can store in Redis. The worker process (`ErrandWorker`)
+sets the context for the duration of each task, as RQ sets the current job, so a task
+never builds its own database or provider from the environment.
+"""
 
 from __future__ import annotations
 
-from errand.runtime import current
-from worker import stop, stream
+from contextvars import ContextVar
+
+from worker import stop
+from worker.context import Context
+
+CONTEXT: ContextVar[Context] = ContextVar("errand_worker_context")
 
 
 def stop_job(job_id: str) -> str:
     """Cancel or expire a job at the provider."""
-    return stop.stop(current(), job_id)
-
-
-def stream_job(job_id: str) -> str:
-    """Read a streaming job's events on a thread of this worker (see worker.stream)."""
-    return stream.stream_job(current(), job_id)
+    return stop.stop(CONTEXT.get(), job_id)

@@ -8,7 +8,7 @@ from typing import Any
 from bot.blocks.controls import actions_block, card_actions
 from bot.blocks.text import clip, context, elapsed, section, unping
 from models.job import Job
-from models.lifecycle import ACTIVE, JobStatus
+from models.status import ACTIVE, JobStatus
 
 STATUS = {
     JobStatus.QUEUED: ":hourglass_flowing_sand: Queued",

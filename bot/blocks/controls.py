@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.ids import ActionId, BlockId
 from models.job import Job
-from models.lifecycle import ACTIVE, RETRYABLE, JobStatus
+from models.status import ACTIVE, RETRYABLE, JobStatus
 
 LABELS = {
     ActionId.JOB_CANCEL: "Cancel",

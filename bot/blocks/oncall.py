@@ -14,7 +14,7 @@ from models.job import Job
 
 def stuck_alert(job: Job, title: str, now: datetime) -> tuple[str, list[dict[str, Any]]]:
     """Age, attempts, provider status and last check, with Cancel and Retry."""
-    attempt = next((a for a in job.attempt_rows if a.number == job.attempts), None)
+    attempt = job.current_attempt
     last_check = elapsed(job.last_checked_at, now) + " ago" if job.last_checked_at else "never"
     facts = [
         f"*Age:* {elapsed(job.created_at, now)}",

@@ -10,7 +10,7 @@ from bot.blocks.controls import actions_block
 from bot.blocks.text import clip, context, mrkdwn, section, slack_date, unping
 from bot.ids import ActionId, BlockId, CallbackId
 from models.job import Job
-from models.lifecycle import JobStatus
+from models.status import JobStatus
 
 PREVIEW_CHARS = 1_200
 

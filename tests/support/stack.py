@@ -12,10 +12,14 @@ from typing import Any
 
 import httpx
 import yaml
+from sqlalchemy import select
 
-from errand.runtime import Runtime, build_runtime
-from errand.settings import Settings
-from models.lifecycle import TERMINAL
+from errand.wiring import Parts, connect
+from models.db import Database
+from models.job import Job
+from models.kinds import KindsConfig
+from models.settings import Settings
+from models.status import TERMINAL
 from tests.support.procs import ROOT, end_session, spawn, stop, wait_for
 
 
@@ -58,13 +62,22 @@ class Stack:
     openai: OpenAISandbox
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     stopped: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    _runtime: Runtime | None = None
+    _parts: Parts | None = None
 
     @property
-    def runtime(self) -> Runtime:
-        if self._runtime is None:
-            self._runtime = build_runtime(Settings(_env_file=None, **self._settings()))  # type: ignore[call-arg]
-        return self._runtime
+    def parts(self) -> Parts:
+        """The database, Redis and kinds this stack's processes use, for the test to read."""
+        if self._parts is None:
+            self._parts = connect(Settings(_env_file=None, **self._settings()))  # type: ignore[call-arg]
+        return self._parts
+
+    @property
+    def db(self) -> Database:
+        return self.parts.db
+
+    @property
+    def kinds(self) -> KindsConfig:
+        return self.parts.kinds
 
     def _settings(self) -> dict[str, Any]:
         return {
@@ -76,13 +89,13 @@ class Stack:
 
     def write_kinds(self, **overrides: Any) -> None:
         """Point ERRAND_CONFIG at the packaged kinds with `overrides` applied to every kind."""
-        raw = yaml.safe_load((ROOT / "errand" / "kinds.yaml").read_text())
+        raw = yaml.safe_load((ROOT / "models" / "kinds.yaml").read_text())
         for kind in raw["kinds"].values():
             kind.update(overrides)
         path = self.logs / "kinds.yaml"
         path.write_text(yaml.safe_dump(raw))
         self.env["ERRAND_CONFIG"] = str(path)
-        self._runtime = None
+        self._parts = None
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         index = len(self.workers)
@@ -121,11 +134,7 @@ class Stack:
         return shown
 
     def status(self, job_id: str) -> str:
-        from sqlalchemy import select
-
-        from models.job import Job
-
-        with self.runtime.unit() as unit:
+        with self.db.unit() as unit:
             return str(unit.session.scalar(select(Job.status).where(Job.id == job_id)))
 
     def wait_status(self, job_id: str, *wanted: str, timeout: float = 30) -> str:

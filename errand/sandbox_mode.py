@@ -31,9 +31,10 @@ import httpx
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from errand import embedded_redis
-from errand.metrics import share_across_processes
-from errand.settings import Settings
+from errand.exposition import share_across_processes
+from errand.supervise import supervise
 from models.migrate import upgrade
+from models.settings import Settings
 from sandbox import openai_api, slack_api
 from sandbox.openai_responses import SandboxOpenAISettings
 from sandbox.processes import free_port
@@ -82,8 +83,6 @@ class Credentials:
 
 def run_sandbox(settings: Settings, options: SandboxOptions) -> int:
     """Start the stand-ins, the page, the bot and a worker; print the URL; supervise."""
-    from errand.commands import _supervise
-
     home = _fresh_home(Path(settings.data_dir))
     database_url = f"sqlite:///{home / 'errand.db'}"
     upgrade(database_url)
@@ -98,7 +97,7 @@ def run_sandbox(settings: Settings, options: SandboxOptions) -> int:
         children = _spawn(env, home, bot_port)
         _wait_ready(f"http://127.0.0.1:{bot_port}/healthz", children)
         print(f"errand: sandbox ready at {_page_url(server)}/", flush=True)
-        return _supervise(children)
+        return supervise(children)
     finally:
         _stop_all(children, redis_process, server, provider)
 

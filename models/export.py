@@ -14,7 +14,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def job_summary(job: Job) -> dict[str, Any]:
     """The fields of CONTRACT.md without the bulky ones (output, events)."""
-    current = next((a for a in job.attempt_rows if a.number == job.attempts), None)
+    current = job.current_attempt
     return {
         "id": job.id,
         "kind": job.kind,

@@ -1,81 +1,18 @@
-"""The job lifecycle in one place: statuses, allowed transitions, and the one way to apply them."""
+"""The one way a job changes status, and the rows that record every change and action."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
-from models.tables import events, jobs, notices
-
-
-class JobStatus(StrEnum):
-    """What a person sees; stored as the lowercase string."""
-
-    QUEUED = "queued"  # accepted; not yet running at the provider
-    RUNNING = "running"  # the provider is working on it
-    NEEDS_REVIEW = "needs_review"  # finished, waiting for an approver before delivery
-    COMPLETED = "completed"  # delivered
-    FAILED = "failed"  # ended without a usable result
-    CANCELED = "canceled"  # stopped by a person
-    EXPIRED = "expired"  # stopped for running past its deadline
-    REJECTED = "rejected"  # an approver refused the result
-
-
-TERMINAL = frozenset(
-    {
-        JobStatus.COMPLETED,
-        JobStatus.FAILED,
-        JobStatus.CANCELED,
-        JobStatus.EXPIRED,
-        JobStatus.REJECTED,
-    }
-)
-ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
-RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.CANCELED, JobStatus.EXPIRED})
-
-# For each target status, the statuses a job may move to it from.
-SOURCES: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.QUEUED: RETRYABLE | {JobStatus.RUNNING},
-    JobStatus.RUNNING: frozenset({JobStatus.QUEUED}),
-    JobStatus.NEEDS_REVIEW: ACTIVE,
-    JobStatus.COMPLETED: ACTIVE | {JobStatus.NEEDS_REVIEW},
-    JobStatus.FAILED: ACTIVE,
-    JobStatus.CANCELED: ACTIVE,
-    JobStatus.EXPIRED: ACTIVE | {JobStatus.NEEDS_REVIEW},
-    JobStatus.REJECTED: frozenset({JobStatus.NEEDS_REVIEW}),
-}
-
-
-class LifecycleError(Exception):
-    """Base of the lifecycle's refusals; `code` is stable for callers to branch on."""
-
-    code = "lifecycle_error"
-
-
-class JobNotFound(LifecycleError):
-    code = "job_not_found"
-
-    def __init__(self, job_id: str) -> None:
-        super().__init__(f"no job {job_id}")
-        self.job_id = job_id
-
-
-class TransitionRefused(LifecycleError):
-    """The job is not in a status the change is allowed from; says what it actually is."""
-
-    code = "transition_refused"
-
-    def __init__(self, job_id: str, current: str, target: str) -> None:
-        super().__init__(f"job {job_id} is {current}; it cannot become {target}")
-        self.job_id = job_id
-        self.current = JobStatus(current)
-        self.target = JobStatus(target)
+from models.errors import JobNotFound, TransitionRefused
+from models.job import events, jobs, notices
+from models.status import SOURCES, TERMINAL, JobStatus
 
 
 @dataclass(frozen=True)
@@ -107,9 +44,7 @@ def transition(
     """
     allowed = SOURCES[target] if sources is None else sources & SOURCES[target]
     for _ in range(5):
-        current = session.scalar(select(jobs.c.status).where(jobs.c.id == job_id))
-        if current is None:
-            raise JobNotFound(job_id)
+        current = _status(session, job_id)
         if current not in allowed:
             raise TransitionRefused(job_id, current, target)
         if _compare_and_set(session, job_id, current, target, values or {}):
@@ -120,9 +55,14 @@ def transition(
             if notice:
                 add_notice(session, job_id, notice, key=f"{notice}:{event_id}")
             return change
-    raise TransitionRefused(
-        job_id, session.scalar(select(jobs.c.status).where(jobs.c.id == job_id)) or "?", target
-    )
+    raise TransitionRefused(job_id, _status(session, job_id), target)
+
+
+def _status(session: Session, job_id: str) -> str:
+    current = session.scalar(select(jobs.c.status).where(jobs.c.id == job_id))
+    if current is None:
+        raise JobNotFound(job_id)
+    return str(current)
 
 
 def _compare_and_set(
@@ -215,24 +155,3 @@ def notice_row(
 
 _ADD_EVENT = insert(events).returning(events.c.id)
 _ADD_NOTICE = insert(notices)
-
-
-def product_status(provider_status: str, *, review: bool) -> JobStatus:
-    """Map a provider status to ours through the kind's policy.
-
-    `incomplete` (cut by max_output_tokens or a content filter) is never a
-    success: the person would get half an answer presented as whole.
-    """
-    if provider_status == "completed":
-        return JobStatus.NEEDS_REVIEW if review else JobStatus.COMPLETED
-    mapping = {
-        "queued": JobStatus.QUEUED,
-        "in_progress": JobStatus.RUNNING,
-        "failed": JobStatus.FAILED,
-        "cancelled": JobStatus.CANCELED,
-        "incomplete": JobStatus.FAILED,
-    }
-    try:
-        return mapping[provider_status]
-    except KeyError:
-        raise ValueError(f"unknown provider status {provider_status!r}") from None

@@ -94,7 +94,7 @@ def load_kinds(path: str | None = None) -> KindsConfig:
     if path:
         text = Path(path).read_text(encoding="utf-8")
     else:
-        text = resources.files("errand").joinpath("kinds.yaml").read_text(encoding="utf-8")
+        text = resources.files("models").joinpath("kinds.yaml").read_text(encoding="utf-8")
     raw = yaml.safe_load(text) or {}
     defaults = raw.get("defaults") or {}
     kinds = {

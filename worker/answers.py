@@ -1,11 +1,13 @@
-"""What a finished provider response gives us, in the shape we store."""
+"""What the provider's answer about a response means for us, in the shape we store."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from openai.types.responses import Response
+
+from models.status import PROVIDER_PENDING
+from models.store.observations import Observation
 
 INCOMPLETE_REASONS = {
     "max_output_tokens": "the answer was cut off at the output limit",
@@ -13,31 +15,24 @@ INCOMPLETE_REASONS = {
 }
 
 
-@dataclass(frozen=True)
-class Result:
-    """Output, citations, usage and the reason it failed, if it did."""
-
-    status: str
-    output_text: str | None
-    output: dict[str, Any]
-    usage: dict[str, Any] | None
-    error: str | None
-
-
-def read_result(response: Response) -> Result:
-    """Pull the stored fields out of a terminal response."""
-    text = response.output_text if response.status == "completed" else None
-    usage = response.usage.model_dump(mode="json") if response.usage else None
-    return Result(
-        status=str(response.status),
-        output_text=text,
+def observation(response: Response) -> Observation:
+    """The response as the store records it: its status, and for a finished one the
+    output, citations, usage and the reason it failed, if it did."""
+    status = str(response.status)
+    if status in PROVIDER_PENDING:
+        return Observation(response.id, status)
+    return Observation(
+        response.id,
+        status,
+        output_text=response.output_text if status == "completed" else None,
         output={
             "citations": citations(response),
             "response_id": response.id,
             "completed_at": response.completed_at,  # for the result-lag metric
         },
-        usage=usage,
+        usage=response.usage.model_dump(mode="json") if response.usage else None,
         error=failure_reason(response),
+        retryable=retryable_failure(response),
     )
 
 

@@ -1,0 +1,90 @@
+"""`errand jobs ...`: operate jobs without Slack, as a script or an operator would, under
+the same rules as the buttons."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from errand.wiring import Parts, connect
+from models.export import job_detail, job_summary
+from models.settings import Settings
+from models.store import actions, queries, stops
+from models.store.submission import submit
+
+SHOWN = (
+    "id",
+    "kind",
+    "status",
+    "requested_by",
+    "attempts",
+    "provider_response_id",
+    "error",
+    "cost_usd",
+    "created_at",
+    "finished_at",
+)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def jobs_submit(args: argparse.Namespace, settings: Settings) -> int:
+    parts = connect(settings)
+    job = submit(parts.db, parts.kinds, args.kind, args.text, user=args.user, channel=args.channel)
+    if args.json:
+        _print_json(job_summary(queries.get_job(parts.db, job.id)))
+    else:
+        print(job.id)
+    return 0
+
+
+def jobs_list(args: argparse.Namespace, settings: Settings) -> int:
+    rows = queries.recent(connect(settings).db, status=args.status, limit=args.limit)
+    if args.json:
+        _print_json([job_summary(job) for job in rows])
+        return 0
+    for job in rows:
+        print(
+            f"{job.id}  {job.status:<12} {job.kind:<9} {job.requested_by:<12} "
+            f"{job.created_at:%Y-%m-%d %H:%M}  {job.input_text[:60]}"
+        )
+    return 0
+
+
+def jobs_show(args: argparse.Namespace, settings: Settings) -> int:
+    db = connect(settings).db
+    job = queries.get_job(db, args.id)
+    detail = job_detail(job, queries.history(db, job.id))
+    if args.json:
+        _print_json(detail)
+        return 0
+    for key in SHOWN:
+        print(f"{key:>21}: {detail[key]}")
+    for event in detail["events"]:
+        change = (
+            f"{event['from_status'] or ''} -> {event['to_status']}" if event["to_status"] else ""
+        )
+        print(
+            f"  {event['at']}  {event['actor']:<12} {event['action']:<16} {change}  "
+            f"{event['detail'] or ''}"
+        )
+    if job.output_text:
+        print("\n" + job.output_text)
+    return 0
+
+
+def jobs_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    parts: Parts = connect(settings)
+    outcome = stops.request_cancel(parts.db, parts.dispatch, args.id, actor=f"cli:{args.user}")
+    print(f"errand: {outcome}")
+    return 0
+
+
+def jobs_retry(args: argparse.Namespace, settings: Settings) -> int:
+    parts = connect(settings)
+    job = actions.request_retry(parts.db, parts.kinds, args.id, actor=f"cli:{args.user}")
+    print(f"errand: job {job.id} queued as attempt {job.attempts}")
+    return 0

@@ -1,0 +1,45 @@
+"""Refusals people can act on; each has a stable `code` and a sentence for the person."""
+
+from __future__ import annotations
+
+from models.status import JobStatus
+
+
+class ErrandError(Exception):
+    """Base of refusals that are not bugs: the message is safe to show a user."""
+
+    code = "errand_error"
+
+
+class InputRejected(ErrandError):
+    """The request itself is unusable (empty, too long, unknown kind)."""
+
+    code = "input_rejected"
+
+
+class AttemptsExhausted(ErrandError):
+    """The kind's maximum number of attempts has been used."""
+
+    code = "attempts_exhausted"
+
+
+class JobNotFound(ErrandError):
+    """No job has the ID that was asked for."""
+
+    code = "job_not_found"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job {job_id}")
+        self.job_id = job_id
+
+
+class TransitionRefused(ErrandError):
+    """The job is not in a status the change is allowed from; says what it actually is."""
+
+    code = "transition_refused"
+
+    def __init__(self, job_id: str, current: str, target: str) -> None:
+        super().__init__(f"job {job_id} is {current}; it cannot become {target}")
+        self.job_id = job_id
+        self.current = JobStatus(current)
+        self.target = JobStatus(target)

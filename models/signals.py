@@ -1,0 +1,72 @@
+"""Signals between processes, through Redis: a doorbell that wakes a worker's pulse, and
+webhook deliveries that overtook the create call's answer.
+
+Both are hints that make work happen sooner; losing them (Redis flushed or down) only
+delays it, since every pulse finds its work in the database anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from models.db import Database
+from models.store.checks import check_now
+
+log = logging.getLogger(__name__)
+
+WOKEN = "errand:pulse:{name}:woken"
+EARLY = "errand:webhook:early:{response_id}"
+REMEMBER_FOR = 600
+
+
+def woken_key(pulse: str) -> str:
+    """The Redis list a pulse listens on for wakes."""
+    return WOKEN.format(name=pulse)
+
+
+def wake(redis: Redis, pulse: str) -> None:
+    """Let the pulse's next tick go now instead of after its period (best effort).
+
+    One wake is as good as many, so the list keeps one entry.
+    """
+    key = woken_key(pulse)
+    try:
+        pipe = redis.pipeline(transaction=False)
+        pipe.lpush(key, 1)
+        pipe.ltrim(key, 0, 0)
+        pipe.expire(key, 60)
+        pipe.execute()
+    except RedisError:
+        log.warning("pulse not woken", extra={"pulse": pulse})
+
+
+def remember_early(redis: Redis, response_id: str) -> None:
+    """A quick response can finish, and its webhook arrive, before the worker has stored
+    the response ID: keep the delivery for a while, so the start makes the job's check
+    due as soon as it stores the ID instead of leaving it to the slow safety-net poll."""
+    try:
+        redis.set(EARLY.format(response_id=response_id), "1", ex=REMEMBER_FOR)
+    except RedisError:
+        log.warning("early webhook not remembered", extra={"response_id": response_id})
+
+
+def arrived_early(redis: Redis, response_id: str) -> bool:
+    """Whether a delivery came before this response ID was stored (asked once)."""
+    try:
+        return bool(redis.delete(EARLY.format(response_id=response_id)))
+    except RedisError:
+        return False
+
+
+def response_changed(db: Database, redis: Redis, response_id: str) -> bool:
+    """A webhook says this response changed: make its job's check due and wake the follow
+    pulse. False when no active job waits on it (remembered, in case the start has not
+    stored the ID yet)."""
+    if check_now(db, response_id) is None:
+        remember_early(redis, response_id)
+        return False
+    wake(redis, "follow")
+    return True

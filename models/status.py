@@ -1,0 +1,75 @@
+"""Job statuses and the rules between them: which changes are allowed, and what the
+provider's statuses mean for ours. Pure data; the store applies the changes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    """What a person sees; stored as the lowercase string."""
+
+    QUEUED = "queued"  # accepted; not yet running at the provider
+    RUNNING = "running"  # the provider is working on it
+    NEEDS_REVIEW = "needs_review"  # finished, waiting for an approver before delivery
+    COMPLETED = "completed"  # delivered
+    FAILED = "failed"  # ended without a usable result
+    CANCELED = "canceled"  # stopped by a person
+    EXPIRED = "expired"  # stopped for running past its deadline
+    REJECTED = "rejected"  # an approver refused the result
+
+
+TERMINAL = frozenset(
+    {
+        JobStatus.COMPLETED,
+        JobStatus.FAILED,
+        JobStatus.CANCELED,
+        JobStatus.EXPIRED,
+        JobStatus.REJECTED,
+    }
+)
+ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.CANCELED, JobStatus.EXPIRED})
+# Statuses with something to tell the requester: under a backlog their news goes first.
+RESULTS = TERMINAL | {JobStatus.NEEDS_REVIEW}
+
+# For each target status, the statuses a job may move to it from.
+SOURCES: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: RETRYABLE | {JobStatus.RUNNING},
+    JobStatus.RUNNING: frozenset({JobStatus.QUEUED}),
+    JobStatus.NEEDS_REVIEW: ACTIVE,
+    JobStatus.COMPLETED: ACTIVE | {JobStatus.NEEDS_REVIEW},
+    JobStatus.FAILED: ACTIVE,
+    JobStatus.CANCELED: ACTIVE,
+    JobStatus.EXPIRED: ACTIVE | {JobStatus.NEEDS_REVIEW},
+    JobStatus.REJECTED: frozenset({JobStatus.NEEDS_REVIEW}),
+}
+
+# Provider statuses of a response that is still being worked on.
+PROVIDER_PENDING = frozenset({"queued", "in_progress"})
+
+
+def values(statuses: frozenset[JobStatus]) -> list[str]:
+    """The stored strings of `statuses`, in a stable order, for SQL `IN` clauses."""
+    return sorted(s.value for s in statuses)
+
+
+def product_status(provider_status: str, *, review: bool) -> JobStatus:
+    """Map a provider status to ours through the kind's policy.
+
+    `incomplete` (cut by max_output_tokens or a content filter) is never a
+    success: the person would get half an answer presented as whole.
+    """
+    if provider_status == "completed":
+        return JobStatus.NEEDS_REVIEW if review else JobStatus.COMPLETED
+    mapping = {
+        "queued": JobStatus.QUEUED,
+        "in_progress": JobStatus.RUNNING,
+        "failed": JobStatus.FAILED,
+        "cancelled": JobStatus.CANCELED,
+        "incomplete": JobStatus.FAILED,
+    }
+    try:
+        return mapping[provider_status]
+    except KeyError:
+        raise ValueError(f"unknown provider status {provider_status!r}") from None

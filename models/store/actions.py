@@ -1,0 +1,94 @@
+"""What people do to a job (besides asking it to stop): retry it, decide on its result,
+and the audit row of every button press, accepted or not."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from models.base import utcnow
+from models.db import Database
+from models.errors import AttemptsExhausted, TransitionRefused
+from models.ids import normalize_job_id
+from models.job import Job
+from models.kinds import KindsConfig
+from models.status import RETRYABLE, JobStatus
+from models.store.attempt import open_attempt
+from models.store.lifecycle import add_notice, record_event, transition
+from models.store.queries import get_job
+
+
+def request_retry(db: Database, kinds: KindsConfig, job_id: str, *, actor: str) -> Job:
+    """Start a failed, canceled or expired job again as a new attempt."""
+    job = get_job(db, job_id)
+    if job.status not in RETRYABLE:
+        raise TransitionRefused(job.id, job.status, JobStatus.QUEUED)
+    if job.attempts >= job.max_attempts:
+        raise AttemptsExhausted(
+            f"Job {job.id} has used all {job.max_attempts} attempts its kind allows."
+        )
+    number = job.attempts + 1
+    deadline = utcnow() + timedelta(seconds=kinds.get(job.kind).timeout_seconds)
+    with db.unit() as unit:
+        transition(
+            unit.session,
+            job.id,
+            JobStatus.QUEUED,
+            actor=actor,
+            action="retry",
+            sources=RETRYABLE,
+            notice="retrying",
+            detail=f"attempt {number}",
+            values={
+                "attempts": number,
+                "error": None,
+                "output_text": None,
+                "next_check_at": None,
+                "stop_requested": None,
+                "stop_requested_by": None,
+                "finished_at": None,
+                "deadline_at": deadline,
+            },
+        )
+        open_attempt(unit.session, job.id, number)
+    return get_job(db, job.id)
+
+
+def decide(
+    db: Database,
+    job_id: str,
+    *,
+    actor: str,
+    approve: bool,
+    note: str | None = None,
+    where: dict[str, Any] | None = None,
+) -> Job:
+    """Approve (deliver) or reject a result in review; the first decision wins.
+
+    A compare-and-set from `needs_review`: a second decision gets `TransitionRefused`,
+    and the job's `decided_by` says who decided first. `where` (the review request's
+    channel and ts) rides on the notice so the notifier can update that message.
+    """
+    target, milestone = (
+        (JobStatus.COMPLETED, "approved") if approve else (JobStatus.REJECTED, "rejected")
+    )
+    wanted = normalize_job_id(job_id)
+    with db.unit() as unit:
+        transition(
+            unit.session,
+            wanted,
+            target,
+            actor=actor,
+            action=milestone,
+            sources=frozenset({JobStatus.NEEDS_REVIEW}),
+            detail=note,
+            values={"decided_by": actor, "decided_at": utcnow(), "decision_note": note},
+        )
+        add_notice(unit.session, wanted, milestone, key="decision", detail=where)
+    return get_job(db, wanted)
+
+
+def record_press(db: Database, job_id: str, *, actor: str, action: str, detail: str) -> None:
+    """Audit one button press with its actor and what came of it."""
+    with db.unit() as unit:
+        record_event(unit.session, job_id, actor, f"press:{action}", detail=detail[:500])

@@ -1,0 +1,75 @@
+"""Reading jobs: one job, recent ones, stuck ones, a job's history. Nothing here writes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
+
+from models.db import Database
+from models.errors import JobNotFound
+from models.ids import normalize_job_id
+from models.job import Event, Job, is_active
+from models.kinds import KindsConfig
+
+RECENT = 15
+
+
+def get_job(db: Database, job_id: str) -> Job:
+    """One job with its attempts; `JobNotFound` names the ID that was asked for."""
+    wanted = normalize_job_id(job_id)
+    with db.unit() as unit:
+        job = unit.session.get(Job, wanted)
+    if job is None:
+        raise JobNotFound(wanted)
+    return job
+
+
+def recent(
+    db: Database, *, user: str | None = None, status: str | None = None, limit: int = RECENT
+) -> list[Job]:
+    """Newest first; only `user`'s jobs, or jobs in `status`, when given."""
+    query = select(Job).order_by(Job.created_at.desc()).limit(limit)
+    if user is not None:
+        query = query.where(Job.requested_by == user)
+    if status is not None:
+        query = query.where(Job.status == status)
+    with db.unit() as unit:
+        return list(unit.session.scalars(query))
+
+
+def stuck(db: Database, kinds: KindsConfig, now: datetime) -> list[Job]:
+    """Active longer than their kind's `stuck_after_seconds` (the on-call alert's rule)."""
+    query = select(Job).where(stuck_clause(kinds, now)).order_by(Job.created_at)
+    with db.unit() as unit:
+        return list(unit.session.scalars(query))
+
+
+def history(db: Database, job_id: str) -> list[Event]:
+    """A job's audit trail, oldest first."""
+    with db.unit() as unit:
+        return list(
+            unit.session.scalars(select(Event).where(Event.job_id == job_id).order_by(Event.id))
+        )
+
+
+def stuck_clause(kinds: KindsConfig, now: datetime) -> ColumnElement[bool]:
+    """Active longer than the kind's threshold: running too long, or queued with no progress."""
+    per_kind = [
+        and_(
+            Job.kind == kind.name,
+            func.coalesce(Job.started_at, Job.created_at)
+            <= now - timedelta(seconds=kind.stuck_after_seconds),
+        )
+        for kind in kinds.kinds.values()
+    ]
+    return and_(is_active(), or_(false(), *per_kind))
+
+
+def counts(db: Database) -> dict[tuple[str, str], int]:
+    """Jobs by (status, kind), for the metrics scrape."""
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            select(Job.status, Job.kind, func.count()).group_by(Job.status, Job.kind)
+        ).all()
+    return {(str(status), str(kind)): int(n) for status, kind, n in rows}

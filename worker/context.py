@@ -1,0 +1,30 @@
+"""What a worker's pulses and tasks share: built once by the process that starts the worker
+(the top floor), which also decides which notifier tells people about jobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis import Redis
+
+from models.db import Database
+from models.dispatch import Dispatch
+from models.kinds import KindsConfig
+from models.notifier import Notifier
+from models.settings import Settings
+from worker.breaker import Breaker
+from worker.provider import Provider
+
+
+@dataclass(frozen=True)
+class Context:
+    """The worker's dependencies, passed explicitly to every pulse and task."""
+
+    settings: Settings
+    kinds: KindsConfig
+    db: Database
+    redis: Redis
+    provider: Provider
+    breaker: Breaker
+    notifier: Notifier
+    dispatch: Dispatch

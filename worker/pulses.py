@@ -1,0 +1,90 @@
+"""The pulses every Errand worker keeps going, what each tick does, and how often
+(the mechanism is `worker.pulse`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from rq.scheduler import RQScheduler
+
+from models.signals import wake
+from worker import launch, notify, recover, stream
+from worker.context import Context
+from worker.dispatch import QUEUES
+from worker.follow import Follower
+from worker.pressure import Pressure
+from worker.pulse import Pulse
+
+log = logging.getLogger(__name__)
+
+# Launching on a small pool, in small ticks (launch.BATCH): a 300-job tick on 32
+# threads ran for 9-12 s, starving the follow and notify pulses the whole time,
+# and the pressure check (worker.pressure) only got its say at the next tick.
+LAUNCH_THREADS = 8
+
+
+def pulses(ctx: Context) -> list[Pulse]:
+    """Each pulse with a pool of its own for its calls.
+
+    Separate pools: a follow tick's 500 retrieves must not queue behind a
+    launch tick's creates, nor a notify tick's Slack calls behind either.
+    Launching gets the smallest: results come before new starts.
+    """
+    size = ctx.settings.follow_concurrency
+    pressure = Pressure()
+    following = Follower(
+        ctx,
+        ThreadPoolExecutor(size, thread_name_prefix="errand-follow"),
+        on_finished=lambda: wake(ctx.redis, "notify"),
+    )
+    notifying = ThreadPoolExecutor(size, thread_name_prefix="errand-notify")
+    launching = ThreadPoolExecutor(LAUNCH_THREADS, thread_name_prefix="errand-launch")
+    return [
+        Pulse(
+            "follow",
+            lambda: _follow(ctx, following, pressure),
+            ctx.settings.follow_interval,
+            woken=True,
+        ),
+        Pulse("notify", lambda: _notify(ctx, notifying, pressure), 0.25, woken=True),
+        Pulse("launch", lambda: _launch(ctx, launching, pressure), 0.25),
+        Pulse("recover", lambda: str(recover.recover(ctx)), 5.0),
+        Pulse("schedule", _scheduler(ctx), 1.0),
+    ]
+
+
+def _follow(ctx: Context, follower: Follower, pressure: Pressure) -> str:
+    """Start every due check, and start or resume the streams of streaming kinds."""
+    report = follower.tick()
+    pressure.report("follow", report.max_slack)
+    stream.redrive(ctx)
+    if report.checked:
+        log.info("follow tick", extra=report.__dict__)
+    return f"checked {report.checked}, finished {report.finished}, errors {report.errors}"
+
+
+def _notify(ctx: Context, executor: ThreadPoolExecutor, pressure: Pressure) -> str:
+    delivery = notify.deliver_due(ctx.db, ctx.notifier, executor)
+    pressure.report("notify", delivery.late)
+    return f"delivered {delivery.delivered}"
+
+
+def _launch(ctx: Context, executor: ThreadPoolExecutor, pressure: Pressure) -> str:
+    limit = pressure.launch_limit(launch.BATCH)
+    return f"started {launch.launch_due(ctx, executor, limit=limit)}"
+
+
+def _scheduler(ctx: Context) -> Callable[[], str]:
+    """RQ's scheduler step: tasks waiting for a retry (`Retry(interval=...)`) go back on
+    their queue when due. Run as a pulse instead of RQ's forked scheduler process, so a
+    worker has no child to outlive it; the pulse's lease makes one run at a time."""
+    scheduler = RQScheduler(QUEUES, connection=ctx.redis)
+    scheduler.prepare_registries(QUEUES)
+
+    def tick() -> str:
+        scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
+        return "scheduled"
+
+    return tick
