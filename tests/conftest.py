@@ -13,26 +13,46 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from models.migrate import upgrade
+from tests.support import services
 from tests.support.procs import free_port, spawn, stop, wait_http
 from tests.support.stack import OpenAISandbox, Stack
 
-PG_ADMIN = os.environ.get("ERRAND_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_BASE = os.environ.get("ERRAND_TEST_REDIS", "redis://127.0.0.1:6379")
 # Each pytest-xdist worker (gw0, gw1, ...) takes the next Redis DB, so none flushes another's.
 REDIS_DB = int(os.environ.get("ERRAND_TEST_REDIS_DB", "11")) + int(
     os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0
 )
-BACKENDS = os.environ.get("ERRAND_TEST_BACKENDS", "sqlite,postgresql").split(",")
+BACKENDS = services.backends()
+PRIVATE_SERVICES = pytest.StashKey[dict[str, str]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """PostgreSQL and Redis that do not answer are started privately, once for the run.
+
+    Only in the controller process: pytest-xdist workers start after this and inherit
+    the variables. Under scripts/test they answer already (it starts them before pytest).
+    """
+    if hasattr(config, "workerinput"):
+        return
+    started = services.start_missing(owner=os.getpid(), backends=BACKENDS)
+    os.environ.update(started)
+    config.stash[PRIVATE_SERVICES] = started
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    root = config.stash.get(PRIVATE_SERVICES, {}).get(services.DIR_ENV)
+    if root:
+        services.stop_dir(Path(root))
 
 
 def _pg_database() -> Iterator[str]:
     name = f"errand_test_{secrets.token_hex(4)}"
+    pg_admin = services.pg_url()
     # No pool: a test may restart the server, and the drop must not reuse a dead connection.
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+        yield pg_admin.rsplit("/", 1)[0] + f"/{name}"
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -55,7 +75,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """The tests' own Redis DB, empty before and after."""
-    url = f"{REDIS_BASE}/{REDIS_DB}"
+    url = f"{services.redis_base()}/{REDIS_DB}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     yield url
