@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +15,7 @@ from models.job import Attempt, Job, Notice
 from models.store.stops import request_cancel
 from models.store.submission import submit
 from tests.support.procs import session_alive, wait_for
+from tests.support.services import restart_postgres
 from tests.support.slack import BotProcess
 from tests.support.stack import Stack
 
@@ -101,26 +100,13 @@ def test_redis_flushed_with_50_jobs_in_flight(stack: Stack) -> None:
     _assert_each_once(stack, ids)
 
 
-def _restart_postgres() -> None:
-    clusters = Path("/etc/postgresql")
-    if not clusters.is_dir():
-        pytest.skip("needs the machine's own PostgreSQL cluster (pg_ctlcluster)")
-    version = sorted(p.name for p in clusters.iterdir())[-1]
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-        check=True,
-        timeout=120,
-        capture_output=True,
-    )
-
-
 @pytest.mark.exclusive
 def test_postgres_restarted_during_load(stack: Stack, bot: BotProcess) -> None:
     """A real server restart mid-load: worker and bot carry on without restarts of their own."""
     ids = _submit_many(stack, 20, "[sandbox: duration=3]")
     stack.start_worker()
     wait_for(lambda: _started(stack, ids) >= 5, 30, "jobs did not start")
-    _restart_postgres()
+    restart_postgres()
     stack.db.engine.dispose()
     stack.wait_settled(ids, timeout=90)
     _assert_each_once(stack, ids)

