@@ -11,7 +11,8 @@ from typing import Any
 from sandbox import slack_render as render
 from sandbox.slack_chat import conversation_for, existing_message
 from sandbox.slack_common import SlackError, as_bool, opt_str, require_str, split_ids
-from sandbox.slack_state import Conversation, SandboxState
+from sandbox.slack_models import Conversation
+from sandbox.slack_state import SandboxState
 
 JSON = dict[str, Any]
 

@@ -14,7 +14,8 @@ from typing import Any
 from sandbox import slack_chat as chat
 from sandbox import slack_render as render
 from sandbox.slack_common import SlackError, json_field, opt_str, require_str, split_ids
-from sandbox.slack_state import Conversation, Message, SandboxState, StoredFile
+from sandbox.slack_models import Conversation, Message, StoredFile
+from sandbox.slack_state import SandboxState
 
 JSON = dict[str, Any]
 

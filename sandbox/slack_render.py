@@ -9,14 +9,14 @@ from __future__ import annotations
 import mimetypes
 from typing import Any
 
-from sandbox.slack_state import (
+from sandbox.slack_models import (
     Conversation,
     Ephemeral,
     Message,
-    SandboxState,
     StoredFile,
     StoredView,
 )
+from sandbox.slack_state import SandboxState
 from sandbox.slack_workspace import SandboxUser
 
 JSON = dict[str, Any]

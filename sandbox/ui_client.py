@@ -23,7 +23,8 @@ from sandbox import slack_render as render
 from sandbox import slack_responses, slack_views
 from sandbox import slack_signing as signing
 from sandbox.slack_common import SlackError
-from sandbox.slack_state import Conversation, Message, SandboxState
+from sandbox.slack_models import Conversation, Message
+from sandbox.slack_state import SandboxState
 
 JSON = dict[str, Any]
 BOT_TIMEOUT = 10.0  # Slack gives up after 3 s; a local sandbox can be more patient
