@@ -17,9 +17,17 @@ from typing import Any
 import flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from sandbox import slack_chat, slack_directory, slack_files, slack_responses, slack_views
+from sandbox import (
+    slack_chat,
+    slack_directory,
+    slack_files,
+    slack_history,
+    slack_responses,
+    slack_views,
+)
 from sandbox import slack_render as render
 from sandbox.slack_common import SlackError
+from sandbox.slack_config import RuntimeSettings
 from sandbox.slack_control import control_blueprint
 from sandbox.slack_http import bearer_token, check_auth, json_response, parse_args, run_recorded
 from sandbox.slack_state import SandboxState
@@ -32,6 +40,7 @@ STATE_KEY = "slack_sandbox_state"
 METHODS: dict[str, Handler] = {
     **slack_chat.METHODS,
     **slack_directory.METHODS,
+    **slack_history.METHODS,
     **slack_files.METHODS,
     **slack_views.METHODS,
 }
@@ -143,11 +152,13 @@ def _raise(err: SlackError) -> Callable[[], JSON]:
 
 
 def _dispatch(state: SandboxState, method: str, args: JSON) -> JSON:
-    """Route one Web API call: unknown method, then auth, then the handler."""
+    """Route one Web API call: unknown method, then auth, then rate limit, then the handler."""
     handler = METHODS.get(method)
     if handler is None:
         raise SlackError("unknown_method", extra={"req_method": method})
     check_auth(state, bearer_token(flask.request, args))
+    channel = state.channel_key(str(args.get("channel") or args.get("channel_id") or ""))
+    state.limits.take(method, channel, state.config)
     return handler(state, args)
 
 
@@ -234,19 +245,54 @@ def serve(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m sandbox.slack_api --port N [--host H] [--public-url U] [--verbose]`."""
+    """`python -m sandbox.slack_api --port N [--rate-limits off] ...` (see `--help`)."""
     parser = argparse.ArgumentParser(description="Local stand-in for the Slack Web API")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--public-url", default=None, help="base URL clients use to reach it")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     parser.add_argument("--strict-trigger-ids", action="store_true")
+    _runtime_arguments(parser)
     ns = parser.parse_args(argv)
+    try:
+        runtime = RuntimeSettings().patched(_runtime_patch(ns))
+    except ValueError as exc:
+        parser.error(str(exc))
     settings = SlackSandboxSettings(
-        public_url=ns.public_url, strict_trigger_ids=ns.strict_trigger_ids
+        public_url=ns.public_url, strict_trigger_ids=ns.strict_trigger_ids, runtime=runtime
     )
     serve(ns.host, ns.port, settings, quiet=not ns.verbose)
     return 0
+
+
+def _runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """Start values of the switches `/_sandbox/settings` flips (and reset restores)."""
+    add = parser.add_argument
+    add("--rate-limits", help="documented (default), off, or a multiplier such as 0.5")
+    add("--distribution", help="non_marketplace (default), marketplace or internal")
+    add("--streaming", help="on (default), off, or the error code chat.startStream answers")
+    add("--stream-max-seconds", type=float, help="a stream's lifetime (default 300)")
+    add("--not-agent", action="store_true", help="agents.sessions.* answer not_authorized")
+    add("--request-url", help="where Events API and interactivity requests are sent")
+    add("--signing-secret", help="the app's signing secret for those requests")
+    add("--bot-events", help="comma-separated event subscriptions")
+    add("--shortcut", action="append", metavar="CALLBACK_ID=NAME", help="a message shortcut")
+
+
+def _runtime_patch(ns: argparse.Namespace) -> dict[str, Any]:
+    """The command line as a settings patch; only the flags given."""
+    given = ("rate_limits", "distribution", "stream_max_seconds", "request_url", "signing_secret")
+    patch: dict[str, Any] = {key: getattr(ns, key) for key in given if getattr(ns, key)}
+    if ns.streaming is not None:
+        patch["streaming"] = {"on": True, "off": False}.get(ns.streaming, ns.streaming)
+    if ns.not_agent:
+        patch["agent"] = False
+    if ns.bot_events:
+        patch["bot_events"] = ns.bot_events.split(",")
+    if ns.shortcut:
+        pairs = [item.partition("=") for item in ns.shortcut]
+        patch["message_shortcuts"] = [{"callback_id": k, "name": v or k} for k, _, v in pairs]
+    return patch
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ def conversation_for(state: SandboxState, args: JSON, name: str = "channel") -> 
 
 
 def require_bot_in(state: SandboxState, conv: Conversation) -> None:
-    """Bots can only write where they are members; Slack says `not_in_channel`."""
+    """Bots write only in live channels they are in: `is_archived`, then `not_in_channel`."""
+    if conv.archived:
+        raise SlackError("is_archived")
     if state.settings.bot_user_id not in conv.members:
         raise SlackError("not_in_channel")
 
@@ -162,6 +164,7 @@ def apply_edit(
 def update(state: SandboxState, args: JSON) -> JSON:
     """chat.update: edit a bot message in place (the status card)."""
     conv = conversation_for(state, args)
+    require_bot_in(state, conv)
     msg = existing_message(conv, require_str(args, "ts"))
     if msg.user != state.settings.bot_user_id:
         raise SlackError("cant_update_message")
@@ -192,6 +195,7 @@ def delete_message(state: SandboxState, conv: Conversation, msg: Message) -> Non
 def delete(state: SandboxState, args: JSON) -> JSON:
     """chat.delete: only the bot's own messages."""
     conv = conversation_for(state, args)
+    require_bot_in(state, conv)
     msg = existing_message(conv, require_str(args, "ts"))
     if msg.user != state.settings.bot_user_id:
         raise SlackError("cant_delete_message")

@@ -86,3 +86,20 @@ def json_response(body: JSON, status: int, headers: dict[str, str]) -> flask.Res
     response.status_code = status
     response.headers.update(headers)
     return response
+
+
+def control_body() -> JSON:
+    """The JSON object body of a `/_sandbox` request (empty when absent), or a 400 answer."""
+    body = flask.request.get_json(silent=True)
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        flask.abort(bad_request("body must be an object"))
+    return body
+
+
+def bad_request(error: str, status: int = 400) -> flask.Response:
+    """A control-API refusal: `{"ok": false, "error": ...}` with a 4xx status."""
+    response = flask.jsonify(ok=False, error=error)
+    response.status_code = status
+    return response

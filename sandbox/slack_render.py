@@ -36,8 +36,13 @@ def bot_profile(state: SandboxState) -> JSON:
     }
 
 
-def message(state: SandboxState, conv: Conversation, msg: Message) -> JSON:
-    """A message as `chat.postMessage`/`conversations.history` return it."""
+def message(
+    state: SandboxState, conv: Conversation, msg: Message, *, metadata: bool = True
+) -> JSON:
+    """A message as `chat.postMessage`/`conversations.history` return it.
+
+    History and replies carry message metadata only when asked (`include_all_metadata`).
+    """
     out: JSON = {"type": "message", "text": msg.text, "user": msg.user, "ts": msg.ts}
     out["team"] = state.settings.team_id
     if msg.user == state.settings.bot_user_id:
@@ -45,9 +50,11 @@ def message(state: SandboxState, conv: Conversation, msg: Message) -> JSON:
         out["bot_profile"] = bot_profile(state)
     if msg.deleted:
         out.update(subtype="tombstone", hidden=True)
-    for key in ("blocks", "attachments", "metadata", "edited"):
+    for key in ("blocks", "attachments", "edited"):
         if getattr(msg, key) is not None:
             out[key] = getattr(msg, key)
+    if metadata and msg.metadata is not None:
+        out["metadata"] = msg.metadata
     if msg.file_ids:
         out["files"] = [file_object(state, state.files[f]) for f in msg.file_ids]
         out.update(upload=True, display_as_bot=False)
@@ -139,7 +146,7 @@ def conversation(state: SandboxState, conv: Conversation) -> JSON:
         "is_im": False,
         "is_mpim": conv.kind == "mpim",
         "is_private": conv.is_private,
-        "is_archived": False,
+        "is_archived": conv.archived,
         "is_general": conv.name == "general",
         "is_shared": False,
         "is_org_shared": False,

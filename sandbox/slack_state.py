@@ -11,10 +11,12 @@ import itertools
 import secrets
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from typing import Any
 
+from sandbox.slack_config import RuntimeSettings
 from sandbox.slack_faults import FaultPlan
+from sandbox.slack_limits import RateLimiter
 from sandbox.slack_models import (
     Conversation,
     ResponseUrl,
@@ -43,6 +45,7 @@ class SandboxState:
         self._ids = itertools.count(1)
         self._last_ts_us = 0
         self.faults = FaultPlan()
+        self.limits = RateLimiter()
         self.events: deque[JSON] = deque(maxlen=settings.max_events)
         self._seed()
 
@@ -64,13 +67,24 @@ class SandboxState:
         self.response_urls: dict[str, ResponseUrl] = {}
         self.triggers: dict[str, tuple[str, float]] = {}
         self.calls: list[JSON] = []
+        self.call_counts: Counter[str] = Counter()
+        self.ratelimited: Counter[str] = Counter()
         self.faults.clear()
+        self.limits.clear()
+        self.config: RuntimeSettings = s.runtime
 
     def reset(self) -> None:
         """Back to the seeded workspace; `version` keeps growing so pages notice."""
         with self.lock:
             self._seed()
             self.bump("reset")
+
+    def configure(self, patch: JSON) -> RuntimeSettings:
+        """Flip runtime switches (rate limits, streaming, ...) until the next reset."""
+        with self.lock:
+            self.config = self.config.patched(patch)
+            self.bump("settings_changed", keys=sorted(patch))
+            return self.config
 
     # -- ids and clocks ------------------------------------------------------------
 
@@ -115,6 +129,9 @@ class SandboxState:
     def record_call(self, method: str, args: JSON, status: int, body: JSON) -> None:
         """Remember a call in arrival order for `GET /_sandbox/calls`."""
         with self.lock:
+            self.call_counts[method] += 1
+            if status == 429:
+                self.ratelimited[method] += 1
             self.calls.append(
                 {
                     "seq": len(self.calls) + 1,
@@ -126,6 +143,16 @@ class SandboxState:
                     "at": time.time(),
                 }
             )
+
+    def stats(self) -> JSON:
+        """Calls and 429 answers per method since the last reset."""
+        with self.lock:
+            return {
+                "ok": True,
+                "calls": dict(self.call_counts),
+                "ratelimited": dict(self.ratelimited),
+                "ratelimited_total": sum(self.ratelimited.values()),
+            }
 
     # -- workspace -----------------------------------------------------------------
 
@@ -168,6 +195,15 @@ class SandboxState:
             if ref in self.users and not self.users[ref].is_bot:
                 return self.open_dm([ref])[0]
             return None
+
+    def channel_key(self, ref: str) -> str:
+        """The id a channel argument names, without opening a DM (rate limits key on it)."""
+        with self.lock:
+            name = ref.lstrip("#")
+            for conv in self.conversations.values():
+                if ref == conv.id or (conv.kind == "channel" and conv.name == name):
+                    return conv.id
+            return self.dms.get((ref,), ref)
 
     def open_dm(self, user_ids: list[str]) -> tuple[Conversation, bool]:
         """The app's DM (one user) or group DM (several); `True` if it already existed."""
