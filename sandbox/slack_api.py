@@ -22,6 +22,7 @@ from sandbox import (
     slack_directory,
     slack_files,
     slack_history,
+    slack_reactions,
     slack_responses,
     slack_views,
 )
@@ -41,6 +42,7 @@ METHODS: dict[str, Handler] = {
     **slack_chat.METHODS,
     **slack_directory.METHODS,
     **slack_history.METHODS,
+    **slack_reactions.METHODS,
     **slack_files.METHODS,
     **slack_views.METHODS,
 }

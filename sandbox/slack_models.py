@@ -28,6 +28,8 @@ class Message:
     edited: JSON | None = None
     source: str = "chat.postMessage"
     deleted: bool = False
+    # emoji name -> who reacted, in order; Slack lists reactions in the order first added
+    reactions: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass

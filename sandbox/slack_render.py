@@ -55,12 +55,22 @@ def message(
             out[key] = getattr(msg, key)
     if metadata and msg.metadata is not None:
         out["metadata"] = msg.metadata
+    if msg.reactions:
+        out["reactions"] = reactions(msg)
     if msg.file_ids:
         out["files"] = [file_object(state, state.files[f]) for f in msg.file_ids]
         out.update(upload=True, display_as_bot=False)
     if msg.thread_ts is not None:
         out.update(_thread_fields(state, conv, msg))
     return out
+
+
+def reactions(msg: Message) -> list[JSON]:
+    """`[{name, users, count}]` as messages and `reactions.get` carry them."""
+    return [
+        {"name": name, "users": list(users), "count": len(users)}
+        for name, users in msg.reactions.items()
+    ]
 
 
 def _thread_fields(state: SandboxState, conv: Conversation, msg: Message) -> JSON:
