@@ -18,12 +18,14 @@ import flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from sandbox import (
+    slack_agents,
     slack_chat,
     slack_directory,
     slack_files,
     slack_history,
     slack_reactions,
     slack_responses,
+    slack_streams,
     slack_views,
 )
 from sandbox import slack_render as render
@@ -43,6 +45,8 @@ METHODS: dict[str, Handler] = {
     **slack_directory.METHODS,
     **slack_history.METHODS,
     **slack_reactions.METHODS,
+    **slack_streams.METHODS,
+    **slack_agents.METHODS,
     **slack_files.METHODS,
     **slack_views.METHODS,
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import string
+import time
 from typing import Any
 
 from sandbox import slack_render as render
@@ -158,6 +159,7 @@ def apply_edit(
         msg.blocks = None
     if text is not None:
         msg.text = text
+    msg.stream = None  # an edited stream is an ordinary message from now on
     msg.edited = {"user": state.settings.bot_user_id, "ts": state.new_ts()}
 
 
@@ -168,6 +170,8 @@ def update(state: SandboxState, args: JSON) -> JSON:
     msg = existing_message(conv, require_str(args, "ts"))
     if msg.user != state.settings.bot_user_id:
         raise SlackError("cant_update_message")
+    if msg.stream and msg.stream.state == "streaming" and time.time() < msg.stream.deadline:
+        raise SlackError("streaming_state_conflict")  # measured: streams take appends only
     text, blocks = checked_text(args), checked_blocks(args)
     attachments = json_field(args, "attachments", "invalid_attachments")
     if text is None and blocks is None and attachments is None:

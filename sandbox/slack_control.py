@@ -10,8 +10,8 @@ from typing import Any
 
 import flask
 
+from sandbox import slack_agents, slack_streams, slack_views
 from sandbox import slack_render as render
-from sandbox import slack_views
 from sandbox.slack_control_knobs import knobs
 from sandbox.slack_http import bad_request, control_body
 from sandbox.slack_state import SandboxState
@@ -28,6 +28,7 @@ def control_blueprint(state: SandboxState) -> flask.Blueprint:
     _conversations(bp, state)
     _views_events_tokens(bp, state)
     knobs(bp, state)
+    _streams_and_sessions(bp, state)
     return bp
 
 
@@ -214,3 +215,31 @@ def _views_events_tokens(bp: flask.Blueprint, state: SandboxState) -> None:
         if not user_id:
             return bad_request("user_id is required")
         return flask.jsonify(ok=True, trigger_id=state.new_trigger_id(str(user_id)))
+
+
+def _streams_and_sessions(bp: flask.Blueprint, state: SandboxState) -> None:
+    @bp.get("/streams")
+    def streams() -> flask.Response:
+        """Every stream with its recorded calls; `?channel=`, `?thread_ts=`, `?ts=` filter."""
+        wanted = {
+            k: v for k, v in flask.request.args.items() if k in ("channel", "thread_ts", "ts")
+        }
+        with state.lock:
+            found = [slack_streams.stream_state(s) for s in state.streams]
+        return flask.jsonify(ok=True, streams=[s for s in found if _matches(s, wanted)])
+
+    @bp.get("/agent_sessions")
+    def agent_sessions() -> flask.Response:
+        """Each thread's agent session and the statuses it went through."""
+        wanted = _filters("channel", "thread_ts")
+        with state.lock:
+            found = [slack_agents.session_state(s) for s in state.agent_sessions.values()]
+        return flask.jsonify(ok=True, sessions=[s for s in found if _matches(s, wanted)])
+
+
+def _filters(*names: str) -> dict[str, str]:
+    return {k: v for k, v in flask.request.args.items() if k in names}
+
+
+def _matches(item: JSON, wanted: dict[str, str]) -> bool:
+    return all(item.get(key) == value for key, value in wanted.items())

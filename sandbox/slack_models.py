@@ -13,6 +13,45 @@ JSON = dict[str, Any]
 
 
 @dataclass
+class Stream:
+    """A message streamed with chat.startStream/appendStream/stopStream, and its record.
+
+    `segments` keeps the order content arrived in: `{"text": ...}`, `{"task": id}` or
+    `{"blocks": [...]}`; `calls` records every start/append/stop with its arguments.
+    """
+
+    channel: str
+    ts: str
+    thread_ts: str
+    display_mode: str
+    started: float
+    deadline: float
+    recipient_user_id: str | None = None
+    recipient_team_id: str | None = None
+    state: str = "streaming"  # streaming, stopped, expired, stopped_by_user
+    mode: str | None = None  # markdown_text or chunks, fixed by the first content
+    segments: list[JSON] = field(default_factory=list)
+    tasks: dict[str, JSON] = field(default_factory=dict)
+    plan_title: str | None = None
+    final_blocks: list[JSON] = field(default_factory=list)
+    calls: list[JSON] = field(default_factory=list)
+    ended: float | None = None
+
+
+@dataclass
+class AgentSession:
+    """An agent session scoped to one thread, with every status it was given."""
+
+    channel: str
+    thread_ts: str
+    status: str
+    created: float
+    title: str | None = None
+    initiator_user_id: str | None = None
+    history: list[JSON] = field(default_factory=list)
+
+
+@dataclass
 class Message:
     """A channel or thread message as stored; rendering happens in `slack_render`."""
 
@@ -30,6 +69,7 @@ class Message:
     deleted: bool = False
     # emoji name -> who reacted, in order; Slack lists reactions in the order first added
     reactions: dict[str, list[str]] = field(default_factory=dict)
+    stream: Stream | None = None
 
 
 @dataclass

@@ -17,6 +17,7 @@ from sandbox.slack_models import (
     StoredView,
 )
 from sandbox.slack_state import SandboxState
+from sandbox.slack_stream_blocks import stream_blocks
 from sandbox.slack_workspace import SandboxUser
 
 JSON = dict[str, Any]
@@ -53,6 +54,8 @@ def message(
     for key in ("blocks", "attachments", "edited"):
         if getattr(msg, key) is not None:
             out[key] = getattr(msg, key)
+    if msg.stream is not None:
+        out["blocks"] = stream_blocks(msg.stream)
     if metadata and msg.metadata is not None:
         out["metadata"] = msg.metadata
     if msg.reactions:
@@ -114,6 +117,7 @@ def message_state(state: SandboxState, conv: Conversation, msg: Message) -> JSON
     out = message(state, conv, msg)
     out["source"] = msg.source
     out["edited"] = msg.edited
+    out["streaming"] = msg.stream.state if msg.stream else None
     if msg.thread_ts in (None, msg.ts):
         out["replies"] = [message_state(state, conv, r) for r in thread_replies(conv, msg.ts)]
     return out

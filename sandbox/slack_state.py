@@ -18,10 +18,12 @@ from sandbox.slack_config import RuntimeSettings
 from sandbox.slack_faults import FaultPlan
 from sandbox.slack_limits import RateLimiter
 from sandbox.slack_models import (
+    AgentSession,
     Conversation,
     ResponseUrl,
     StoredFile,
     StoredView,
+    Stream,
 )
 from sandbox.slack_workspace import (
     SandboxChannel,
@@ -66,6 +68,8 @@ class SandboxState:
         self.modal_stacks: dict[str, list[str]] = {}
         self.response_urls: dict[str, ResponseUrl] = {}
         self.triggers: dict[str, tuple[str, float]] = {}
+        self.streams: list[Stream] = []
+        self.agent_sessions: dict[tuple[str, str], AgentSession] = {}
         self.calls: list[JSON] = []
         self.call_counts: Counter[str] = Counter()
         self.ratelimited: Counter[str] = Counter()
