@@ -28,11 +28,11 @@ from sandbox import (
     slack_streams,
     slack_views,
 )
-from sandbox import slack_render as render
 from sandbox.slack_common import SlackError
-from sandbox.slack_config import RuntimeSettings
+from sandbox.slack_config import RuntimeSettings, add_runtime_arguments, runtime_patch
 from sandbox.slack_control import control_blueprint
 from sandbox.slack_http import bearer_token, check_auth, json_response, parse_args, run_recorded
+from sandbox.slack_render_files import file_object
 from sandbox.slack_state import SandboxState
 from sandbox.slack_workspace import SlackSandboxSettings
 
@@ -130,7 +130,7 @@ def _slack_blueprint(state: SandboxState) -> flask.Blueprint:
                 stored = slack_files.download(state, ref)
             except SlackError as err:
                 return json_response(err.body(), 403 if err.status == 200 else err.status, {})
-            mimetype = render.file_object(state, stored)["mimetype"]
+            mimetype = file_object(state, stored)["mimetype"]
             content = stored.content or b""
         download = "/download/" in flask.request.path
         headers = {"Content-Disposition": f'attachment; filename="{name}"'} if download else {}
@@ -258,10 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--public-url", default=None, help="base URL clients use to reach it")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     parser.add_argument("--strict-trigger-ids", action="store_true")
-    _runtime_arguments(parser)
+    add_runtime_arguments(parser)
     ns = parser.parse_args(argv)
     try:
-        runtime = RuntimeSettings().patched(_runtime_patch(ns))
+        runtime = RuntimeSettings().patched(runtime_patch(ns))
     except ValueError as exc:
         parser.error(str(exc))
     settings = SlackSandboxSettings(
@@ -269,36 +269,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     serve(ns.host, ns.port, settings, quiet=not ns.verbose)
     return 0
-
-
-def _runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    """Start values of the switches `/_sandbox/settings` flips (and reset restores)."""
-    add = parser.add_argument
-    add("--rate-limits", help="documented (default), off, or a multiplier such as 0.5")
-    add("--distribution", help="non_marketplace (default), marketplace or internal")
-    add("--streaming", help="on (default), off, or the error code chat.startStream answers")
-    add("--stream-max-seconds", type=float, help="a stream's lifetime (default 300)")
-    add("--not-agent", action="store_true", help="agents.sessions.* answer not_authorized")
-    add("--request-url", help="where Events API and interactivity requests are sent")
-    add("--signing-secret", help="the app's signing secret for those requests")
-    add("--bot-events", help="comma-separated event subscriptions")
-    add("--shortcut", action="append", metavar="CALLBACK_ID=NAME", help="a message shortcut")
-
-
-def _runtime_patch(ns: argparse.Namespace) -> dict[str, Any]:
-    """The command line as a settings patch; only the flags given."""
-    given = ("rate_limits", "distribution", "stream_max_seconds", "request_url", "signing_secret")
-    patch: dict[str, Any] = {key: getattr(ns, key) for key in given if getattr(ns, key)}
-    if ns.streaming is not None:
-        patch["streaming"] = {"on": True, "off": False}.get(ns.streaming, ns.streaming)
-    if ns.not_agent:
-        patch["agent"] = False
-    if ns.bot_events:
-        patch["bot_events"] = ns.bot_events.split(",")
-    if ns.shortcut:
-        pairs = [item.partition("=") for item in ns.shortcut]
-        patch["message_shortcuts"] = [{"callback_id": k, "name": v or k} for k, _, v in pairs]
-    return patch
 
 
 if __name__ == "__main__":

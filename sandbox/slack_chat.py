@@ -6,8 +6,6 @@ Each handler runs with the state lock held (see `slack_api`), validates like Sla
 
 from __future__ import annotations
 
-import secrets
-import string
 import time
 from typing import Any
 
@@ -15,11 +13,11 @@ from sandbox import slack_render as render
 from sandbox.slack_blocks import validate_blocks
 from sandbox.slack_common import SlackError, as_bool, json_field, opt_str, require_str
 from sandbox.slack_models import Conversation, Ephemeral, Message
+from sandbox.slack_signing import new_block_id
 from sandbox.slack_state import SandboxState
 
 JSON = dict[str, Any]
 TEXT_MAX = 40_000
-_BLOCK_ID_ALPHABET = string.ascii_letters + string.digits
 
 
 def conversation_for(state: SandboxState, args: JSON, name: str = "channel") -> Conversation:
@@ -56,13 +54,8 @@ def checked_blocks(args: JSON) -> list[JSON] | None:
 def _with_block_ids(blocks: list[JSON]) -> list[JSON]:
     """Slack stores a random `block_id` on blocks sent without one; interactivity needs it."""
     return [
-        block if "block_id" in block else {**block, "block_id": _random_block_id()}
-        for block in blocks
+        block if "block_id" in block else {**block, "block_id": new_block_id()} for block in blocks
     ]
-
-
-def _random_block_id() -> str:
-    return "".join(secrets.choice(_BLOCK_ID_ALPHABET) for _ in range(5))
 
 
 def checked_text(args: JSON) -> str | None:

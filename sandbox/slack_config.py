@@ -9,6 +9,7 @@ kinder than Slack.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import re
 from collections.abc import Callable
@@ -174,3 +175,33 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "bot_events": _bot_events,
     "message_shortcuts": _shortcuts,
 }
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """Start values of the switches `/_sandbox/settings` flips (and reset restores)."""
+    add = parser.add_argument
+    add("--rate-limits", help="documented (default), off, or a multiplier such as 0.5")
+    add("--distribution", help="non_marketplace (default), marketplace or internal")
+    add("--streaming", help="on (default), off, or the error code chat.startStream answers")
+    add("--stream-max-seconds", type=float, help="a stream's lifetime (default 300)")
+    add("--not-agent", action="store_true", help="agents.sessions.* answer not_authorized")
+    add("--request-url", help="where Events API and interactivity requests are sent")
+    add("--signing-secret", help="the app's signing secret for those requests")
+    add("--bot-events", help="comma-separated event subscriptions")
+    add("--shortcut", action="append", metavar="CALLBACK_ID=NAME", help="a message shortcut")
+
+
+def runtime_patch(ns: argparse.Namespace) -> dict[str, Any]:
+    """The command line as a settings patch; only the flags given."""
+    given = ("rate_limits", "distribution", "stream_max_seconds", "request_url", "signing_secret")
+    patch: dict[str, Any] = {key: getattr(ns, key) for key in given if getattr(ns, key)}
+    if ns.streaming is not None:
+        patch["streaming"] = {"on": True, "off": False}.get(ns.streaming, ns.streaming)
+    if ns.not_agent:
+        patch["agent"] = False
+    if ns.bot_events:
+        patch["bot_events"] = ns.bot_events.split(",")
+    if ns.shortcut:
+        pairs = [item.partition("=") for item in ns.shortcut]
+        patch["message_shortcuts"] = [{"callback_id": k, "name": v or k} for k, _, v in pairs]
+    return patch

@@ -10,10 +10,11 @@ from typing import Any
 
 import flask
 
-from sandbox import slack_agents, slack_streams, slack_views
+from sandbox import slack_actions, slack_agents, slack_delivery, slack_streams, slack_views
 from sandbox import slack_render as render
 from sandbox.slack_control_knobs import knobs
 from sandbox.slack_http import bad_request, control_body
+from sandbox.slack_render_files import file_object
 from sandbox.slack_state import SandboxState
 from sandbox.slack_workspace import SandboxChannel, SandboxUser, SandboxUsergroup
 
@@ -29,6 +30,7 @@ def control_blueprint(state: SandboxState) -> flask.Blueprint:
     _views_events_tokens(bp, state)
     knobs(bp, state)
     _streams_and_sessions(bp, state)
+    slack_actions.register(bp, state, "/client")
     return bp
 
 
@@ -172,9 +174,7 @@ def _conversations(bp: flask.Blueprint, state: SandboxState) -> None:
             stored = state.files.get(file_id)
             if stored is None or stored.content is None:
                 return bad_request("file_not_found", 404)
-            return flask.Response(
-                stored.content, mimetype=render.file_object(state, stored)["mimetype"]
-            )
+            return flask.Response(stored.content, mimetype=file_object(state, stored)["mimetype"])
 
 
 def _views_events_tokens(bp: flask.Blueprint, state: SandboxState) -> None:
@@ -218,12 +218,12 @@ def _views_events_tokens(bp: flask.Blueprint, state: SandboxState) -> None:
 
 
 def _streams_and_sessions(bp: flask.Blueprint, state: SandboxState) -> None:
+    """What the app streamed, its agent sessions, and what was delivered to it."""
+
     @bp.get("/streams")
     def streams() -> flask.Response:
         """Every stream with its recorded calls; `?channel=`, `?thread_ts=`, `?ts=` filter."""
-        wanted = {
-            k: v for k, v in flask.request.args.items() if k in ("channel", "thread_ts", "ts")
-        }
+        wanted = _filters("channel", "thread_ts", "ts")
         with state.lock:
             found = [slack_streams.stream_state(s) for s in state.streams]
         return flask.jsonify(ok=True, streams=[s for s in found if _matches(s, wanted)])
@@ -235,6 +235,12 @@ def _streams_and_sessions(bp: flask.Blueprint, state: SandboxState) -> None:
         with state.lock:
             found = [slack_agents.session_state(s) for s in state.agent_sessions.values()]
         return flask.jsonify(ok=True, sessions=[s for s in found if _matches(s, wanted)])
+
+    @bp.get("/deliveries")
+    def deliveries() -> flask.Response:
+        """What was sent to the app (kind, type, status, time taken, payload); `?since=N`."""
+        since = int(flask.request.args.get("since", 0))
+        return flask.jsonify(ok=True, deliveries=slack_delivery.deliveries(state, since))
 
 
 def _filters(*names: str) -> dict[str, str]:

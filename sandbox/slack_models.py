@@ -70,6 +70,7 @@ class Message:
     # emoji name -> who reacted, in order; Slack lists reactions in the order first added
     reactions: dict[str, list[str]] = field(default_factory=dict)
     stream: Stream | None = None
+    client_msg_id: str | None = None  # set on what people type, never on the app's posts
 
 
 @dataclass
@@ -106,7 +107,8 @@ class Conversation:
 
 @dataclass
 class StoredFile:
-    """A file from the `files_upload_v2` flow: announced, uploaded, then shared."""
+    """A file from the `files_upload_v2` flow (announced, uploaded, then shared), or one a
+    person uploaded into a modal's `file_input` (`user` is then theirs, not the bot's)."""
 
     id: str
     name: str
@@ -119,6 +121,7 @@ class StoredFile:
     content: bytes | None = None
     completed: bool = False
     shares: list[tuple[str, str, str | None]] = field(default_factory=list)
+    user: str | None = None
 
 
 @dataclass

@@ -7,6 +7,7 @@ same lock) wakes long-polling pages so a fake Slack client can refresh promptly.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import secrets
 import threading
@@ -69,6 +70,7 @@ class SandboxState:
         self.response_urls: dict[str, ResponseUrl] = {}
         self.triggers: dict[str, tuple[str, float]] = {}
         self.streams: list[Stream] = []
+        self.deliveries: list[JSON] = []
         self.agent_sessions: dict[tuple[str, str], AgentSession] = {}
         self.calls: list[JSON] = []
         self.call_counts: Counter[str] = Counter()
@@ -83,10 +85,14 @@ class SandboxState:
             self._seed()
             self.bump("reset")
 
-    def configure(self, patch: JSON) -> RuntimeSettings:
-        """Flip runtime switches (rate limits, streaming, ...) until the next reset."""
+    def configure(self, patch: JSON, *, keep_on_reset: bool = False) -> RuntimeSettings:
+        """Flip runtime switches (rate limits, streaming, ...) until the next reset, or for
+        good with `keep_on_reset` (the page server's request URL and signing secret)."""
         with self.lock:
             self.config = self.config.patched(patch)
+            if keep_on_reset:
+                runtime = self.settings.runtime.patched(patch)
+                self.settings = dataclasses.replace(self.settings, runtime=runtime)
             self.bump("settings_changed", keys=sorted(patch))
             return self.config
 
