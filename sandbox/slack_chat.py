@@ -11,9 +11,8 @@ from typing import Any
 
 from sandbox import slack_render as render
 from sandbox.slack_blocks import validate_blocks
-from sandbox.slack_common import SlackError, as_bool, json_field, opt_str, require_str
+from sandbox.slack_common import SlackError, as_bool, json_field, new_block_id, opt_str, require_str
 from sandbox.slack_models import Conversation, Ephemeral, Message
-from sandbox.slack_signing import new_block_id
 from sandbox.slack_state import SandboxState
 
 JSON = dict[str, Any]

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from sandbox import slack_signing as signing
+from sandbox.slack_common import new_block_id
 from sandbox.slack_models import Conversation, Message
 
 JSON = dict[str, Any]
@@ -37,7 +38,7 @@ def rich_text(text: str) -> list[JSON]:
     if at < len(text):
         elements.append({"type": "text", "text": text[at:]})
     section = {"type": "rich_text_section", "elements": elements}
-    return [{"type": "rich_text", "block_id": signing.new_block_id(), "elements": [section]}]
+    return [{"type": "rich_text", "block_id": new_block_id(), "elements": [section]}]
 
 
 def message_event(conv: Conversation, msg: Message, team_id: str) -> JSON:

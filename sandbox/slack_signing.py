@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import string
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -52,11 +51,6 @@ def json_headers(body: bytes, secret: str, timestamp: int | None = None) -> dict
 def new_trigger_id() -> str:
     """A random Slack-shaped trigger_id (`SandboxState.new_trigger_id` also remembers the user)."""
     return f"{int(time.time())}.{secrets.randbelow(10**9)}.{secrets.token_hex(16)}"
-
-
-def new_block_id() -> str:
-    """A random 5-character block_id, as Slack fills in for blocks sent without one."""
-    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(5))
 
 
 def action_ts() -> str:
