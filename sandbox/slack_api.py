@@ -9,8 +9,6 @@ readable under `/_sandbox` (see `slack_control`). Run it from another process wi
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,21 +17,36 @@ from typing import Any
 import flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from sandbox import slack_chat, slack_directory, slack_files, slack_responses, slack_views
-from sandbox import slack_render as render
+from sandbox import (
+    slack_agents,
+    slack_chat,
+    slack_directory,
+    slack_files,
+    slack_history,
+    slack_reactions,
+    slack_responses,
+    slack_streams,
+    slack_views,
+)
 from sandbox.slack_common import SlackError
+from sandbox.slack_config import RuntimeSettings, add_runtime_arguments, runtime_patch
 from sandbox.slack_control import control_blueprint
+from sandbox.slack_http import bearer_token, check_auth, json_response, parse_args, run_recorded
+from sandbox.slack_render_files import file_object
 from sandbox.slack_state import SandboxState
 from sandbox.slack_workspace import SlackSandboxSettings
 
 JSON = dict[str, Any]
 Handler = Callable[[SandboxState, JSON], JSON]
 STATE_KEY = "slack_sandbox_state"
-JSON_STRING_ARGS = ("blocks", "attachments", "metadata", "view", "files")
 
 METHODS: dict[str, Handler] = {
     **slack_chat.METHODS,
     **slack_directory.METHODS,
+    **slack_history.METHODS,
+    **slack_reactions.METHODS,
+    **slack_streams.METHODS,
+    **slack_agents.METHODS,
     **slack_files.METHODS,
     **slack_views.METHODS,
 }
@@ -74,76 +87,6 @@ def get_state(app: flask.Flask) -> SandboxState:
     state = app.extensions[STATE_KEY]
     assert isinstance(state, SandboxState)
     return state
-
-
-# -- request plumbing ------------------------------------------------------------------
-
-
-def parse_args(request: flask.Request) -> JSON:
-    """Query string plus a form-encoded, multipart or JSON body, as Slack accepts them.
-
-    slack_sdk labels even body-less calls (`auth.test` without arguments) as JSON, so an
-    empty JSON body means "no arguments", not `invalid_json`.
-    """
-    args: JSON = dict(request.args.items())
-    if request.is_json and request.get_data(cache=True).strip():
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise SlackError("invalid_json")
-        args.update(body)
-    else:
-        args.update(request.form.items())
-    return args
-
-
-def recorded_args(args: JSON) -> JSON:
-    """Arguments as the call log shows them: token dropped, JSON-string fields decoded."""
-    out = {k: v for k, v in args.items() if k != "token"}
-    for key in JSON_STRING_ARGS:
-        if isinstance(out.get(key), str):
-            with contextlib.suppress(json.JSONDecodeError):
-                out[key] = json.loads(out[key])
-    return out
-
-
-def bearer_token(request: flask.Request, args: JSON) -> str | None:
-    """Slack takes the token from `Authorization: Bearer` or a `token` argument."""
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    token = args.get("token")
-    return str(token) if token else None
-
-
-def check_auth(state: SandboxState, token: str | None) -> None:
-    """`not_authed` without a token, `invalid_auth` for a token the workspace refuses."""
-    if token is None:
-        raise SlackError("not_authed")
-    if not state.settings.token_is_valid(token):
-        raise SlackError("invalid_auth")
-
-
-def run_recorded(
-    state: SandboxState, method: str, args: JSON, action: Callable[[], JSON]
-) -> tuple[JSON, int, dict[str, str]]:
-    """Apply faults, run `action` under the lock, record the call; never raises SlackError."""
-    with state.lock:
-        try:
-            fault = state.faults.take(method)
-            if fault is not None:
-                raise fault
-            body, status, headers = action(), 200, {}
-        except SlackError as err:
-            body, status, headers = err.body(), err.status, err.headers
-        state.record_call(method, recorded_args(args), status, body)
-    return body, status, headers
-
-
-def json_response(body: JSON, status: int, headers: dict[str, str]) -> flask.Response:
-    response = flask.jsonify(body)
-    response.status_code = status
-    response.headers.update(headers)
-    return response
 
 
 # -- Slack-facing routes ---------------------------------------------------------------
@@ -187,7 +130,7 @@ def _slack_blueprint(state: SandboxState) -> flask.Blueprint:
                 stored = slack_files.download(state, ref)
             except SlackError as err:
                 return json_response(err.body(), 403 if err.status == 200 else err.status, {})
-            mimetype = render.file_object(state, stored)["mimetype"]
+            mimetype = file_object(state, stored)["mimetype"]
             content = stored.content or b""
         download = "/download/" in flask.request.path
         headers = {"Content-Disposition": f'attachment; filename="{name}"'} if download else {}
@@ -215,11 +158,13 @@ def _raise(err: SlackError) -> Callable[[], JSON]:
 
 
 def _dispatch(state: SandboxState, method: str, args: JSON) -> JSON:
-    """Route one Web API call: unknown method, then auth, then the handler."""
+    """Route one Web API call: unknown method, then auth, then rate limit, then the handler."""
     handler = METHODS.get(method)
     if handler is None:
         raise SlackError("unknown_method", extra={"req_method": method})
     check_auth(state, bearer_token(flask.request, args))
+    channel = state.channel_key(str(args.get("channel") or args.get("channel_id") or ""))
+    state.limits.take(method, channel, state.config)
     return handler(state, args)
 
 
@@ -306,16 +251,21 @@ def serve(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m sandbox.slack_api --port N [--host H] [--public-url U] [--verbose]`."""
+    """`python -m sandbox.slack_api --port N [--rate-limits off] ...` (see `--help`)."""
     parser = argparse.ArgumentParser(description="Local stand-in for the Slack Web API")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--public-url", default=None, help="base URL clients use to reach it")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     parser.add_argument("--strict-trigger-ids", action="store_true")
+    add_runtime_arguments(parser)
     ns = parser.parse_args(argv)
+    try:
+        runtime = RuntimeSettings().patched(runtime_patch(ns))
+    except ValueError as exc:
+        parser.error(str(exc))
     settings = SlackSandboxSettings(
-        public_url=ns.public_url, strict_trigger_ids=ns.strict_trigger_ids
+        public_url=ns.public_url, strict_trigger_ids=ns.strict_trigger_ids, runtime=runtime
     )
     serve(ns.host, ns.port, settings, quiet=not ns.verbose)
     return 0

@@ -6,18 +6,17 @@ Each handler runs with the state lock held (see `slack_api`), validates like Sla
 
 from __future__ import annotations
 
-import secrets
-import string
+import time
 from typing import Any
 
 from sandbox import slack_render as render
 from sandbox.slack_blocks import validate_blocks
-from sandbox.slack_common import SlackError, as_bool, json_field, opt_str, require_str
-from sandbox.slack_state import Conversation, Ephemeral, Message, SandboxState
+from sandbox.slack_common import SlackError, as_bool, json_field, new_block_id, opt_str, require_str
+from sandbox.slack_models import Conversation, Ephemeral, Message
+from sandbox.slack_state import SandboxState
 
 JSON = dict[str, Any]
 TEXT_MAX = 40_000
-_BLOCK_ID_ALPHABET = string.ascii_letters + string.digits
 
 
 def conversation_for(state: SandboxState, args: JSON, name: str = "channel") -> Conversation:
@@ -29,7 +28,9 @@ def conversation_for(state: SandboxState, args: JSON, name: str = "channel") -> 
 
 
 def require_bot_in(state: SandboxState, conv: Conversation) -> None:
-    """Bots can only write where they are members; Slack says `not_in_channel`."""
+    """Bots write only in live channels they are in: `is_archived`, then `not_in_channel`."""
+    if conv.archived:
+        raise SlackError("is_archived")
     if state.settings.bot_user_id not in conv.members:
         raise SlackError("not_in_channel")
 
@@ -52,13 +53,8 @@ def checked_blocks(args: JSON) -> list[JSON] | None:
 def _with_block_ids(blocks: list[JSON]) -> list[JSON]:
     """Slack stores a random `block_id` on blocks sent without one; interactivity needs it."""
     return [
-        block if "block_id" in block else {**block, "block_id": _random_block_id()}
-        for block in blocks
+        block if "block_id" in block else {**block, "block_id": new_block_id()} for block in blocks
     ]
-
-
-def _random_block_id() -> str:
-    return "".join(secrets.choice(_BLOCK_ID_ALPHABET) for _ in range(5))
 
 
 def checked_text(args: JSON) -> str | None:
@@ -155,15 +151,19 @@ def apply_edit(
         msg.blocks = None
     if text is not None:
         msg.text = text
+    msg.stream = None  # an edited stream is an ordinary message from now on
     msg.edited = {"user": state.settings.bot_user_id, "ts": state.new_ts()}
 
 
 def update(state: SandboxState, args: JSON) -> JSON:
     """chat.update: edit a bot message in place (the status card)."""
     conv = conversation_for(state, args)
+    require_bot_in(state, conv)
     msg = existing_message(conv, require_str(args, "ts"))
     if msg.user != state.settings.bot_user_id:
         raise SlackError("cant_update_message")
+    if msg.stream and msg.stream.state == "streaming" and time.time() < msg.stream.deadline:
+        raise SlackError("streaming_state_conflict")  # measured: streams take appends only
     text, blocks = checked_text(args), checked_blocks(args)
     attachments = json_field(args, "attachments", "invalid_attachments")
     if text is None and blocks is None and attachments is None:
@@ -191,6 +191,7 @@ def delete_message(state: SandboxState, conv: Conversation, msg: Message) -> Non
 def delete(state: SandboxState, args: JSON) -> JSON:
     """chat.delete: only the bot's own messages."""
     conv = conversation_for(state, args)
+    require_bot_in(state, conv)
     msg = existing_message(conv, require_str(args, "ts"))
     if msg.user != state.settings.bot_user_id:
         raise SlackError("cant_delete_message")

@@ -7,6 +7,8 @@ Slack answers most failures with HTTP 200 and `{"ok": false, "error": ...}`; rai
 from __future__ import annotations
 
 import json
+import secrets
+import string
 from typing import Any
 
 JSON = dict[str, Any]
@@ -89,3 +91,8 @@ def split_ids(value: object) -> list[str]:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return []
+
+
+def new_block_id() -> str:
+    """A random 5-character block_id, as Slack fills in for blocks sent without one."""
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(5))

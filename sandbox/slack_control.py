@@ -10,30 +10,15 @@ from typing import Any
 
 import flask
 
+from sandbox import slack_actions, slack_agents, slack_delivery, slack_streams, slack_views
 from sandbox import slack_render as render
-from sandbox import slack_views
+from sandbox.slack_control_knobs import knobs
+from sandbox.slack_http import bad_request, control_body
+from sandbox.slack_render_files import file_object
 from sandbox.slack_state import SandboxState
 from sandbox.slack_workspace import SandboxChannel, SandboxUser, SandboxUsergroup
 
 JSON = dict[str, Any]
-
-
-def _body() -> JSON:
-    """The JSON object body of a control request, or a 400 answer."""
-    body = flask.request.get_json(silent=True)
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        flask.abort(
-            flask.make_response(flask.jsonify(ok=False, error="body must be an object"), 400)
-        )
-    return body
-
-
-def _bad(error: str, status: int = 400) -> flask.Response:
-    response = flask.jsonify(ok=False, error=error)
-    response.status_code = status
-    return response
 
 
 def control_blueprint(state: SandboxState) -> flask.Blueprint:
@@ -43,6 +28,9 @@ def control_blueprint(state: SandboxState) -> flask.Blueprint:
     _workspace(bp, state)
     _conversations(bp, state)
     _views_events_tokens(bp, state)
+    knobs(bp, state)
+    _streams_and_sessions(bp, state)
+    slack_actions.register(bp, state, "/client")
     return bp
 
 
@@ -53,8 +41,15 @@ def _faults_and_calls(bp: flask.Blueprint, state: SandboxState) -> None:
 
     @bp.post("/reset")
     def reset() -> flask.Response:
-        state.reset()
-        return flask.jsonify(ok=True, version=state.version)
+        """Back to the seed and the start-time settings, then `settings` (if given) applied."""
+        patch = control_body().get("settings") or {}
+        with state.lock:
+            state.reset()
+            try:
+                state.configure(dict(patch))
+            except (TypeError, ValueError) as exc:
+                return bad_request(str(exc))
+            return flask.jsonify(ok=True, version=state.version)
 
     @bp.route("/faults", methods=["GET", "POST", "DELETE"])
     def faults() -> flask.Response:
@@ -63,9 +58,9 @@ def _faults_and_calls(bp: flask.Blueprint, state: SandboxState) -> None:
                 state.faults.clear()
             elif flask.request.method == "POST":
                 try:
-                    return flask.jsonify(state.faults.add(_body()))
+                    return flask.jsonify(state.faults.add(control_body()))
                 except (TypeError, ValueError) as exc:
-                    return _bad(str(exc))
+                    return bad_request(str(exc))
             return flask.jsonify(state.faults.describe())
 
     @bp.get("/calls")
@@ -99,9 +94,9 @@ def _workspace(bp: flask.Blueprint, state: SandboxState) -> None:
     @bp.post("/users")
     def upsert_user() -> flask.Response:
         try:
-            member = SandboxUser.from_json(_body())
+            member = SandboxUser.from_json(control_body())
         except KeyError as exc:
-            return _bad(f"missing {exc}")
+            return bad_request(f"missing {exc}")
         with state.lock:
             state.users[member.id] = member
             state.bump("workspace_changed", user=member.id)
@@ -110,9 +105,9 @@ def _workspace(bp: flask.Blueprint, state: SandboxState) -> None:
     @bp.post("/usergroups")
     def upsert_usergroup() -> flask.Response:
         try:
-            group = SandboxUsergroup.from_json(_body())
+            group = SandboxUsergroup.from_json(control_body())
         except KeyError as exc:
-            return _bad(f"missing {exc}")
+            return bad_request(f"missing {exc}")
         with state.lock:
             state.usergroups[group.id] = group
             state.bump("workspace_changed", usergroup=group.id)
@@ -121,9 +116,9 @@ def _workspace(bp: flask.Blueprint, state: SandboxState) -> None:
     @bp.post("/channels")
     def upsert_channel() -> flask.Response:
         try:
-            channel = SandboxChannel.from_json(_body())
+            channel = SandboxChannel.from_json(control_body())
         except KeyError as exc:
-            return _bad(f"missing {exc}")
+            return bad_request(f"missing {exc}")
         with state.lock:
             conv = state.upsert_channel(channel)
             state.bump("channel_changed", channel=conv.id)
@@ -131,14 +126,14 @@ def _workspace(bp: flask.Blueprint, state: SandboxState) -> None:
 
     @bp.post("/channels/<channel_id>/members")
     def members(channel_id: str) -> flask.Response:
-        body = _body()
+        body = control_body()
         user_id = str(body.get("user") or state.settings.bot_user_id)
         present = (
             body.get("action", "add") == "add" if "member" not in body else bool(body["member"])
         )
         with state.lock:
             if channel_id not in state.conversations:
-                return _bad("channel_not_found", 404)
+                return bad_request("channel_not_found", 404)
             state.set_member(channel_id, user_id, present)
             return flask.jsonify(ok=True, members=sorted(state.conversations[channel_id].members))
 
@@ -159,7 +154,7 @@ def _conversations(bp: flask.Blueprint, state: SandboxState) -> None:
         with state.lock:
             conv = state.conversations.get(channel_id)
             if conv is None:
-                return _bad("channel_not_found", 404)
+                return bad_request("channel_not_found", 404)
             ephemeral = {
                 user: [render.ephemeral_state(e) for e in items]
                 for user, items in conv.ephemeral.items()
@@ -178,10 +173,8 @@ def _conversations(bp: flask.Blueprint, state: SandboxState) -> None:
         with state.lock:
             stored = state.files.get(file_id)
             if stored is None or stored.content is None:
-                return _bad("file_not_found", 404)
-            return flask.Response(
-                stored.content, mimetype=render.file_object(state, stored)["mimetype"]
-            )
+                return bad_request("file_not_found", 404)
+            return flask.Response(stored.content, mimetype=file_object(state, stored)["mimetype"])
 
 
 def _views_events_tokens(bp: flask.Blueprint, state: SandboxState) -> None:
@@ -193,7 +186,7 @@ def _views_events_tokens(bp: flask.Blueprint, state: SandboxState) -> None:
     @bp.post("/views/<user_id>/close")
     def close(user_id: str) -> flask.Response:
         with state.lock:
-            slack_views.close_modal(state, user_id, bool(_body().get("all", False)))
+            slack_views.close_modal(state, user_id, bool(control_body().get("all", False)))
             return flask.jsonify(slack_views.user_views(state, user_id))
 
     @bp.get("/events")
@@ -208,9 +201,9 @@ def _views_events_tokens(bp: flask.Blueprint, state: SandboxState) -> None:
 
     @bp.post("/response_urls")
     def mint_response_url() -> flask.Response:
-        body = _body()
+        body = control_body()
         if not body.get("channel_id") or not body.get("user_id"):
-            return _bad("channel_id and user_id are required")
+            return bad_request("channel_id and user_id are required")
         url = state.new_response_url(
             str(body["channel_id"]), str(body["user_id"]), body.get("message_ts")
         )
@@ -218,7 +211,41 @@ def _views_events_tokens(bp: flask.Blueprint, state: SandboxState) -> None:
 
     @bp.post("/triggers")
     def mint_trigger() -> flask.Response:
-        user_id = _body().get("user_id")
+        user_id = control_body().get("user_id")
         if not user_id:
-            return _bad("user_id is required")
+            return bad_request("user_id is required")
         return flask.jsonify(ok=True, trigger_id=state.new_trigger_id(str(user_id)))
+
+
+def _streams_and_sessions(bp: flask.Blueprint, state: SandboxState) -> None:
+    """What the app streamed, its agent sessions, and what was delivered to it."""
+
+    @bp.get("/streams")
+    def streams() -> flask.Response:
+        """Every stream with its recorded calls; `?channel=`, `?thread_ts=`, `?ts=` filter."""
+        wanted = _filters("channel", "thread_ts", "ts")
+        with state.lock:
+            found = [slack_streams.stream_state(s) for s in state.streams]
+        return flask.jsonify(ok=True, streams=[s for s in found if _matches(s, wanted)])
+
+    @bp.get("/agent_sessions")
+    def agent_sessions() -> flask.Response:
+        """Each thread's agent session and the statuses it went through."""
+        wanted = _filters("channel", "thread_ts")
+        with state.lock:
+            found = [slack_agents.session_state(s) for s in state.agent_sessions.values()]
+        return flask.jsonify(ok=True, sessions=[s for s in found if _matches(s, wanted)])
+
+    @bp.get("/deliveries")
+    def deliveries() -> flask.Response:
+        """What was sent to the app (kind, type, status, time taken, payload); `?since=N`."""
+        since = int(flask.request.args.get("since", 0))
+        return flask.jsonify(ok=True, deliveries=slack_delivery.deliveries(state, since))
+
+
+def _filters(*names: str) -> dict[str, str]:
+    return {k: v for k, v in flask.request.args.items() if k in names}
+
+
+def _matches(item: JSON, wanted: dict[str, str]) -> bool:
+    return all(item.get(key) == value for key, value in wanted.items())

@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox import slack_render as render
-from sandbox.slack_chat import conversation_for, existing_message
+from sandbox.slack_chat import conversation_for
 from sandbox.slack_common import SlackError, as_bool, opt_str, require_str, split_ids
-from sandbox.slack_state import Conversation, SandboxState
+from sandbox.slack_models import Conversation
+from sandbox.slack_state import SandboxState
 
 JSON = dict[str, Any]
 
@@ -83,40 +84,10 @@ def conversations_info(state: SandboxState, args: JSON) -> JSON:
     return {"ok": True, "channel": render.conversation(state, conv)}
 
 
-def conversations_history(state: SandboxState, args: JSON) -> JSON:
-    """conversations.history: newest first, top-level messages only; needs membership."""
-    conv = _readable(state, args)
-    limit = int(args.get("limit") or 100)
-    messages = [render.message(state, conv, m) for m in reversed(render.top_level(conv))]
-    return {"ok": True, "messages": messages[:limit], "has_more": len(messages) > limit}
-
-
-def conversations_replies(state: SandboxState, args: JSON) -> JSON:
-    """conversations.replies: parent then replies, oldest first."""
-    conv = _readable(state, args)
-    parent = existing_message(conv, require_str(args, "ts"))
-    root = parent.thread_ts or parent.ts
-    thread = [conv.messages[root], *render.thread_replies(conv, root)]
-    return {
-        "ok": True,
-        "messages": [render.message(state, conv, m) for m in thread],
-        "has_more": False,
-    }
-
-
-def _readable(state: SandboxState, args: JSON) -> Conversation:
-    conv = conversation_for(state, args)
-    if state.settings.bot_user_id not in conv.members:
-        raise SlackError("not_in_channel")
-    return conv
-
-
 METHODS = {
     "auth.test": auth_test,
     "users.info": users_info,
     "usergroups.users.list": usergroup_users,
     "conversations.open": conversations_open,
     "conversations.info": conversations_info,
-    "conversations.history": conversations_history,
-    "conversations.replies": conversations_replies,
 }

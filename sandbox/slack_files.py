@@ -12,9 +12,10 @@ import time
 from typing import Any
 
 from sandbox import slack_chat as chat
-from sandbox import slack_render as render
 from sandbox.slack_common import SlackError, json_field, opt_str, require_str, split_ids
-from sandbox.slack_state import Conversation, Message, SandboxState, StoredFile
+from sandbox.slack_models import Conversation, Message, StoredFile
+from sandbox.slack_render_files import file_object
+from sandbox.slack_state import SandboxState
 
 JSON = dict[str, Any]
 
@@ -68,7 +69,7 @@ def complete_upload(state: SandboxState, args: JSON) -> JSON:
         f.completed = True
     for conv, parent in shares:
         _share(state, conv, files, comment or "", parent)
-    return {"ok": True, "files": [render.file_object(state, f) for f in files]}
+    return {"ok": True, "files": [file_object(state, f) for f in files]}
 
 
 def _uploaded(state: SandboxState, entry: object) -> StoredFile:
@@ -105,6 +106,19 @@ def _share(
     state.bump("file_shared", channel=conv.id, ts=msg.ts, files=msg.file_ids)
 
 
+def files_info(state: SandboxState, args: JSON) -> JSON:
+    """files.info: a file the app can see (uploaded by it, or into one of its modals)."""
+    stored = state.files.get(require_str(args, "file"))
+    if stored is None or stored.content is None:
+        raise SlackError("file_not_found")
+    return {
+        "ok": True,
+        "file": file_object(state, stored),
+        "comments": [],
+        "response_metadata": {"next_cursor": ""},
+    }
+
+
 def download(state: SandboxState, ref: str) -> StoredFile:
     """A file by `<team>-<id>` (url_private) or bare id, once its bytes exist."""
     file_id = ref.split("-", 1)[1] if ref.startswith(state.settings.team_id + "-") else ref
@@ -117,4 +131,5 @@ def download(state: SandboxState, ref: str) -> StoredFile:
 METHODS = {
     "files.getUploadURLExternal": get_upload_url,
     "files.completeUploadExternal": complete_upload,
+    "files.info": files_info,
 }

@@ -6,17 +6,17 @@ web UI's conversation view agree on what a message looks like.
 
 from __future__ import annotations
 
-import mimetypes
 from typing import Any
 
-from sandbox.slack_state import (
+from sandbox.slack_models import (
     Conversation,
     Ephemeral,
     Message,
-    SandboxState,
-    StoredFile,
     StoredView,
 )
+from sandbox.slack_render_files import file_object
+from sandbox.slack_state import SandboxState
+from sandbox.slack_stream_blocks import stream_blocks
 from sandbox.slack_workspace import SandboxUser
 
 JSON = dict[str, Any]
@@ -36,8 +36,13 @@ def bot_profile(state: SandboxState) -> JSON:
     }
 
 
-def message(state: SandboxState, conv: Conversation, msg: Message) -> JSON:
-    """A message as `chat.postMessage`/`conversations.history` return it."""
+def message(
+    state: SandboxState, conv: Conversation, msg: Message, *, metadata: bool = True
+) -> JSON:
+    """A message as `chat.postMessage`/`conversations.history` return it.
+
+    History and replies carry message metadata only when asked (`include_all_metadata`).
+    """
     out: JSON = {"type": "message", "text": msg.text, "user": msg.user, "ts": msg.ts}
     out["team"] = state.settings.team_id
     if msg.user == state.settings.bot_user_id:
@@ -45,15 +50,29 @@ def message(state: SandboxState, conv: Conversation, msg: Message) -> JSON:
         out["bot_profile"] = bot_profile(state)
     if msg.deleted:
         out.update(subtype="tombstone", hidden=True)
-    for key in ("blocks", "attachments", "metadata", "edited"):
+    for key in ("blocks", "attachments", "edited"):
         if getattr(msg, key) is not None:
             out[key] = getattr(msg, key)
+    if msg.stream is not None:
+        out["blocks"] = stream_blocks(msg.stream)
+    if metadata and msg.metadata is not None:
+        out["metadata"] = msg.metadata
+    if msg.reactions:
+        out["reactions"] = reactions(msg)
     if msg.file_ids:
         out["files"] = [file_object(state, state.files[f]) for f in msg.file_ids]
         out.update(upload=True, display_as_bot=False)
     if msg.thread_ts is not None:
         out.update(_thread_fields(state, conv, msg))
     return out
+
+
+def reactions(msg: Message) -> list[JSON]:
+    """`[{name, users, count}]` as messages and `reactions.get` carry them."""
+    return [
+        {"name": name, "users": list(users), "count": len(users)}
+        for name, users in msg.reactions.items()
+    ]
 
 
 def _thread_fields(state: SandboxState, conv: Conversation, msg: Message) -> JSON:
@@ -97,6 +116,7 @@ def message_state(state: SandboxState, conv: Conversation, msg: Message) -> JSON
     out = message(state, conv, msg)
     out["source"] = msg.source
     out["edited"] = msg.edited
+    out["streaming"] = msg.stream.state if msg.stream else None
     if msg.thread_ts in (None, msg.ts):
         out["replies"] = [message_state(state, conv, r) for r in thread_replies(conv, msg.ts)]
     return out
@@ -139,7 +159,7 @@ def conversation(state: SandboxState, conv: Conversation) -> JSON:
         "is_im": False,
         "is_mpim": conv.kind == "mpim",
         "is_private": conv.is_private,
-        "is_archived": False,
+        "is_archived": conv.archived,
         "is_general": conv.name == "general",
         "is_shared": False,
         "is_org_shared": False,
@@ -189,54 +209,6 @@ def user(state: SandboxState, member: SandboxUser) -> JSON:
         "is_app_user": False,
         "updated": 0,
     }
-
-
-def file_object(state: SandboxState, f: StoredFile) -> JSON:
-    """A file object as `files.completeUploadExternal` and message `files` carry it."""
-    s, base = state.settings, state.base_url()
-    shares: dict[str, list[JSON]] = {}
-    for channel_id, ts, thread_ts in f.shares:
-        entry: JSON = {"ts": ts, "share_user_id": s.bot_user_id, "team_id": s.team_id}
-        if thread_ts:
-            entry["thread_ts"] = thread_ts
-        shares.setdefault(channel_id, []).append(entry)
-    return {
-        "id": f.id,
-        "created": f.created,
-        "timestamp": f.created,
-        "name": f.name,
-        "title": f.title,
-        "mimetype": _mimetype(f.name),
-        "filetype": f.snippet_type or _filetype(f.name),
-        "pretty_type": (f.snippet_type or _filetype(f.name)).upper(),
-        "user": s.bot_user_id,
-        "user_team": s.team_id,
-        "size": len(f.content or b""),
-        "mode": "hosted",
-        "is_external": False,
-        "is_public": any(not _private(state, c) for c in shares),
-        "alt_txt": f.alt_txt,
-        "url_private": f"{base}/files-pri/{s.team_id}-{f.id}/{f.name}",
-        "url_private_download": f"{base}/files-pri/{s.team_id}-{f.id}/download/{f.name}",
-        "permalink": f"https://{s.team_domain}.slack.com/files/{s.bot_user_id}/{f.id}/{f.name}",
-        "channels": [c for c in shares if c.startswith("C")],
-        "groups": [c for c in shares if c.startswith("G")],
-        "ims": [c for c in shares if c.startswith("D")],
-        "shares": {"public": shares} if shares else {},
-    }
-
-
-def _private(state: SandboxState, channel_id: str) -> bool:
-    conv = state.conversations.get(channel_id)
-    return conv is None or conv.is_private
-
-
-def _filetype(name: str) -> str:
-    return name.rsplit(".", 1)[-1].lower() if "." in name else "text"
-
-
-def _mimetype(name: str) -> str:
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def view(state: SandboxState, stored: StoredView) -> JSON:

@@ -11,7 +11,8 @@ from typing import Any
 
 from sandbox import slack_chat as chat
 from sandbox.slack_common import SlackError, as_bool
-from sandbox.slack_state import Conversation, Ephemeral, Message, ResponseUrl, SandboxState
+from sandbox.slack_models import Conversation, Ephemeral, Message, ResponseUrl
+from sandbox.slack_state import SandboxState
 
 JSON = dict[str, Any]
 

@@ -107,7 +107,7 @@ def _user(user_id: str, team_id: str) -> JSON:
     return {"id": user_id, "username": name, "name": name, "team_id": team_id}
 
 
-def _interactivity_body(payload: JSON) -> bytes:
+def interactivity_body(payload: JSON) -> bytes:
     """Interactivity arrives as a form with a single `payload` field holding JSON."""
     return urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode()
 
@@ -127,6 +127,7 @@ def block_actions_body(
     thread_ts: str | None = None,
     is_ephemeral: bool = False,
     state_values: JSON | None = None,
+    action_type: str = "button",
     team_id: str = TEAM_ID,
     api_app_id: str = APP_ID,
     token: str = VERIFICATION_TOKEN,
@@ -164,14 +165,14 @@ def block_actions_body(
                 "block_id": block_id,
                 "text": {"type": "plain_text", "text": button_text or action_id, "emoji": True},
                 "value": value,
-                "type": "button",
+                "type": action_type,  # button, feedback_buttons or icon_button
                 "action_ts": action_ts(),
             }
         ],
     }
     if not is_ephemeral:
         payload["message"] = message or _minimal_message(message_ts, thread_ts, team_id)
-    return _interactivity_body(payload)
+    return interactivity_body(payload)
 
 
 def _minimal_message(message_ts: str, thread_ts: str | None, team_id: str) -> JSON:
@@ -239,7 +240,7 @@ def view_submission_body(
         "is_enterprise_install": False,
         "enterprise": None,
     }
-    return _interactivity_body(payload)
+    return interactivity_body(payload)
 
 
 def app_home_opened_body(
@@ -262,10 +263,23 @@ def app_home_opened_body(
     }
     if view is not None:
         event["view"] = view
+    return event_callback_body(event, team_id=team_id, api_app_id=api_app_id, token=token)
+
+
+def event_callback_body(
+    event: JSON,
+    *,
+    team_id: str = TEAM_ID,
+    api_app_id: str = APP_ID,
+    token: str = VERIFICATION_TOKEN,
+    bot_user_id: str = _DEFAULTS.bot_user_id,
+) -> bytes:
+    """Any Events API event in the `event_callback` envelope Slack posts (JSON, signed)."""
     envelope: JSON = {
         "token": token,
         "team_id": team_id,
         "context_team_id": team_id,
+        "context_enterprise_id": None,
         "api_app_id": api_app_id,
         "event": event,
         "type": "event_callback",
@@ -275,11 +289,12 @@ def app_home_opened_body(
             {
                 "enterprise_id": None,
                 "team_id": team_id,
-                "user_id": _DEFAULTS.bot_user_id,
+                "user_id": bot_user_id,
                 "is_bot": True,
                 "is_enterprise_install": False,
             }
         ],
         "is_ext_shared_channel": False,
+        "event_context": f"4-{secrets.token_urlsafe(24)}",
     }
     return json.dumps(envelope).encode()

@@ -7,15 +7,25 @@ same lock) wakes long-polling pages so a fake Slack client can refresh promptly.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import secrets
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from collections import Counter, deque
 from typing import Any
 
+from sandbox.slack_config import RuntimeSettings
 from sandbox.slack_faults import FaultPlan
+from sandbox.slack_limits import RateLimiter
+from sandbox.slack_models import (
+    AgentSession,
+    Conversation,
+    ResponseUrl,
+    StoredFile,
+    StoredView,
+    Stream,
+)
 from sandbox.slack_workspace import (
     SandboxChannel,
     SandboxUser,
@@ -24,98 +34,6 @@ from sandbox.slack_workspace import (
 )
 
 JSON = dict[str, Any]
-
-
-@dataclass
-class Message:
-    """A channel or thread message as stored; rendering happens in `slack_render`."""
-
-    ts: str
-    user: str
-    text: str
-    blocks: list[JSON] | None = None
-    attachments: list[JSON] | None = None
-    metadata: JSON | None = None
-    thread_ts: str | None = None
-    reply_broadcast: bool = False
-    file_ids: list[str] = field(default_factory=list)
-    edited: JSON | None = None
-    source: str = "chat.postMessage"
-    deleted: bool = False
-
-
-@dataclass
-class Ephemeral:
-    """A message only `user` sees; Slack never lets the app read these back."""
-
-    message_ts: str
-    user: str
-    text: str
-    blocks: list[JSON] | None
-    thread_ts: str | None
-    source: str
-
-
-@dataclass
-class Conversation:
-    """A channel, DM (`im`) or group DM (`mpim`) and everything posted in it."""
-
-    id: str
-    name: str
-    kind: str
-    is_private: bool
-    members: set[str]
-    created: int
-    topic: str = ""
-    purpose: str = ""
-    im_user: str | None = None
-    messages: dict[str, Message] = field(default_factory=dict)
-    # thread_ts -> its replies' ts, so a card edit does not scan the whole channel
-    replies: dict[str, list[str]] = field(default_factory=dict)
-    ephemeral: dict[str, list[Ephemeral]] = field(default_factory=dict)
-
-
-@dataclass
-class StoredFile:
-    """A file from the `files_upload_v2` flow: announced, uploaded, then shared."""
-
-    id: str
-    name: str
-    title: str
-    length: int
-    upload_secret: str
-    created: int
-    alt_txt: str | None = None
-    snippet_type: str | None = None
-    content: bytes | None = None
-    completed: bool = False
-    shares: list[tuple[str, str, str | None]] = field(default_factory=list)
-
-
-@dataclass
-class StoredView:
-    """A modal or App Home view; `view` is the app's payload as last sent."""
-
-    id: str
-    user: str
-    type: str
-    view: JSON
-    hash: str
-    root_view_id: str
-    previous_view_id: str | None = None
-    external_id: str | None = None
-
-
-@dataclass
-class ResponseUrl:
-    """A minted response_url: who it answers and which message it may replace."""
-
-    token: str
-    channel_id: str
-    user_id: str
-    message_ts: str | None
-    created: float
-    uses: int = 0
 
 
 class SandboxState:
@@ -130,6 +48,7 @@ class SandboxState:
         self._ids = itertools.count(1)
         self._last_ts_us = 0
         self.faults = FaultPlan()
+        self.limits = RateLimiter()
         self.events: deque[JSON] = deque(maxlen=settings.max_events)
         self._seed()
 
@@ -150,14 +69,32 @@ class SandboxState:
         self.modal_stacks: dict[str, list[str]] = {}
         self.response_urls: dict[str, ResponseUrl] = {}
         self.triggers: dict[str, tuple[str, float]] = {}
+        self.streams: list[Stream] = []
+        self.deliveries: list[JSON] = []
+        self.agent_sessions: dict[tuple[str, str], AgentSession] = {}
         self.calls: list[JSON] = []
+        self.call_counts: Counter[str] = Counter()
+        self.ratelimited: Counter[str] = Counter()
         self.faults.clear()
+        self.limits.clear()
+        self.config: RuntimeSettings = s.runtime
 
     def reset(self) -> None:
         """Back to the seeded workspace; `version` keeps growing so pages notice."""
         with self.lock:
             self._seed()
             self.bump("reset")
+
+    def configure(self, patch: JSON, *, keep_on_reset: bool = False) -> RuntimeSettings:
+        """Flip runtime switches (rate limits, streaming, ...) until the next reset, or for
+        good with `keep_on_reset` (the page server's request URL and signing secret)."""
+        with self.lock:
+            self.config = self.config.patched(patch)
+            if keep_on_reset:
+                runtime = self.settings.runtime.patched(patch)
+                self.settings = dataclasses.replace(self.settings, runtime=runtime)
+            self.bump("settings_changed", keys=sorted(patch))
+            return self.config
 
     # -- ids and clocks ------------------------------------------------------------
 
@@ -202,6 +139,9 @@ class SandboxState:
     def record_call(self, method: str, args: JSON, status: int, body: JSON) -> None:
         """Remember a call in arrival order for `GET /_sandbox/calls`."""
         with self.lock:
+            self.call_counts[method] += 1
+            if status == 429:
+                self.ratelimited[method] += 1
             self.calls.append(
                 {
                     "seq": len(self.calls) + 1,
@@ -213,6 +153,16 @@ class SandboxState:
                     "at": time.time(),
                 }
             )
+
+    def stats(self) -> JSON:
+        """Calls and 429 answers per method since the last reset."""
+        with self.lock:
+            return {
+                "ok": True,
+                "calls": dict(self.call_counts),
+                "ratelimited": dict(self.ratelimited),
+                "ratelimited_total": sum(self.ratelimited.values()),
+            }
 
     # -- workspace -----------------------------------------------------------------
 
@@ -255,6 +205,15 @@ class SandboxState:
             if ref in self.users and not self.users[ref].is_bot:
                 return self.open_dm([ref])[0]
             return None
+
+    def channel_key(self, ref: str) -> str:
+        """The id a channel argument names, without opening a DM (rate limits key on it)."""
+        with self.lock:
+            name = ref.lstrip("#")
+            for conv in self.conversations.values():
+                if ref == conv.id or (conv.kind == "channel" and conv.name == name):
+                    return conv.id
+            return self.dms.get((ref,), ref)
 
     def open_dm(self, user_ids: list[str]) -> tuple[Conversation, bool]:
         """The app's DM (one user) or group DM (several); `True` if it already existed."""

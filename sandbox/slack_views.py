@@ -13,7 +13,8 @@ from typing import Any
 from sandbox import slack_render as render
 from sandbox.slack_blocks import VIEW_MAX_BLOCKS, validate_blocks
 from sandbox.slack_common import SlackError, json_field, opt_str, require_str
-from sandbox.slack_state import SandboxState, StoredView
+from sandbox.slack_models import StoredView
+from sandbox.slack_state import SandboxState
 
 JSON = dict[str, Any]
 VIEW_TITLE_MAX = 24

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.slack_config import RuntimeSettings
+
 JSON = dict[str, Any]
 
 
@@ -133,6 +135,7 @@ class SlackSandboxSettings:
     response_url_max_uses: int = 5
     strict_trigger_ids: bool = False
     trigger_ttl_seconds: float = 3.0
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
 
     def bot_user(self) -> SandboxUser:
         """The app's bot user, listed like any other member."""

@@ -2,7 +2,8 @@
 
 The page reads everything it shows from the Slack stand-in's `/_sandbox` state (what the
 bot actually sent) and knows nothing about jobs. What it does goes through `/ui/api/...`,
-where `ui_client.SlackClient` signs it as Slack would and sends it to the bot.
+where `slack_actions` (shared with the stand-in's `/_sandbox/client/*`) signs it as
+Slack would and sends it to the bot.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 
 import flask
 
-from sandbox import openai_state
+from sandbox import openai_state, slack_actions
+from sandbox.slack_client import SlackClient
+from sandbox.slack_delivery import ClientError
 from sandbox.slack_state import SandboxState
-from sandbox.ui_client import ClientError, SlackClient
 
 JSON = dict[str, Any]
 PAGE_DIR = Path(__file__).parent / "ui"
@@ -47,7 +49,12 @@ def create_ui_app(config: UiConfig) -> flask.Flask:
     """`/` (the page), `/ui/static/*` and `/ui/api/*`."""
     app = flask.Flask("sandbox.ui", static_folder=None)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    client = SlackClient(config.slack, config.bot_url, config.signing_secret)
+    slack = config.slack
+    target = {
+        "request_url": f"{config.bot_url}/slack/events",
+        "signing_secret": config.signing_secret,
+    }
+    slack.configure(target, keep_on_reset=True)  # where the page's requests go, for good
 
     @app.get("/")
     def page() -> flask.Response:
@@ -65,46 +72,25 @@ def create_ui_app(config: UiConfig) -> flask.Flask:
     def refused(error: ClientError) -> tuple[flask.Response, int]:
         return flask.jsonify(ok=False, error=str(error)), 409
 
-    _actions(app, client)
+    _command(app, SlackClient(slack))
+    slack_actions.register(app, slack, "/ui/api")
     _provider(app, config)
     return app
 
 
-def _actions(app: flask.Flask, client: SlackClient) -> None:
-    """What a person does in the client: type a command, press, submit, close, open Home."""
+def _command(app: flask.Flask, client: SlackClient) -> None:
+    """The composer's slash commands: only the app's own (Slack knows which it has)."""
 
     @app.post("/ui/api/command")
     def command() -> flask.Response:
-        body = _body()
+        body = slack_actions.request_body()
         typed = str(body.get("text") or "").strip()
         name, _, text = typed.partition(" ")
         if name not in COMMANDS:
             raise ClientError(f"{name or 'that'} is not a command here; try {', '.join(COMMANDS)}")
-        sent = client.command(_user(body), str(body["channel"]), name, text.strip())
+        user = slack_actions.user_of(body)
+        sent = client.command(user, str(body["channel"]), name, text.strip())
         return flask.jsonify(sent.as_json())
-
-    @app.post("/ui/api/press")
-    def press() -> flask.Response:
-        body = _body()
-        if body.get("view_id"):
-            return flask.jsonify(client.press_in_view(_user(body), body).as_json())
-        return flask.jsonify(client.press_in_message(_user(body), body).as_json())
-
-    @app.post("/ui/api/submit")
-    def submit() -> flask.Response:
-        body = _body()
-        values = body.get("values") if isinstance(body.get("values"), dict) else {}
-        sent = client.submit(_user(body), str(body["view_id"]), values or {})
-        return flask.jsonify(sent.as_json())
-
-    @app.post("/ui/api/close")
-    def close() -> flask.Response:
-        client.close(_user(_body()))
-        return flask.jsonify(ok=True)
-
-    @app.post("/ui/api/home")
-    def home() -> flask.Response:
-        return flask.jsonify(client.open_home(_user(_body())).as_json())
 
 
 def _provider(app: flask.Flask, config: UiConfig) -> None:
@@ -116,7 +102,7 @@ def _provider(app: flask.Flask, config: UiConfig) -> None:
 
     @app.post("/ui/api/provider")
     def configure() -> flask.Response:
-        seconds = float(_body().get("duration") or 0)
+        seconds = float(slack_actions.request_body().get("duration") or 0)
         if not 0 < seconds <= 3600:
             raise ClientError("the delay must be between 0 and 3600 seconds")
         queue = min(1.0, seconds / 2)
@@ -140,22 +126,12 @@ def _setup(config: UiConfig) -> JSON:
         )
     return {
         "team": {"id": state.settings.team_id, "name": state.settings.team_name},
-        "app": {"name": state.settings.bot_real_name, "bot_user_id": state.settings.bot_user_id},
+        "app": {
+            "name": state.settings.bot_real_name,
+            "handle": state.settings.bot_name,
+            "bot_user_id": state.settings.bot_user_id,
+        },
         "users": users,
         "commands": list(COMMANDS),
         "directives": [{"text": text, "what": what} for text, what in DIRECTIVES],
     }
-
-
-def _body() -> JSON:
-    body = flask.request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ClientError("expected a JSON object")
-    return body
-
-
-def _user(body: JSON) -> str:
-    user = str(body.get("user") or "")
-    if not user:
-        raise ClientError("who is acting? (user is missing)")
-    return user

@@ -84,6 +84,61 @@ class SlackSandbox:
         found: dict[str, Any] = self.control(f"/views/{user}")
         return found
 
+    # -- switches, limits and what was sent (see sandbox/slack_config.py) ----------------
+
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        """Flip runtime switches until the next reset: `configure(rate_limits="off")`."""
+        found: dict[str, Any] = self.control("/settings", settings)["settings"]
+        return found
+
+    def reset_with(self, **settings: Any) -> None:
+        """Reset, then apply `settings` (one call, e.g. a fixture turning limits off)."""
+        self.control("/reset", {"settings": settings})
+
+    def stats(self) -> dict[str, Any]:
+        """Calls and HTTP 429 answers per method since the last reset."""
+        found: dict[str, Any] = self.control("/stats")
+        return found
+
+    def act(self, action: str, **body: Any) -> dict[str, Any]:
+        """A person's action sent to the app as Slack sends it (`/_sandbox/client/<action>`):
+        message, shortcut, press, submit, stop, upload, command, home, close."""
+        response = httpx.post(f"{self.url}/_sandbox/client/{action}", json=body, timeout=20)
+        assert response.status_code in (200, 409), response.text
+        found: dict[str, Any] = response.json()
+        return found
+
+    def deliveries(self, since: int = 0) -> list[dict[str, Any]]:
+        """What the stand-in sent to the app: kind, type, status, time taken, payload."""
+        found: list[dict[str, Any]] = self.control(f"/deliveries?since={since}")["deliveries"]
+        return found
+
+    def streams(self, **filters: str) -> list[dict[str, Any]]:
+        """Streamed messages with every start/append/stop call (filters: channel, thread_ts, ts)."""
+        query = "&".join(f"{k}={v}" for k, v in filters.items())
+        found: list[dict[str, Any]] = self.control(f"/streams?{query}")["streams"]
+        return found
+
+    def agent_sessions(self, **filters: str) -> list[dict[str, Any]]:
+        """Each thread's agent session and its status history (filters: channel, thread_ts)."""
+        query = "&".join(f"{k}={v}" for k, v in filters.items())
+        found: list[dict[str, Any]] = self.control(f"/agent_sessions?{query}")["sessions"]
+        return found
+
+    def archive(self, channel: str, archived: bool = True) -> None:
+        """Archive a channel: posts and updates there get `is_archived` from now on."""
+        self.control(f"/channels/{channel}/archive", {"archived": archived})
+
+    def remove_bot(self, channel: str) -> None:
+        """Take the bot out of a channel: writes there get `not_in_channel`."""
+        self.control(f"/channels/{channel}/members", {"action": "remove"})
+
+    def delete_channel(self, channel: str) -> None:
+        """Delete a channel: every call naming it gets `channel_not_found`."""
+        assert (
+            httpx.delete(f"{self.url}/_sandbox/channels/{channel}", timeout=10).status_code == 200
+        )
+
 
 def job_id_of(card: dict[str, Any]) -> str:
     return str(card["metadata"]["event_payload"]["job_id"])

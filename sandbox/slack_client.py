@@ -1,11 +1,10 @@
-"""What the Slack client does when someone types a command or presses a button.
+"""What the Slack client does when someone types a command, presses a button or submits.
 
-The page asks; this module does it the way Slack does: mint a response_url and a
-trigger_id in the Slack stand-in, build the request Slack would send, sign it with the
-app's signing secret (which never leaves Python) and POST it to the bot's
-`/slack/events`. What the bot answers in the HTTP body is applied as Slack applies it:
-a slash command's ack text becomes an ephemeral message, a modal's `errors` stay on the
-modal, an empty ack closes it.
+The page (and the control API) asks; this module does it the way Slack does: mint a
+response_url and a trigger_id, build the request Slack would send, sign it and post it
+to the app (`slack_delivery`). What the app answers in the HTTP body is applied as Slack
+applies it: a slash command's ack text becomes an ephemeral message, a modal's `errors`
+stay on the modal, an empty ack closes it.
 """
 
 from __future__ import annotations
@@ -17,43 +16,24 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
-
+from sandbox import slack_delivery as delivery
 from sandbox import slack_render as render
 from sandbox import slack_responses, slack_views
 from sandbox import slack_signing as signing
 from sandbox.slack_common import SlackError
-from sandbox.slack_state import Conversation, Message, SandboxState
+from sandbox.slack_delivery import ClientError, Sent
+from sandbox.slack_models import Conversation, Message
+from sandbox.slack_people import submitted_files
+from sandbox.slack_state import SandboxState
 
 JSON = dict[str, Any]
-BOT_TIMEOUT = 10.0  # Slack gives up after 3 s; a local sandbox can be more patient
-
-
-class ClientError(Exception):
-    """Something the page asked for that Slack's client would not offer (a missing message)."""
-
-
-@dataclass(frozen=True)
-class Sent:
-    """How the bot answered one request, for the page to show."""
-
-    status: int
-    errors: JSON | None = None
-
-    def as_json(self) -> JSON:
-        body: JSON = {"ok": self.status == 200, "status": self.status}
-        if self.errors:
-            body["errors"] = self.errors
-        return body
 
 
 @dataclass(frozen=True)
 class SlackClient:
-    """The client side of one sandboxed workspace, talking to one bot."""
+    """The client side of one sandboxed workspace."""
 
     state: SandboxState
-    bot_url: str
-    signing_secret: str
 
     # -- slash commands ---------------------------------------------------------------
 
@@ -65,8 +45,8 @@ class SlackClient:
         body = signing.slash_command_body(
             command, text, user, channel, response_url, trigger_id, self.state.settings.team_id
         )
-        reply = self._post(body, signing.form_headers(body, self.signing_secret))
-        ack = _json(reply)
+        reply = delivery.post_form(self.state, body, "slash_command")
+        ack = delivery.ack_json(reply)
         if reply.status_code == 200 and (ack.get("text") or ack.get("blocks")):
             self._respond(response_url, ack)  # Slack shows an ack's body to the user
         elif reply.status_code == 200 and reply.text.strip() and not ack:
@@ -80,13 +60,19 @@ class SlackClient:
 
     # -- buttons ----------------------------------------------------------------------
 
+    def press(self, user: str, press: JSON) -> Sent:
+        """A button, 👍/👎 or icon button, on a message or in a view."""
+        if press.get("view_id"):
+            return self.press_in_view(user, press)
+        return self.press_in_message(user, press)
+
     def press_in_message(self, user: str, press: JSON) -> Sent:
-        """A button on a channel, thread or ephemeral message."""
+        """On a channel, thread or ephemeral message."""
         channel, ts = str(press["channel"]), str(press["ts"])
         ephemeral = bool(press.get("ephemeral"))
         with self.state.lock:
-            conv = self._conversation(channel)
-            message = None if ephemeral else render.message(self.state, conv, self._find(conv, ts))
+            conv = self.conversation(channel)
+            message = None if ephemeral else render.message(self.state, conv, self.find(conv, ts))
             response_url = self.state.new_response_url(channel, user, ts)
             trigger_id = self.state.new_trigger_id(user)
         body = signing.block_actions_body(
@@ -102,12 +88,13 @@ class SlackClient:
             message=message,
             thread_ts=press.get("thread_ts") or None,
             is_ephemeral=ephemeral,
+            action_type=_element_type(message, press),
             team_id=self.state.settings.team_id,
         )
-        return self._signed_form(body)
+        return Sent(delivery.post_form(self.state, body, "block_actions").status_code)
 
     def press_in_view(self, user: str, press: JSON) -> Sent:
-        """A button on the App Home tab or a modal: no response_url, the view rides along."""
+        """On the App Home tab or a modal: no response_url, the view rides along."""
         with self.state.lock:
             stored = self.state.views.get(str(press["view_id"]))
             if stored is None:
@@ -116,7 +103,7 @@ class SlackClient:
             trigger_id = self.state.new_trigger_id(user)
         payload = _view_actions_payload(self.state, user, view, press, trigger_id)
         body = urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode()
-        return self._signed_form(body)
+        return Sent(delivery.post_form(self.state, body, "block_actions").status_code)
 
     # -- modals and App Home ----------------------------------------------------------
 
@@ -127,11 +114,12 @@ class SlackClient:
             if stored is None:
                 raise ClientError("that modal is gone")
             view = render.view(self.state, stored)
+            state_values = _state_values(self.state, user, view, values)
             trigger_id = self.state.new_trigger_id(user)
         body = signing.view_submission_body(
             str(view["callback_id"]),
             str(view["private_metadata"]),
-            _state_values(view, values),
+            state_values,
             user,
             view_id=view_id,
             blocks=view["blocks"],
@@ -139,8 +127,8 @@ class SlackClient:
             trigger_id=trigger_id,
             team_id=self.state.settings.team_id,
         )
-        reply = self._post(body, signing.form_headers(body, self.signing_secret))
-        ack = _json(reply)
+        reply = delivery.post_form(self.state, body, "view_submission")
+        ack = delivery.ack_json(reply)
         if reply.status_code == 200 and ack.get("response_action") == "errors":
             return Sent(200, errors=dict(ack.get("errors") or {}))
         if reply.status_code == 200:
@@ -156,53 +144,46 @@ class SlackClient:
         """Opening the app's Home tab sends `app_home_opened` through the Events API."""
         with self.state.lock:
             dm, _existed = self.state.open_dm([user])
+            subscribed = "app_home_opened" in self.state.config.bot_events
+        if not subscribed:
+            return Sent(200)
         body = signing.app_home_opened_body(
             user, channel_id=dm.id, team_id=self.state.settings.team_id
         )
-        return self._signed(body, signing.json_headers(body, self.signing_secret))
+        return Sent(delivery.post_event(self.state, body).status_code)
 
-    # -- plumbing ---------------------------------------------------------------------
+    # -- lookups ----------------------------------------------------------------------
 
-    def _conversation(self, channel: str) -> Conversation:
+    def conversation(self, channel: str) -> Conversation:
         conv = self.state.conversations.get(channel)
         if conv is None:
             raise ClientError(f"no channel {channel}")
         return conv
 
-    def _find(self, conv: Conversation, ts: str) -> Message:
+    def find(self, conv: Conversation, ts: str) -> Message:
         msg = conv.messages.get(ts)
         if msg is None or msg.deleted:
             raise ClientError("that message is gone")
         return msg
 
-    def _signed_form(self, body: bytes) -> Sent:
-        return self._signed(body, signing.form_headers(body, self.signing_secret))
 
-    def _signed(self, body: bytes, headers: dict[str, str]) -> Sent:
-        return Sent(self._post(body, headers).status_code)
-
-    def _post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        try:
-            return httpx.post(
-                f"{self.bot_url}/slack/events", content=body, headers=headers, timeout=BOT_TIMEOUT
-            )
-        except httpx.HTTPError as exc:
-            raise ClientError(f"the bot did not answer ({type(exc).__name__})") from exc
+def _element_type(message: JSON | None, press: JSON) -> str:
+    """The pressed element's type as the message holds it (feedback_buttons, icon_button)."""
+    for block in (message or {}).get("blocks") or []:
+        if press.get("block_id") and block.get("block_id") != press.get("block_id"):
+            continue
+        for element in block.get("elements") or [block.get("accessory") or {}]:
+            if isinstance(element, dict) and element.get("action_id") == press["action_id"]:
+                return str(element.get("type") or "button")
+    return "button"
 
 
-def _json(reply: httpx.Response) -> JSON:
-    """The ack's JSON object body, if it has one."""
-    if "json" not in reply.headers.get("content-type", ""):
-        return {}
-    with contextlib.suppress(ValueError):
-        body = reply.json()
-        if isinstance(body, dict):
-            return body
-    return {}
+def _state_values(state: SandboxState, user: str, view: JSON, values: JSON) -> JSON:
+    """`{block_id: {action_id: value}}` from the page, in Slack's `state.values` shape.
 
-
-def _state_values(view: JSON, values: JSON) -> JSON:
-    """`{block_id: {action_id: value}}` typed in the page, in Slack's `state.values` shape."""
+    A `file_input` takes a list of file ids the person uploaded (`POST .../upload`) and
+    carries their file objects, as Slack does.
+    """
     out: JSON = {}
     for block in view.get("blocks") or []:
         element = block.get("element") or {}
@@ -210,6 +191,10 @@ def _state_values(view: JSON, values: JSON) -> JSON:
         if block.get("type") != "input" or not block_id or not action_id:
             continue
         typed = (values.get(block_id) or {}).get(action_id)
+        if element.get("type") == "file_input":
+            files = submitted_files(state, user, element, typed or [])
+            out[block_id] = {action_id: {"type": "file_input", "files": files}}
+            continue
         value = None if typed in (None, "") else str(typed)
         out[block_id] = {action_id: {"type": element.get("type"), "value": value}}
     return out
