@@ -151,9 +151,11 @@ def slack_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlackSan
 
 
 @pytest.fixture
-def slack(slack_sandbox: SlackSandbox) -> SlackSandbox:
-    """The stand-in, reset to its seeded workspace."""
-    slack_sandbox.reset()
+def slack(request: pytest.FixtureRequest, slack_sandbox: SlackSandbox) -> SlackSandbox:
+    """The stand-in, reset to its seeded workspace, with Slack's rate tiers enforced unless
+    the test is marked `slack_unlimited` (it is about something else and hammers Slack)."""
+    marker = request.node.get_closest_marker("slack_unlimited")
+    slack_sandbox.reset_with(rate_limits="off" if marker else "documented")
     return slack_sandbox
 
 
