@@ -46,7 +46,12 @@ def create_app(ctx: BotContext, *, client: WebClient | None = None) -> App:
     )
     app.use(_count_and_check)
     app.error(handle_error)
-    roles = Roles(client, approvers=settings.approvers, oncall=settings.oncall)
+    roles = Roles(
+        client,
+        approvers=settings.approvers,
+        oncall=settings.oncall,
+        self_approval=settings.allow_self_approval,
+    )
     register_listeners(app, ctx, roles)
     return app
 

@@ -20,6 +20,7 @@ class ActionId(StrEnum):
     JOB_RETRY = "job_retry"
     JOB_APPROVE = "job_approve"
     JOB_REJECT = "job_reject"
+    JOB_REDRAFT = "job_redraft"  # on a rejection: a new attempt carrying the reviewer's reason
 
 
 class CallbackId(StrEnum):
@@ -42,6 +43,7 @@ class EventType(StrEnum):
 
     APP_HOME_OPENED = "app_home_opened"
     JOB_METADATA = "errand_job"
+    NOTICE_METADATA = "errand_notice"  # on each thread post: which notice and part it is
 
 
 class SlackErrorCode(StrEnum):
@@ -50,9 +52,9 @@ class SlackErrorCode(StrEnum):
     NOT_IN_CHANNEL = "not_in_channel"
     CHANNEL_NOT_FOUND = "channel_not_found"
     IS_ARCHIVED = "is_archived"
-    RATELIMITED = "ratelimited"
     MESSAGE_NOT_FOUND = "message_not_found"
-    NO_SUCH_SUBTEAM = "no_such_subteam"
+    INVALID_BLOCKS = "invalid_blocks"
+    MSG_TOO_LONG = "msg_too_long"
 
 
 # Errors that mean "Errand cannot post there"; the person is reached another way.
@@ -67,4 +69,12 @@ SCOPES: tuple[str, ...] = (
     "im:write",  # conversations.open, to DM someone Errand cannot reach in a channel
     "usergroups:read",  # usergroups.users.list, for approver and on-call groups
     "files:write",  # files_upload_v2, for results too long for messages
+    # conversations.replies, to look for a post an earlier try may have made after all
+    "channels:history",
+    "groups:history",
+    "im:history",
+    # conversations.members, so `/jobs ID` shows a question only to those who could see it
+    "channels:read",
+    "groups:read",
+    "im:read",
 )

@@ -1,4 +1,10 @@
-"""Who may press what: requester, approvers and on-call, with user groups resolved and cached."""
+"""Who may press what: requester, approvers and on-call, with user groups resolved and cached.
+
+Group membership is served from the last good lookup: fresh for `ttl`, then re-read in
+the background while the last answer is still served, for at most `stale_for`. A failed
+lookup locks nobody out for long (it is retried on the next question, not cached), and a
+person removed from a group loses the role within `stale_for` even while lookups fail.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -18,6 +25,15 @@ from models.notifier import NotifyLater
 log = logging.getLogger(__name__)
 
 GROUP_TTL = 300.0  # user-group membership changes rarely; five minutes is fresh enough
+STALE_FOR = 3600.0  # while lookups fail, the last good answer holds this long at most
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A group's members and when they were read."""
+
+    members: frozenset[str]
+    at: float
 
 
 class Roles:
@@ -29,16 +45,20 @@ class Roles:
         *,
         approvers: Iterable[str],
         oncall: Iterable[str],
+        self_approval: bool = False,
         ttl: float = GROUP_TTL,
+        stale_for: float = STALE_FOR,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._approvers = tuple(approvers)
         self._oncall = tuple(oncall)
-        self._ttl = ttl
+        self.self_approval = self_approval
+        self._ttl, self._stale_for = ttl, stale_for
         self._clock = clock
         self._lock = threading.Lock()
-        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+        self._groups: dict[str, Lookup] = {}
+        self._refreshing: set[str] = set()
 
     def is_approver(self, user: str) -> bool:
         return user in self._members(self._approvers)
@@ -54,22 +74,40 @@ class Roles:
 
     def _group(self, group_id: str) -> frozenset[str]:
         with self._lock:
-            cached = self._groups.get(group_id)
-        if cached and cached[0] > self._clock():
-            return cached[1]
-        members = self._fetch(group_id, cached[1] if cached else frozenset())
-        with self._lock:
-            self._groups[group_id] = (self._clock() + self._ttl, members)
-        return members
+            known = self._groups.get(group_id)
+        age = self._clock() - known.at if known else None
+        if known is None or age is None or age >= self._stale_for:
+            return self._read(group_id) or frozenset()
+        if age >= self._ttl:
+            self._refresh_later(group_id)
+        return known.members
 
-    def _fetch(self, group_id: str, stale: frozenset[str]) -> frozenset[str]:
-        """Members from Slack; on failure the last known list (or nobody: fail closed)."""
+    def _read(self, group_id: str) -> frozenset[str] | None:
+        """Members from Slack, remembered; None when Slack did not answer."""
         try:
             reply = call(self._client.usergroups_users_list, usergroup=group_id)
         except (SlackApiError, NotifyLater) as exc:
             log.warning("user group unresolved", extra={"group": group_id, "error": str(exc)})
-            return stale
-        return frozenset(str(u) for u in reply.get("users") or [])
+            return None
+        members = frozenset(str(u) for u in reply.get("users") or [])
+        with self._lock:
+            self._groups[group_id] = Lookup(members, self._clock())
+        return members
+
+    def _refresh_later(self, group_id: str) -> None:
+        with self._lock:
+            if group_id in self._refreshing:
+                return
+            self._refreshing.add(group_id)
+
+        def refresh() -> None:
+            try:
+                self._read(group_id)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(group_id)
+
+        threading.Thread(target=refresh, name="errand-roles", daemon=True).start()
 
 
 def refusal(action: ActionId, job: Job, user: str, roles: Roles) -> str | None:
@@ -79,10 +117,16 @@ def refusal(action: ActionId, job: Job, user: str, roles: Roles) -> str | None:
         if requester or roles.is_oncall(user) or roles.is_approver(user):
             return None
         return "Only the person who asked, on-call or an approver can cancel this job."
-    if action == ActionId.JOB_RETRY:
+    if action in (ActionId.JOB_RETRY, ActionId.JOB_REDRAFT):
         if requester or roles.is_oncall(user):
             return None
-        return "Only the person who asked or on-call can retry this job."
-    if roles.is_approver(user):
-        return None
-    return "Only approvers can approve or reject results."
+        return "Only the person who asked or on-call can start this job again."
+    return _decision_refusal(requester, roles.is_approver(user), roles.self_approval)
+
+
+def _decision_refusal(requester: bool, approver: bool, self_approval: bool) -> str | None:
+    if not approver:
+        return "Only approvers can approve or reject results."
+    if requester and not self_approval:
+        return "You asked for this job, so another approver has to decide on it."
+    return None

@@ -72,12 +72,12 @@ def worker_context(parts: Parts, *, notifier: Notifier | None = None) -> Context
         redis=parts.redis,
         provider=Provider(client, observers=[breaker.record]),
         breaker=breaker,
-        notifier=notifier or _notifier(settings, parts.kinds),
+        notifier=notifier or _notifier(settings, parts.kinds, parts.redis),
         dispatch=parts.dispatch,
     )
 
 
-def _notifier(settings: Settings, kinds: KindsConfig) -> Notifier:
+def _notifier(settings: Settings, kinds: KindsConfig, redis: Redis) -> Notifier:
     if settings.slack_bot_token is None:
         return LogNotifier()
-    return SlackNotifier.from_settings(settings, kinds)
+    return SlackNotifier.from_settings(settings, kinds, redis)

@@ -17,12 +17,6 @@ class InputRejected(ErrandError):
     code = "input_rejected"
 
 
-class AttemptsExhausted(ErrandError):
-    """The kind's maximum number of attempts has been used."""
-
-    code = "attempts_exhausted"
-
-
 class JobNotFound(ErrandError):
     """No job has the ID that was asked for."""
 

@@ -147,6 +147,9 @@ class Notice(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     tries: Mapped[int] = mapped_column(Integer, default=0)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when delivery was abandoned (a permanent Slack error, or too many tries): the
+    # notice is undeliverable, shown to operators, and holds up nothing else.
+    given_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
 
 

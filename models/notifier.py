@@ -7,7 +7,8 @@ implements it and the top floor wires it in, so the worker knows no Slack.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -15,19 +16,48 @@ from models.job import Job
 
 log = logging.getLogger(__name__)
 
+# The status card's latest state: one pending row per change, coalesced when claimed
+# (only the newest is sent), edited within the notifier's budget, finals first.
+CARD = "card"
+# Milestones that only change the card: no line in the thread.
+CARD_ONLY = frozenset({"running", "held"})
+# On-call's news about a job: delivered on its own, never holding up the job's news.
+ALERTS = frozenset({"stuck"})
+UNLIMITED = 1_000_000
+
 
 class NotifyLater(Exception):
     """The notifier could not deliver now (rate limit, outage); try again after `retry_after`.
 
     `progress` is what a multi-part delivery already sent, kept for the next try.
+    `tried` is False when nothing was sent to Slack (the budget said wait): that
+    does not count as a try. `uncertain` is True when a call may have reached Slack
+    without its answer reaching us (a timeout): the next try checks first.
     """
 
     def __init__(
-        self, reason: str, retry_after: float = 5.0, progress: dict[str, Any] | None = None
+        self,
+        reason: str,
+        retry_after: float = 5.0,
+        progress: dict[str, Any] | None = None,
+        *,
+        tried: bool = True,
+        uncertain: bool = False,
     ) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
         self.progress = progress or {}
+        self.tried = tried
+        self.uncertain = uncertain
+
+
+class Undeliverable(Exception):
+    """The notifier can never deliver this milestone (a permanent error, and no other way
+    to reach the person worked): give it up, so it holds up nothing else."""
+
+
+def _ignore(_progress: dict[str, Any]) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -39,18 +69,26 @@ class Milestone:
     detail: dict[str, Any]
     job: Job
     due_at: datetime  # when the notice became due: how long it waited, if late
-    # False when a later milestone of the same job follows in this delivery: a
-    # notifier that re-renders the job's whole state (a status card) can skip it.
-    last: bool = True
+    tries: int = 1  # delivery attempts so far, this one included
+    claim: datetime | None = None  # the lease this delivery holds: its records are fenced by it
+    # Saves what a multi-part delivery has sent, before the next part goes out, so a
+    # retry resumes where it stopped (the notice's detail on the next try).
+    checkpoint: Callable[[dict[str, Any]], None] = field(default=_ignore, compare=False)
 
 
 class Notifier(Protocol):
-    """Delivers a milestone; returns job fields to store (e.g. the status message's ts)."""
+    """Delivers a milestone; returns job fields to store (e.g. the status message's ts).
+
+    Raises `NotifyLater` to be tried again, `Undeliverable` to give the milestone up.
+    """
 
     def notify(self, milestone: Milestone) -> dict[str, Any]: ...
 
     def alert(self, text: str) -> None:
         """Tell on-call about something that is not one job's (best effort)."""
+
+    def card_allowance(self) -> int:
+        """How many status cards may be edited now without spending past the budget."""
 
 
 class LogNotifier:
@@ -68,3 +106,6 @@ class LogNotifier:
 
     def alert(self, text: str) -> None:
         log.warning("on-call alert: %s", text, extra={"alert": text})
+
+    def card_allowance(self) -> int:
+        return UNLIMITED

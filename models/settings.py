@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="ERRAND_LOG_LEVEL")
     metrics_port: int | None = Field(default=None, alias="ERRAND_METRICS_PORT")
     bot_db_timeout: float = Field(default=2.0, ge=0, alias="ERRAND_BOT_DB_TIMEOUT")
+    allow_self_approval: bool = Field(default=False, alias="ERRAND_ALLOW_SELF_APPROVAL")
 
     @field_validator("approvers", "oncall", mode="before")
     @classmethod

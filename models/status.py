@@ -35,7 +35,7 @@ RESULTS = TERMINAL | {JobStatus.NEEDS_REVIEW}
 
 # For each target status, the statuses a job may move to it from.
 SOURCES: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.QUEUED: RETRYABLE | {JobStatus.RUNNING},
+    JobStatus.QUEUED: RETRYABLE | {JobStatus.RUNNING, JobStatus.REJECTED},
     JobStatus.RUNNING: frozenset({JobStatus.QUEUED}),
     JobStatus.NEEDS_REVIEW: ACTIVE,
     JobStatus.COMPLETED: ACTIVE | {JobStatus.NEEDS_REVIEW},

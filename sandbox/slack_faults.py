@@ -33,6 +33,9 @@ class FaultRule:
     retry_after: int
     error: str
     skip: int = 0
+    # The call is carried out, then its answer held this long: the client times out on
+    # a post that was made (Slack gives no idempotency either).
+    answer_delay: float = 0.0
 
     def matches(self, method: str) -> bool:
         return self.remaining > 0 and self.method in {"*", method}
@@ -50,10 +53,13 @@ class FaultPlan:
         self.outage_until = 0.0
 
     def add(self, body: JSON) -> JSON:
-        """Accept `{"outage_seconds": S}` or a rule (method, status, count, retry_after, after)."""
+        """Accept `{"outage_seconds": S}`, a failing rule (method, status, count,
+        retry_after, after), or a held answer (method, answer_delay, count, after)."""
         if "outage_seconds" in body:
             self.outage_until = time.time() + float(body["outage_seconds"])
             return self.describe()
+        if "answer_delay" in body:
+            return self._add(self._held(body))
         status = int(body.get("status", 429))
         if status != 200 and not 400 <= status <= 599:
             raise ValueError("status must be 200 or 4xx/5xx")
@@ -68,6 +74,21 @@ class FaultPlan:
             error=error,
             skip=int(body.get("after", 0)),
         )
+        return self._add(rule)
+
+    @staticmethod
+    def _held(body: JSON) -> FaultRule:
+        return FaultRule(
+            method=str(body.get("method", "*")),
+            status=200,
+            remaining=int(body.get("count", 1)),
+            retry_after=0,
+            error="",
+            skip=int(body.get("after", 0)),
+            answer_delay=float(body["answer_delay"]),
+        )
+
+    def _add(self, rule: FaultRule) -> JSON:
         if rule.remaining < 1:
             raise ValueError("count must be at least 1")
         self.rules.append(rule)
@@ -87,9 +108,22 @@ class FaultPlan:
             if rule.matches(method) and rule.skip > 0:
                 rule.skip -= 1
                 return None
+            if rule.matches(method) and rule.answer_delay:
+                continue  # a held answer is taken by `delay`
             if rule.matches(method):
                 rule.remaining -= 1
                 headers = {"Retry-After": str(rule.retry_after)} if rule.status == 429 else {}
                 return SlackError(rule.error, status=rule.status, headers=headers)
         self.rules = [rule for rule in self.rules if rule.remaining > 0]
         return None
+
+    def delay(self, method: str) -> float:
+        """How long to hold this call's answer after carrying it out (0: not at all)."""
+        for rule in self.rules:
+            if rule.matches(method) and rule.answer_delay:
+                if rule.skip > 0:
+                    rule.skip -= 1
+                    return 0.0
+                rule.remaining -= 1
+                return rule.answer_delay
+        return 0.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -70,14 +71,17 @@ def run_recorded(
 ) -> tuple[JSON, int, dict[str, str]]:
     """Apply faults, run `action` under the lock, record the call; never raises SlackError."""
     with state.lock:
+        hold = 0.0
         try:
             fault = state.faults.take(method)
             if fault is not None:
                 raise fault
             body, status, headers = action(), 200, {}
+            hold = state.faults.delay(method)
         except SlackError as err:
             body, status, headers = err.body(), err.status, err.headers
         state.record_call(method, recorded_args(args), status, body)
+    time.sleep(hold)  # done, but the client hears late (outside the lock)
     return body, status, headers
 
 

@@ -1,11 +1,12 @@
-"""/draft: review requests in the approvals channel, approve and reject, first decision wins."""
+"""/draft: review requests in the approvals channel with the draft under them (never in the
+requester's channel before approval), approve and reject, first decision wins, redraft."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.support.procs import wait_for
-from tests.support.slack import BotProcess, buttons, card_text, job_id_of
+from tests.support.slack import BotProcess, buttons, card_text, job_id_of, thread_texts
 from tests.support.stack import Stack
 from tests.test_bot_flow import card_showing, replies_with
 
@@ -20,9 +21,16 @@ def _review_request(stack: Stack, bot: BotProcess) -> tuple[str, dict]:  # type:
     wait_for(lambda: bot.slack.messages("C_APPROVALS"), 20, "no review request")
     [request] = bot.slack.messages("C_APPROVALS")
     assert buttons(request) == ["job_approve", "job_reject"]
-    assert "/archives/C_GENERAL/p" in card_text(request)  # link to the full draft
+    wait_for(lambda: _draft_under(bot, request), 20, "no draft under the request")
     replies_with(bot, "C_GENERAL", "waiting for an approver")
+    # Before approval the draft is for approvers only: nothing of it in the requester's thread.
+    assert not any("Draft of job" in t for t in thread_texts(bot.slack.card("C_GENERAL")))
     return job_id_of(card), request
+
+
+def _draft_under(bot: BotProcess, request: dict) -> bool:  # type: ignore[type-arg]
+    [current] = [m for m in bot.slack.messages("C_APPROVALS") if m["ts"] == request["ts"]]
+    return any("Draft of job" in t for t in thread_texts(current))
 
 
 def test_approve_delivers_and_non_approver_is_refused(stack: Stack, bot: BotProcess) -> None:
@@ -35,6 +43,7 @@ def test_approve_delivers_and_non_approver_is_refused(stack: Stack, bot: BotProc
     bot.click("job_approve", job_id, "U_APPROVER", "C_APPROVALS", request)
     stack.wait_status(job_id, "completed", timeout=10)
     card_showing(bot, "C_GENERAL", "Completed")
+    replies_with(bot, "C_GENERAL", "Approved draft of job")
     replies_with(bot, "C_GENERAL", "Approved by <@U_APPROVER>")
     wait_for(lambda: buttons(bot.slack.messages("C_APPROVALS")[0]) == [], 10, "request not updated")
     assert "Approved by <@U_APPROVER>" in card_text(bot.slack.messages("C_APPROVALS")[0])
@@ -66,3 +75,23 @@ def test_reject_with_reason_tells_requester(stack: Stack, bot: BotProcess) -> No
 
     again = bot.submit_view(modal, "U_APPROVER", values)  # a second, late decision
     assert again.status_code == 200 and "Already decided" in again.text
+
+    # The requester can redraft with the feedback: a new attempt whose input carries it.
+    rejection = next(r for r in bot.slack.card("C_GENERAL")["replies"] if "Too formal" in r["text"])
+    assert buttons(rejection) == ["job_redraft"]
+    bot.click("job_redraft", job_id, "U_REQUESTER", "C_GENERAL", bot.slack.card("C_GENERAL"))
+    stack.wait_status(job_id, "needs_review", timeout=30)
+    shown = stack.show(job_id)
+    assert shown["attempts"] == 2 and "Too formal" in shown["input"]
+
+
+def test_an_approver_cannot_decide_on_their_own_job(stack: Stack, bot: BotProcess) -> None:
+    stack.start_worker()
+    bot.command("/draft", "My own note [sandbox: duration=1]", user="U_APPROVER")
+    card = card_showing(bot, "C_GENERAL", "Waiting for review")
+    wait_for(lambda: bot.slack.messages("C_APPROVALS"), 20, "no review request")
+    [request] = bot.slack.messages("C_APPROVALS")
+    bot.click("job_approve", job_id_of(card), "U_APPROVER", "C_APPROVALS", request)
+    wait_for(lambda: bot.slack.ephemeral("C_APPROVALS", "U_APPROVER"), 10, "no refusal")
+    assert "another approver" in bot.slack.ephemeral("C_APPROVALS", "U_APPROVER")[0]
+    assert stack.status(job_id_of(card)) == "needs_review"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from bot.budget import Budget
 from bot.notifier import SlackNotifier
 from bot.slack import make_client
 from models.status import JobStatus
 from models.store.lifecycle import transition
 from models.store.submission import submit
+from tests.support.procs import wait_for
 from tests.support.slack import TOKEN, SlackSandbox, job_id_of
 from tests.support.stack import Stack
 from worker.notify import deliver_due
@@ -19,7 +21,8 @@ CHANNEL = "C_GENERAL"
 def test_a_result_goes_out_before_older_news_of_other_jobs(
     stack: Stack, slack: SlackSandbox
 ) -> None:
-    notifier = SlackNotifier(make_client(TOKEN, slack.api_url), kinds=stack.kinds)
+    client = make_client(TOKEN, slack.api_url, patient=False)
+    notifier = SlackNotifier(client, kinds=stack.kinds, budget=Budget(stack.parts.redis))
     first, second, third = (
         submit(stack.db, stack.kinds, "research", f"Question {n}", user="U1", channel=CHANNEL).id
         for n in range(3)
@@ -33,9 +36,15 @@ def test_a_result_goes_out_before_older_news_of_other_jobs(
             action="finish",
             notice="completed",
         )
-    with ThreadPoolExecutor(1) as executor:
-        for _ in range(3):
-            deliver_due(stack.db, notifier, executor, batch=1)
+    with ThreadPoolExecutor(1) as executor:  # one job's news a tick, within Slack's budget
+        wait_for(
+            lambda: (
+                deliver_due(stack.db, notifier, executor, batch=1)
+                and len(slack.cards(CHANNEL)) == 3
+            ),
+            20,
+            "the three cards were not posted",
+        )
     cards = slack.cards(CHANNEL)
     assert [job_id_of(card) for card in cards] == [second, first, third]
     answered = [float(reply["ts"]) for reply in cards[0].get("replies") or []]

@@ -1,22 +1,32 @@
-"""The notify pulse: deliver due milestones through the notifier, in order per job.
+"""The notify pulse: deliver due milestones through the notifier and record each one.
 
-A status change writes a notice row in its own transaction (`models.store.notice`);
-this pulse reads those rows afterwards, hands them to the `Notifier` the top floor
-wired in (Slack, or the log), and settles them, so a notifier outage delays messages
-but never loses or reorders them.
+A status change writes notice rows in its own transaction (`models.store.notice`); this
+pulse claims them afterwards, hands them to the `Notifier` the top floor wired in (Slack,
+or the log), and settles each delivery the moment it ends, so a notifier outage delays
+messages but never loses, reorders or repeats them. A job's news goes in order; its card
+edits and on-call alerts go on their own, so a failure of one holds up no other.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from models.base import utcnow
 from models.db import Database
-from models.notifier import Milestone, Notifier, NotifyLater
-from models.store.notice import Outcome, claim_due_notices, settle
+from models.notifier import Milestone, Notifier, NotifyLater, Undeliverable
+from models.store.notice import (
+    MAX_TRIES,
+    Claimed,
+    Outcome,
+    backoff,
+    claim_cards,
+    claim_news,
+    settle,
+)
 from worker.metrics import milestone_delivered
 
 log = logging.getLogger(__name__)
@@ -25,10 +35,10 @@ log = logging.getLogger(__name__)
 # waits for that tick, and a 500-job tick of "queued" and "running" news took
 # 0.5-2 s while jobs were launching.
 BATCH = 64
+CARD_BATCH = 64
 # A notify tick stops starting deliveries after this long and hands the rest back,
 # so a slow Slack cannot keep the worker's other pulses (follow, launch) waiting.
 BUDGET_SECONDS = 2.0
-FAILED_RETRY = 30.0
 
 
 @dataclass(frozen=True)
@@ -42,55 +52,103 @@ class Delivery:
 def deliver_due(
     db: Database, notifier: Notifier, executor: Executor, *, batch: int = BATCH
 ) -> Delivery:
-    """Claim due notices, send them, settle them in one more transaction.
-
-    Jobs go in parallel; each job's notices go in order, and the first that
-    must wait holds back the ones after it, so nobody sees "completed" before
-    "started".
-    """
-    claimed = claim_due_notices(db, jobs=batch)
-    if not claimed:
+    """Claim due news, alerts and card edits, deliver them side by side, settle each."""
+    news = claim_news(db, jobs=batch)
+    cards = claim_cards(db, limit=min(notifier.card_allowance(), CARD_BATCH))
+    firsts = [(c.news or c.alerts)[0] for c in news] + cards
+    if not firsts:
         return Delivery(0, 0.0)
     now = utcnow()
-    late = max((now - group[0].due_at).total_seconds() for group in claimed)
+    late = max((now - m.due_at).total_seconds() for m in firsts)
     until = time.monotonic() + BUDGET_SECONDS
-    per_job = executor.map(lambda items: _deliver_in_order(notifier, items, until), claimed)
-    outcomes = [outcome for job_outcomes in per_job for outcome in job_outcomes]
-    settle(db, outcomes)
-    return Delivery(sum(1 for o in outcomes if o.wait is None), late)
+    work: list[Callable[[], list[Outcome]]] = [
+        *(_in_order(db, notifier, c, until) for c in news),
+        *(_alone(db, notifier, m, until) for c in news for m in c.alerts),
+        *(_alone(db, notifier, m, until) for m in cards),
+    ]
+    outcomes = [o for done in executor.map(lambda run: run(), work) for o in done]
+    return Delivery(sum(1 for o in outcomes if o.wait is None and not o.given_up), late)
 
 
-def _deliver_in_order(notifier: Notifier, items: list[Milestone], until: float) -> list[Outcome]:
-    """A job's milestones in order; past the tick's budget the rest wait for the next tick."""
-    outcomes: list[Outcome] = []
-    for index, milestone in enumerate(items):
+def _in_order(
+    db: Database, notifier: Notifier, claimed: Claimed, until: float
+) -> Callable[[], list[Outcome]]:
+    """A job's news in order; one that must wait holds back the rest, one given up does
+    not; past the tick's budget the rest wait for the next tick."""
+
+    def run() -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for index, milestone in enumerate(claimed.news):
+            if time.monotonic() > until:
+                return outcomes + _hand_back(db, claimed.news[index:])
+            outcome = _deliver(db, notifier, milestone)
+            outcomes.append(outcome)
+            if outcome.wait is not None and not outcome.given_up:
+                return outcomes + _hand_back(db, claimed.news[index + 1 :])
+        return outcomes
+
+    return run
+
+
+def _alone(
+    db: Database, notifier: Notifier, milestone: Milestone, until: float
+) -> Callable[[], list[Outcome]]:
+    def run() -> list[Outcome]:
         if time.monotonic() > until:
-            return outcomes + _hand_back(items[index:])
-        outcome = _deliver_one(notifier, milestone)
-        milestone_delivered(milestone, ok=outcome.wait is None)
-        outcomes.append(outcome)
-        if outcome.wait is not None:
-            return outcomes + _hand_back(items[index + 1 :])
-        for key, value in (outcome.changes or {}).items():
-            setattr(milestone.job, key, value)
+            return _hand_back(db, [milestone])
+        return [_deliver(db, notifier, milestone)]
+
+    return run
+
+
+def _hand_back(db: Database, items: list[Milestone]) -> list[Outcome]:
+    """Untried, unclaimed and due again at the next tick, in the same order."""
+    outcomes = [_fenced(m, wait=0.0, tried=False) for m in items]
+    for outcome in outcomes:
+        settle(db, outcome)
     return outcomes
 
 
-def _hand_back(items: list[Milestone]) -> list[Outcome]:
-    """Undelivered, unclaimed and due again at the next tick, in the same order."""
-    return [Outcome(m.notice_id, m.job.id, wait=0.0) for m in items]
-
-
-def _deliver_one(notifier: Notifier, milestone: Milestone) -> Outcome:
-    job_id = milestone.job.id
-    try:
-        return Outcome(milestone.notice_id, job_id, changes=notifier.notify(milestone))
-    except NotifyLater as later:
-        progress = {**milestone.detail, **later.progress}
-        return Outcome(
-            milestone.notice_id, job_id, wait=later.retry_after, error=str(later), progress=progress
+def _deliver(db: Database, notifier: Notifier, milestone: Milestone) -> Outcome:
+    """Deliver one milestone and record how it went before anything else is sent."""
+    outcome = _attempt(notifier, milestone)
+    settle(db, outcome)
+    milestone_delivered(milestone, ok=outcome.wait is None and not outcome.given_up)
+    for key, value in (outcome.changes or {}).items():  # later news of the job sees them
+        setattr(milestone.job, key, value)
+    if outcome.given_up:
+        log.warning(
+            "notice undeliverable",
+            extra={"job_id": milestone.job.id, "milestone": milestone.name, "error": outcome.error},
         )
+    return outcome
+
+
+def _attempt(notifier: Notifier, milestone: Milestone) -> Outcome:
+    try:
+        return _fenced(milestone, changes=notifier.notify(milestone))
+    except NotifyLater as later:
+        return _later(milestone, later)
+    except Undeliverable as gone:
+        return _fenced(milestone, wait=0.0, error=str(gone), given_up=True)
     except Exception as exc:
-        log.exception("notice failed", extra={"job_id": job_id, "milestone": milestone.name})
+        log.exception("notice failed", extra={"job_id": milestone.job.id})
         error = f"{type(exc).__name__}: {exc}"
-        return Outcome(milestone.notice_id, job_id, wait=FAILED_RETRY, error=error)
+        last = milestone.tries >= MAX_TRIES
+        return _fenced(milestone, wait=backoff(milestone.tries, None), error=error, given_up=last)
+
+
+def _later(milestone: Milestone, later: NotifyLater) -> Outcome:
+    progress = {**milestone.detail, **later.progress}
+    if later.uncertain:
+        progress["uncertain"] = True
+    if not later.tried:
+        return _fenced(milestone, wait=later.retry_after, progress=progress, tried=False)
+    last = milestone.tries >= MAX_TRIES
+    wait = max(later.retry_after, backoff(milestone.tries, None) if last else 0.0)
+    return _fenced(milestone, wait=wait, error=str(later), progress=progress, given_up=last)
+
+
+def _fenced(milestone: Milestone, **fields: object) -> Outcome:
+    """An outcome under the claim the milestone was delivered with."""
+    return Outcome(milestone.notice_id, milestone.job.id, milestone.claim, **fields)  # type: ignore[arg-type]

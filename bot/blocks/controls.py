@@ -13,6 +13,7 @@ LABELS = {
     ActionId.JOB_RETRY: "Retry",
     ActionId.JOB_APPROVE: "Approve",
     ActionId.JOB_REJECT: "Reject",
+    ActionId.JOB_REDRAFT: "Redraft with this feedback",
 }
 STYLES = {ActionId.JOB_APPROVE: "primary", ActionId.JOB_REJECT: "danger"}
 
@@ -35,7 +36,7 @@ def card_actions(job: Job) -> list[ActionId]:
     status = JobStatus(job.status)
     if status in ACTIVE and not job.stop_requested:
         return [ActionId.JOB_CANCEL]
-    if status in RETRYABLE and job.attempts < job.max_attempts:
+    if status in RETRYABLE:  # people may always try again; only automatic attempts are capped
         return [ActionId.JOB_RETRY]
     return []
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from models.base import utcnow
 from models.db import Database
-from models.errors import AttemptsExhausted, TransitionRefused
+from models.errors import TransitionRefused
 from models.ids import normalize_job_id
 from models.job import Job
 from models.kinds import KindsConfig
@@ -17,41 +17,71 @@ from models.store.attempt import open_attempt
 from models.store.lifecycle import add_notice, record_event, transition
 from models.store.queries import get_job
 
+REJECTED = frozenset({JobStatus.REJECTED})
+
 
 def request_retry(db: Database, kinds: KindsConfig, job_id: str, *, actor: str) -> Job:
-    """Start a failed, canceled or expired job again as a new attempt."""
+    """Start a failed, canceled or expired job again as a new attempt. People may always
+    try again; `max_attempts` caps only the automatic retries after provider failures."""
     job = get_job(db, job_id)
     if job.status not in RETRYABLE:
         raise TransitionRefused(job.id, job.status, JobStatus.QUEUED)
-    if job.attempts >= job.max_attempts:
-        raise AttemptsExhausted(
-            f"Job {job.id} has used all {job.max_attempts} attempts its kind allows."
-        )
+    _again(db, kinds, job, actor=actor, action="retry", sources=RETRYABLE)
+    return get_job(db, job.id)
+
+
+def redraft(db: Database, kinds: KindsConfig, job_id: str, *, actor: str) -> Job:
+    """A rejected draft, written again as a new attempt whose input carries the
+    reviewer's reason, so the next draft answers the feedback."""
+    job = get_job(db, job_id)
+    if job.status != JobStatus.REJECTED:
+        raise TransitionRefused(job.id, job.status, JobStatus.QUEUED)
+    feedback = (
+        f"{job.input_text}\n\nA reviewer rejected the previous draft. Their feedback, "
+        f"which the new draft must address:\n{job.decision_note or 'no reason given'}"
+    )
+    extra = {"input_text": feedback, "decided_by": None, "decided_at": None}
+    _again(db, kinds, job, actor=actor, action="redraft", sources=REJECTED, values=extra)
+    return get_job(db, job.id)
+
+
+def _again(
+    db: Database,
+    kinds: KindsConfig,
+    job: Job,
+    *,
+    actor: str,
+    action: str,
+    sources: frozenset[JobStatus],
+    values: dict[str, Any] | None = None,
+) -> None:
+    """Queue the job again as attempt N+1, cleared of the last attempt's outcome."""
     number = job.attempts + 1
     deadline = utcnow() + timedelta(seconds=kinds.get(job.kind).timeout_seconds)
+    fresh = {
+        "attempts": number,
+        "error": None,
+        "output_text": None,
+        "next_check_at": None,
+        "stop_requested": None,
+        "stop_requested_by": None,
+        "finished_at": None,
+        "deadline_at": deadline,
+        "stuck_alerted_at": None,
+    }
     with db.unit() as unit:
         transition(
             unit.session,
             job.id,
             JobStatus.QUEUED,
             actor=actor,
-            action="retry",
-            sources=RETRYABLE,
+            action=action,
+            sources=sources,
             notice="retrying",
             detail=f"attempt {number}",
-            values={
-                "attempts": number,
-                "error": None,
-                "output_text": None,
-                "next_check_at": None,
-                "stop_requested": None,
-                "stop_requested_by": None,
-                "finished_at": None,
-                "deadline_at": deadline,
-            },
+            values={**fresh, **(values or {})},
         )
         open_attempt(unit.session, job.id, number)
-    return get_job(db, job.id)
 
 
 def decide(

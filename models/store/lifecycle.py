@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.errors import JobNotFound, TransitionRefused
 from models.job import events, jobs, notices
+from models.notifier import CARD, CARD_ONLY
 from models.status import SOURCES, TERMINAL, JobStatus
 
 
@@ -52,7 +53,8 @@ def transition(
             event_id = record_event(
                 session, job_id, actor, action, change.from_status, target, detail
             )
-            if notice:
+            add_notice(session, job_id, CARD, key=str(event_id))
+            if notice and notice not in CARD_ONLY:
                 add_notice(session, job_id, notice, key=f"{notice}:{event_id}")
             return change
     raise TransitionRefused(job_id, _status(session, job_id), target)
@@ -111,9 +113,14 @@ def add_notice(
     key: str,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Queue a milestone for the notifier in the same transaction as the change it reports."""
-    row = notice_row(job_id, milestone, key=key, detail=detail)
-    session.execute(_ADD_NOTICE, row)
+    """Queue a milestone for the notifier in the same transaction as the change it reports.
+
+    A milestone that only changes the status card is queued as a card notice (one per
+    change; the notifier sends only the newest), keyed apart from the thread's news.
+    """
+    if milestone in CARD_ONLY or milestone == CARD:
+        milestone, key = CARD, f"{CARD}:{key}"
+    session.execute(_ADD_NOTICE, notice_row(job_id, milestone, key=key, detail=detail))
 
 
 def event_row(

@@ -1,78 +1,101 @@
-"""The notice outbox: milestones written with the change they report, claimed in order
-per job by the notify pulse, and settled (delivered, or due again later) after delivery.
+"""The notice outbox: milestones written with the change they report, claimed by the
+notify pulse, and settled one by one as each delivery ends.
 
-Under a backlog, jobs with a result to tell go first, then the oldest news: a person
-waiting for an answer matters more than another job's "started" line.
+Three kinds of notice go their own ways, so none holds up another:
+* a job's **news** (its card's first post, thread lines, the result) goes in order, and
+  a notice that must wait holds back the later ones of its job; under a backlog, jobs
+  with a result to tell go first, then the oldest news;
+* its **card** edits are coalesced: of a job's pending card notices only the newest is
+  sent (it renders the job as it is now), finals first, as many as the notifier's budget
+  allows now;
+* **alerts** for on-call are delivered on their own.
+A notice is tried a bounded number of times, with backoff; a permanent failure, or the
+last try, gives it up: it is undeliverable, visible to operators, and blocks nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Row, case, func, or_, select, update
+from sqlalchemy import Row, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from models.base import utcnow
 from models.db import Database
 from models.job import Job, Notice, notices
-from models.notifier import Milestone
-from models.status import RESULTS, values
+from models.notifier import ALERTS, CARD, Milestone
+from models.status import RESULTS, TERMINAL, values
 
 CLAIM = timedelta(seconds=60)
+MAX_TRIES = 8
 _with_a_result = func.max(case((Notice.milestone.in_(values(RESULTS)), 1), else_=0))
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one notice went: delivered (with job fields to store) or to be tried later."""
+    """How one notice went: delivered (with job fields to store), to be tried again after
+    `wait` seconds, or given up."""
 
     notice_id: int
     job_id: str
+    fence: datetime | None  # the claim this delivery held; a settle under another is void
     changes: dict[str, Any] | None = None
     wait: float | None = None
     error: str | None = None
     progress: dict[str, Any] | None = None
+    tried: bool = True  # a Slack call was made (a budget wait is not a try)
+    given_up: bool = False
 
 
-def claim_due_notices(db: Database, *, jobs: int) -> list[list[Milestone]]:
-    """Lease the due notices of up to `jobs` jobs, results first; per job, its notices
-    from the oldest up to the first one that is not yet due, in order."""
+@dataclass(frozen=True)
+class Claimed:
+    """One job's claimed notices: its news in order, then its card, and on-call alerts."""
+
+    news: list[Milestone]
+    alerts: list[Milestone]
+
+
+def _pending() -> Any:
+    return and_(Notice.delivered_at.is_(None), Notice.given_up_at.is_(None))
+
+
+def _due(now: datetime) -> Any:
+    return and_(
+        _pending(),
+        Notice.next_try_at <= now,
+        or_(Notice.claimed_until.is_(None), Notice.claimed_until <= now),
+    )
+
+
+def claim_news(db: Database, *, jobs: int) -> list[Claimed]:
+    """Lease the due news and alerts of up to `jobs` jobs, results first."""
     now = utcnow()
     with db.unit() as unit:
         job_ids = _jobs_with_news(unit.session, now, jobs)
         if not job_ids:
             return []
-        pending = unit.session.execute(
+        rows = unit.session.execute(
             select(notices)
-            .where(notices.c.job_id.in_(job_ids), notices.c.delivered_at.is_(None))
+            .where(notices.c.job_id.in_(job_ids), notices.c.milestone != CARD, _pending())
             .order_by(notices.c.job_id, notices.c.id)
         ).all()
-        loaded = _load_jobs(
-            unit.session, job_ids, alerts=any(n.milestone == "stuck" for n in pending)
-        )
-        order = {job_id: index for index, job_id in enumerate(job_ids)}  # results first
-        groups = sorted(_due_prefixes(pending, loaded, now), key=lambda g: order[g[0].job.id])
-        ids = [m.notice_id for group in groups for m in group]
-        unit.session.execute(
-            update(Notice)
-            .where(Notice.id.in_(ids))
-            .values(claimed_until=now + CLAIM, tries=Notice.tries + 1)
-        )
-    return groups
+        alerts = any(n.milestone in ALERTS for n in rows)
+        loaded = _load_jobs(unit.session, job_ids, alerts=alerts)
+        claims = _group(db, rows, loaded, now + CLAIM, now)
+        _lease(unit.session, claims, now + CLAIM)
+    order = {job_id: index for index, job_id in enumerate(job_ids)}  # results first
+    return sorted(claims.values(), key=lambda c: order[(c.news or c.alerts)[0].job.id])
 
 
 def _jobs_with_news(session: Session, now: datetime, limit: int) -> list[str]:
     return list(
         session.scalars(
             select(Notice.job_id)
-            .where(
-                Notice.delivered_at.is_(None),
-                Notice.next_try_at <= now,
-                or_(Notice.claimed_until.is_(None), Notice.claimed_until <= now),
-            )
+            .where(_due(now), Notice.milestone != CARD)
             .group_by(Notice.job_id)
             .order_by(_with_a_result.desc(), func.min(Notice.id))
             .limit(limit)
@@ -90,58 +113,140 @@ def _load_jobs(session: Session, ids: Sequence[str], *, alerts: bool) -> dict[st
     return {job.id: job for job in session.scalars(query)}
 
 
-def _due_prefixes(
-    pending: Sequence[Row[Any]], jobs: dict[str, Job], now: datetime
-) -> list[list[Milestone]]:
-    """Per job, the notices from its oldest up to the first one that is not yet due."""
-    groups: dict[str, list[Milestone]] = {}
+def _group(
+    db: Database, rows: Sequence[Row[Any]], jobs: dict[str, Job], fence: datetime, now: datetime
+) -> dict[str, Claimed]:
+    """Per job: its news from the oldest up to the first not yet due; its due alerts."""
+    claims: dict[str, Claimed] = {}
     blocked: set[str] = set()
-    for notice in pending:
-        if notice.job_id in blocked:
-            continue
-        claimed = notice.claimed_until is not None and notice.claimed_until > now
-        if notice.next_try_at > now or claimed:
-            blocked.add(notice.job_id)
-            continue
-        milestone = Milestone(
-            notice.id,
-            notice.milestone,
-            dict(notice.detail or {}),
-            jobs[notice.job_id],
-            notice.next_try_at,
-        )
-        groups.setdefault(notice.job_id, []).append(milestone)
-    return [
-        [replace(m, last=index == len(group) - 1) for index, m in enumerate(group)]
-        for group in groups.values()
-    ]
+    for row in rows:
+        claim = claims.setdefault(row.job_id, Claimed([], []))
+        due = row.next_try_at <= now and not (row.claimed_until and row.claimed_until > now)
+        if row.milestone in ALERTS:
+            if due:
+                claim.alerts.append(_milestone(db, row, jobs[row.job_id], fence))
+        elif row.job_id not in blocked and due:
+            claim.news.append(_milestone(db, row, jobs[row.job_id], fence))
+        else:
+            blocked.add(row.job_id)
+    return {job_id: c for job_id, c in claims.items() if c.news or c.alerts}
 
 
-def settle(db: Database, outcomes: list[Outcome]) -> None:
-    """Record a tick's outcomes as bulk updates by primary key: a few round trips, not
-    one per notice, so a busy tick does not hold its pulse on the settling."""
-    if not outcomes:
-        return
+def _milestone(db: Database, row: Row[Any], job: Job, fence: datetime) -> Milestone:
+    checkpoint: Callable[[dict[str, Any]], None] = partial(save_progress, db, row.id, fence)
+    detail = dict(row.detail or {})
+    if row.tries and row.last_error is None:  # an earlier try ended unrecorded (a worker died)
+        detail["uncertain"] = True
+    return Milestone(
+        row.id, row.milestone, detail, job, row.next_try_at, row.tries + 1, fence, checkpoint
+    )
+
+
+def _lease(session: Session, claims: dict[str, Claimed], until: datetime) -> None:
+    ids = [m.notice_id for c in claims.values() for m in (*c.news, *c.alerts)]
+    session.execute(
+        update(Notice).where(Notice.id.in_(ids)).values(claimed_until=until, tries=Notice.tries + 1)
+    )
+
+
+def claim_cards(db: Database, *, limit: int) -> list[Milestone]:
+    """Lease up to `limit` jobs' newest card notice, finished jobs first, then the oldest
+    change; a job's older pending card notices are superseded (nothing to send)."""
+    if limit <= 0:
+        return []
     now = utcnow()
-    settled = [{"id": o.notice_id, **_notice_values(o, now)} for o in outcomes]
-    changes: dict[str, dict[str, Any]] = {}
-    for outcome in outcomes:  # in order: a job's later delivery wins, as it would alone
-        changes.setdefault(outcome.job_id, {"id": outcome.job_id}).update(outcome.changes or {})
-    changed = [fields for fields in changes.values() if len(fields) > 1]
     with db.unit() as unit:
-        unit.session.execute(update(Notice), settled)
-        if changed:
-            unit.session.execute(update(Job), changed)
+        newest = _newest_cards(unit.session, now, limit)
+        if not newest:
+            return []
+        rows = unit.session.execute(select(notices).where(notices.c.id.in_(newest))).all()
+        loaded = _load_jobs(unit.session, [r.job_id for r in rows], alerts=False)
+        _supersede(unit.session, rows, now)
+        unit.session.execute(
+            update(Notice)
+            .where(Notice.id.in_(newest))
+            .values(claimed_until=now + CLAIM, tries=Notice.tries + 1)
+        )
+    return [_milestone(db, row, loaded[row.job_id], now + CLAIM) for row in rows]
+
+
+def _newest_cards(session: Session, now: datetime, limit: int) -> list[int]:
+    """The newest due card notice of each job that has a card to edit."""
+    final = func.max(case((Job.status.in_(values(TERMINAL)), 1), else_=0))
+    return list(
+        session.scalars(
+            select(func.max(Notice.id))
+            .join(Job, Job.id == Notice.job_id)
+            .where(_due(now), Notice.milestone == CARD, Job.thread_ts.is_not(None))
+            .group_by(Notice.job_id)
+            .order_by(final.desc(), func.min(Notice.id))
+            .limit(limit)
+        )
+    )
+
+
+def _supersede(session: Session, rows: Sequence[Row[Any]], now: datetime) -> None:
+    for row in rows:
+        session.execute(
+            update(Notice)
+            .where(
+                Notice.job_id == row.job_id,
+                Notice.milestone == CARD,
+                Notice.id < row.id,
+                _pending(),
+            )
+            .values(delivered_at=now, last_error="superseded by a newer card")
+        )
+
+
+def save_progress(db: Database, notice_id: int, fence: datetime, progress: dict[str, Any]) -> None:
+    """What a multi-part delivery has sent so far, saved before its next part goes out."""
+    with db.unit() as unit:
+        unit.session.execute(
+            update(Notice)
+            .where(Notice.id == notice_id, Notice.claimed_until == fence)
+            .values(detail=progress)
+        )
+
+
+def settle(db: Database, outcome: Outcome) -> None:
+    """Record one delivery the moment it ends, under the claim it held (fenced: a worker
+    whose lease ran out changes nothing), with the job fields the notifier returned."""
+    now = utcnow()
+    with db.unit() as unit:
+        changed = unit.session.execute(
+            update(Notice)
+            .where(Notice.id == outcome.notice_id, Notice.claimed_until == outcome.fence)
+            .values(**_notice_values(outcome, now))
+        ).rowcount  # type: ignore[attr-defined]
+        if changed and outcome.changes:
+            unit.session.execute(
+                update(Job).where(Job.id == outcome.job_id).values(**outcome.changes)
+            )
 
 
 def _notice_values(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    if outcome.given_up:
+        return {"given_up_at": now, "claimed_until": None, "last_error": _short(outcome.error)}
     if outcome.wait is None:
         return {"delivered_at": now}
     fields: dict[str, Any] = {"claimed_until": None}
+    if not outcome.tried:
+        fields["tries"] = Notice.tries - 1  # nothing was sent: not a try
     if outcome.progress:
         fields["detail"] = outcome.progress  # what a multi-part delivery already sent
     if outcome.error is not None:
-        fields.update(
-            next_try_at=now + timedelta(seconds=outcome.wait), last_error=outcome.error[:500]
-        )
+        fields["last_error"] = _short(outcome.error)
+    fields["next_try_at"] = now + timedelta(seconds=outcome.wait)
     return fields
+
+
+def _short(error: str | None) -> str | None:
+    return error[:500] if error else None
+
+
+def backoff(tries: int, hinted: float | None) -> float:
+    """Seconds before try `tries + 1`: the provider's hint, else 5 s doubling to 5 min."""
+    if hinted is not None:
+        return hinted
+    return float(min(5 * 2 ** max(tries - 1, 0), 300))

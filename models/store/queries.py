@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from models.db import Database
 from models.errors import JobNotFound
 from models.ids import normalize_job_id
-from models.job import Event, Job, is_active
+from models.job import Event, Job, Notice, is_active
 from models.kinds import KindsConfig
 
 RECENT = 15
@@ -73,3 +73,16 @@ def counts(db: Database) -> dict[tuple[str, str], int]:
             select(Job.status, Job.kind, func.count()).group_by(Job.status, Job.kind)
         ).all()
     return {(str(status), str(kind)): int(n) for status, kind, n in rows}
+
+
+def undeliverable(db: Database, *, limit: int = RECENT) -> list[Job]:
+    """Jobs with news that could not be delivered (given up), most recent first."""
+    given_up = (
+        select(Notice.job_id)
+        .where(Notice.given_up_at.is_not(None))
+        .group_by(Notice.job_id)
+        .order_by(func.max(Notice.given_up_at).desc())
+        .limit(limit)
+    )
+    with db.unit() as unit:
+        return list(unit.session.scalars(select(Job).where(Job.id.in_(given_up.scalar_subquery()))))

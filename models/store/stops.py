@@ -15,6 +15,7 @@ from models.db import Database
 from models.dispatch import Dispatch
 from models.errors import TransitionRefused
 from models.job import Job, is_active
+from models.notifier import CARD
 from models.status import ACTIVE, JobStatus
 from models.store.lifecycle import add_notice, record_event, transition
 from models.store.queries import get_job
@@ -43,6 +44,7 @@ def request_cancel(db: Database, dispatch: Dispatch, job_id: str, *, actor: str)
             return _already_stopping(unit.session, job.id)
         record_event(unit.session, job.id, actor, "cancel_requested")
         add_notice(unit.session, job.id, "canceling", key=f"canceling:{job.attempts}")
+        add_notice(unit.session, job.id, CARD, key=f"canceling:{job.attempts}")
         unit.later(lambda: dispatch.stop(job.id))
     return "canceling"
 

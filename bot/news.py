@@ -1,0 +1,174 @@
+"""What each milestone says in the job's thread, and the review of drafts.
+
+Unapproved drafts are shown only to approvers: the review request goes to the approvals
+channel with the draft in its thread, and the requester's thread says only that a review
+is pending. On approval the draft is delivered to the requester as the result; on
+rejection the requester gets the reason and a button to redraft with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks import review, thread
+from bot.blocks.controls import actions_block
+from bot.blocks.result import file_comment, result_messages, too_long_for_messages
+from bot.blocks.text import section
+from bot.budget import Budget
+from bot.ids import ActionId
+from bot.poster import ChannelGone, Part, Poster, Where
+from bot.slack import call, error_code
+from models.job import Job
+from models.notifier import Milestone, Undeliverable
+from models.status import JobStatus
+
+log = logging.getLogger(__name__)
+
+
+class News:
+    """Tells one milestone in its job's thread (and the approvals channel for reviews)."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        budget: Budget,
+        *,
+        approvals: str | None,
+        title: Callable[[Job], str],
+        alert: Callable[[str], None],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.client = client
+        self.budget = budget
+        self.poster = Poster(client, budget)
+        self.approvals = approvals
+        self.title = title
+        self.alert = alert
+        self.clock = clock
+
+    def tell(self, m: Milestone) -> None:
+        job, now = m.job, self.clock()
+        lines: dict[str, Callable[[], str]] = {
+            "started": lambda: thread.started(job, job.lane),
+            "still_running": lambda: thread.still_running(job, now),
+            "progress": lambda: thread.progress(m.detail),
+            "canceling": lambda: thread.canceling(job),
+            "retrying": lambda: thread.retrying(job),
+            "failed": lambda: thread.failed(job),
+            "canceled": lambda: thread.canceled(job),
+            "expired": lambda: thread.expired(job),
+        }
+        flows: dict[str, Callable[[Milestone], None]] = {
+            "completed": self._result,
+            "needs_review": self._review,
+            "approved": self._decided,
+            "rejected": self._decided,
+        }
+        if m.name in lines:
+            self.poster.post_all(m, [Part(lines[m.name]())], step="line")
+        elif m.name in flows:
+            flows[m.name](m)
+
+    # -- results ----------------------------------------------------------------------
+
+    def _result(self, m: Milestone) -> None:
+        self.deliver(m, f"Result of job {m.job.id}", where=None, step="result")
+
+    def deliver(self, m: Milestone, heading: str, *, where: Where | None, step: str) -> None:
+        """The whole output, in parts (or as a file when very long), each part once."""
+        job = m.job
+        if too_long_for_messages(job):
+            self._file(m, heading, where or Where(str(job.channel_id), job.thread_ts), step)
+            return
+        parts = [Part(msg.text, msg.blocks) for msg in result_messages(job, heading)]
+        self.poster.post_all(m, parts, step=step, where=where)
+
+    def _file(self, m: Milestone, heading: str, where: Where, step: str) -> None:
+        if m.detail.get(f"{step}_sent"):
+            return
+        job = m.job
+        call(
+            self.client.files_upload_v2,
+            budget=self.budget,
+            channel=where.channel,
+            thread_ts=where.thread_ts,
+            content=job.output_text or "",
+            filename=f"errand-{job.id}.md",
+            title=heading,
+            initial_comment=file_comment(job, heading),
+        )
+        m.detail[f"{step}_sent"] = 1
+        m.checkpoint(m.detail)
+
+    # -- review -----------------------------------------------------------------------
+
+    def _review(self, m: Milestone) -> None:
+        """Request to the approvals channel, the draft under it, a note to the requester."""
+        job = m.job
+        if self.approvals is None:  # no approvals channel: all of it in the job's thread
+            self._request(m, Where(str(job.channel_id), job.thread_ts))
+            self.poster.post_all(m, [Part(thread.review_pending(None))], step="line")
+            return
+        try:
+            self._request(m, Where(self.approvals, None))
+        except ChannelGone as gone:
+            raise self._unreviewable(m, str(gone)) from gone
+        self.poster.post_all(m, [Part(thread.review_pending(self.approvals))], step="line")
+
+    def _request(self, m: Milestone, where: Where) -> str:
+        job = m.job
+        text, blocks = review.approval_request(job, self.title(job), None)
+        ts = self.poster.post_all(m, [Part(text, blocks)], step="request", where=where)
+        draft_in = Where(where.channel, where.thread_ts or ts)
+        self.deliver(m, f"Draft of job {job.id} (not final)", where=draft_in, step="draft")
+        return ts
+
+    def _unreviewable(self, m: Milestone, code: str) -> Undeliverable:
+        """Approvers cannot be reached: say so to the requester and on-call; the draft
+        stays unseen rather than going anywhere else."""
+        job = m.job
+        self.alert(
+            f"Errand cannot post in the approvals channel <#{self.approvals}> ({code}): "
+            f"job `{job.id}` waits for a review nobody can see."
+        )
+        line = (
+            ":warning: The draft is ready, but Errand cannot reach the approvers; "
+            "on-call has been told."
+        )
+        self.poster.post_all(m, [Part(line)], step="line")
+        return Undeliverable(f"approvals channel unreachable: {code}")
+
+    def _decided(self, m: Milestone) -> None:
+        """Update the review request (who, when), then tell the requester: the approved
+        draft as the result, or the reason with a way to redraft."""
+        job = m.job
+        self._update_request(job, m.detail)
+        if job.status == JobStatus.COMPLETED:
+            self.deliver(m, f"Approved draft of job {job.id}", where=None, step="result")
+            self.poster.post_all(m, [Part(review.decision_line(job))], step="line")
+            return
+        line = review.decision_line(job)
+        redraft = actions_block(job.id, [ActionId.JOB_REDRAFT])
+        self.poster.post_all(m, [Part(line, [section(line), *redraft])], step="line")
+
+    def _update_request(self, job: Job, where: dict[str, Any]) -> None:
+        if not (where.get("channel") and where.get("ts")):
+            return
+        text, blocks = review.decided_request(job, self.title(job), None)
+        try:
+            call(
+                self.client.chat_update,
+                budget=self.budget,
+                channel=where["channel"],
+                ts=where["ts"],
+                text=text,
+                blocks=blocks,
+            )
+        except SlackApiError as exc:  # the request is a record once decided: tell, go on
+            log.warning("review request not updated", extra={"error": error_code(exc)})

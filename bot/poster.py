@@ -1,0 +1,156 @@
+"""Posting a job's news in its thread, once each, within Slack's budget.
+
+* Every post carries message metadata naming its notice and part, so a retry after a
+  try whose outcome is unknown (a timeout) first looks in the thread and does not post
+  what is already there.
+* A result in several parts records each part before the next goes out (the notice's
+  checkpoint), so a retry resumes where it stopped and never repeats a part.
+* Blocks Slack refuses (`invalid_blocks`, `msg_too_long`) are sent again as plain text,
+  so a rendering fault never costs the person their answer.
+* A channel Errand can no longer post in raises `ChannelGone`; the notifier then moves
+  the job to a direct message with the requester and delivers there.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.budget import Budget
+from bot.ids import CANNOT_POST, EventType, SlackErrorCode
+from bot.slack import call, error_code
+from models.notifier import Milestone, NotifyLater
+
+Blocks = list[dict[str, Any]]
+REFUSED_BLOCKS = frozenset({SlackErrorCode.INVALID_BLOCKS, SlackErrorCode.MSG_TOO_LONG})
+PLAIN_CHARS = 39_000  # under Slack's 40,000 for a message's text
+LOOK_BACK = 3_600.0  # how far back a retry looks in the thread for its own earlier post
+
+
+class ChannelGone(Exception):
+    """Errand cannot post in the job's channel any more (archived, removed, deleted)."""
+
+
+@dataclass(frozen=True)
+class Where:
+    """A channel, and the thread in it (None: a new top-level message)."""
+
+    channel: str
+    thread_ts: str | None
+
+
+@dataclass(frozen=True)
+class Part:
+    """One message of a notice's news."""
+
+    text: str
+    blocks: Blocks | None = None
+
+
+def _plain(part: Part) -> str:
+    """The part as text alone: its heading and every section's text, in order."""
+    texts = [part.text]
+    for block in part.blocks or []:
+        inner = block.get("text")
+        if isinstance(inner, dict) and isinstance(inner.get("text"), str):
+            texts.append(inner["text"])
+    return "\n\n".join(texts)[:PLAIN_CHARS]
+
+
+class Poster:
+    """Posts one milestone's messages in its job's thread (see the module docstring)."""
+
+    def __init__(self, client: WebClient, budget: Budget) -> None:
+        self.client = client
+        self.budget = budget
+
+    def post_all(
+        self,
+        milestone: Milestone,
+        parts: list[Part],
+        *,
+        step: str = "news",
+        where: Where | None = None,
+    ) -> str:
+        """Post the parts of `step` not yet sent, recording each; returns the first's ts.
+
+        `where` is (channel, thread_ts), by default the job's thread; a milestone may post
+        several steps (a review request, then the draft under it), each resuming apart.
+        """
+        job = milestone.job
+        place = where or Where(str(job.channel_id), job.thread_ts)
+        sent: dict[str, Any] = milestone.detail
+        for index, part in enumerate(parts):
+            if index < int(sent.get(f"{step}_sent", 0)):
+                continue
+            label = f"{step}:{index}"
+            ts = self._post_once(milestone, label, part, place)
+            sent.setdefault(f"{step}_ts", ts)
+            sent[f"{step}_sent"] = index + 1
+            sent.pop("uncertain", None)
+            milestone.checkpoint(sent)
+        return str(sent.get(f"{step}_ts") or place.thread_ts)
+
+    def _post_once(self, milestone: Milestone, label: str, part: Part, place: Where) -> str:
+        if milestone.detail.get("uncertain"):
+            found = self._already_posted(milestone, label, place)
+            if found:
+                return found
+        try:
+            return self._post(milestone, label, part, place)
+        except NotifyLater as later:
+            later.progress = {**milestone.detail, **later.progress}
+            raise
+
+    def _post(self, milestone: Milestone, label: str, part: Part, place: Where) -> str:
+        job = milestone.job
+        where: dict[str, Any] = {"channel": place.channel, "thread_ts": place.thread_ts}
+        meta = {
+            "event_type": EventType.NOTICE_METADATA.value,
+            "event_payload": {"job_id": job.id, "notice": milestone.notice_id, "part": label},
+        }
+        try:
+            return self._send(where, part.text, part.blocks, meta)
+        except SlackApiError as exc:
+            code = error_code(exc)
+            if code in CANNOT_POST:
+                raise ChannelGone(code) from exc
+            if code not in REFUSED_BLOCKS or not part.blocks:
+                raise
+        return self._send(where, _plain(part), None, meta)
+
+    def _send(self, where: dict[str, Any], text: str, blocks: Blocks | None, meta: Any) -> str:
+        posted = call(
+            self.client.chat_postMessage,
+            budget=self.budget,
+            **where,
+            text=text,
+            blocks=blocks,
+            metadata=meta,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(posted["ts"])
+
+    def _already_posted(self, milestone: Milestone, label: str, place: Where) -> str | None:
+        """The ts of this notice's part if an earlier try posted it after all."""
+        if place.thread_ts is None:
+            return None  # a top-level post: nothing to look in cheaply; post again
+        replies = call(
+            self.client.conversations_replies,
+            budget=self.budget,
+            channel=place.channel,
+            ts=place.thread_ts,
+            oldest=str(time.time() - LOOK_BACK),
+            include_all_metadata=True,
+            limit=15,
+        )
+        for message in replies.get("messages") or []:
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("notice") == milestone.notice_id and payload.get("part") == label:
+                return str(message["ts"])
+        return None

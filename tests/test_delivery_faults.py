@@ -1,0 +1,113 @@
+"""Nothing silent, nothing repeated: permanent Slack errors end in a way forward, never in
+a job's news waiting for ever or posted twice. Real bot, real worker, the Slack stand-in
+with Slack's documented rate tiers and its permanent errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.procs import wait_for
+from tests.support.slack import BotProcess, job_id_of, thread_texts
+from tests.support.stack import Stack
+from tests.test_bot_flow import card_showing, replies_with
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def _dm_of(bot: BotProcess, stack: Stack, job_id: str) -> str:
+    wait_for(lambda: stack.show(job_id)["channel_id"].startswith("D"), 30, "job not moved to a DM")
+    return str(stack.show(job_id)["channel_id"])
+
+
+def test_a_channel_the_bot_leaves_after_the_card_still_gets_the_result_by_dm(
+    stack: Stack, bot: BotProcess
+) -> None:
+    stack.start_worker()
+    bot.command("/research", "Leave me [sandbox: duration=6]")
+    card = card_showing(bot, "C_GENERAL", "Queued")
+    job_id = job_id_of(card)
+    bot.slack.remove_bot("C_GENERAL")
+    stack.wait_status(job_id, "completed", timeout=40)
+    dm = _dm_of(bot, stack, job_id)
+    card_showing(bot, dm, "Completed")
+    replies_with(bot, dm, "Result of job")
+    refused = [c for c in bot.slack.calls() if c.get("error") == "not_in_channel"]
+    assert 1 <= len(refused) <= 10, refused
+
+
+def test_an_archived_channel_gets_the_result_by_dm_and_nothing_is_retried_there(
+    stack: Stack, bot: BotProcess
+) -> None:
+    stack.start_worker()
+    bot.command("/research", "Archive me [sandbox: duration=6]")
+    job_id = job_id_of(card_showing(bot, "C_GENERAL", "Queued"))
+    bot.slack.archive("C_GENERAL")
+    stack.wait_status(job_id, "completed", timeout=40)
+    dm = _dm_of(bot, stack, job_id)
+    replies_with(bot, dm, "Result of job")
+    refused = len([c for c in bot.slack.calls() if c.get("error") == "is_archived"])
+    card_showing(bot, dm, "Completed")
+    assert 1 <= len([c for c in bot.slack.calls() if c.get("error") == "is_archived"]) <= 10
+    assert len([c for c in bot.slack.calls() if c.get("error") == "is_archived"]) == refused
+
+
+def test_an_unreachable_oncall_channel_holds_up_no_result(stack: Stack, bot: BotProcess) -> None:
+    stack.env["ERRAND_ONCALL_CHANNEL"] = "C_ONCALL_GONE"
+    stack.write_kinds(stuck_after_seconds=1)
+    stack.start_worker()
+    bot.command("/research", "Runs past its stuck threshold [sandbox: duration=8]")
+    job_id = job_id_of(card_showing(bot, "C_GENERAL", "Queued"))
+    card_showing(bot, "C_GENERAL", "Completed", timeout=40)
+    replies_with(bot, "C_GENERAL", "Result of job")
+    shown = stack.show(job_id)
+    assert "reported_stuck" in [e["action"] for e in shown["events"]]
+
+
+def test_a_permanent_error_in_the_middle_of_a_result_posts_each_part_once(
+    stack: Stack, bot: BotProcess
+) -> None:
+    stack.start_worker()
+    bot.command("/research", "Three parts [sandbox: chars=55000 duration=4]")
+    card_showing(bot, "C_GENERAL", "Running")
+    # The second part of the result is refused for good (once): it goes again as plain
+    # text, and nothing before or after it is posted twice.
+    posts = len(bot.slack.calls("chat.postMessage"))
+    bot.slack.fault(method="chat.postMessage", status=200, error="invalid_blocks", count=1, after=1)
+    card = card_showing(bot, "C_GENERAL", "Completed", timeout=60)
+    replies_with(bot, "C_GENERAL", "(part 3 of 3)", timeout=60)
+    heads = [t.split("\n")[0] for t in thread_texts(bot.slack.card("C_GENERAL"))]
+    parts = [h for h in heads if h.startswith("Result of job")]
+    assert len(parts) == 3, heads
+    assert len(set(parts)) == 3
+    assert len(bot.slack.calls("chat.postMessage")) > posts
+    assert job_id_of(card)
+
+
+def test_one_result_message_per_job_even_when_slack_times_out_after_posting(
+    stack: Stack, bot: BotProcess
+) -> None:
+    """A post whose answer is lost is found in the thread on the next try, not posted again."""
+    stack.start_worker()
+    bot.command("/research", "Post me once [sandbox: duration=4]")
+    card_showing(bot, "C_GENERAL", "Running")
+    bot.slack.fault(method="chat.postMessage", answer_delay=20, count=1)
+    card_showing(bot, "C_GENERAL", "Completed", timeout=90)
+    replies_with(bot, "C_GENERAL", "Result of job", timeout=90)
+    results = [t for t in thread_texts(bot.slack.card("C_GENERAL")) if "Result of job" in t]
+    assert len(results) == 1
+
+
+def test_a_stranger_cannot_read_a_job_by_its_id(stack: Stack, bot: BotProcess) -> None:
+    stack.start_worker()
+    bot.command("/research", "A private question [sandbox: duration=1]", channel="C_NOBOT")
+    wait_for(lambda: stack.cli("jobs", "list", "--json").stdout.count('"id"'), 20, "no job")
+    job_id = json.loads(stack.cli("jobs", "list", "--json").stdout)[0]["id"]
+    bot.command("/jobs", job_id, user="U_OTHER", channel="C_GENERAL")
+    wait_for(lambda: bot.slack.ephemeral("C_GENERAL", "U_OTHER"), 20, "no answer")
+    answer = bot.slack.ephemeral("C_GENERAL", "U_OTHER")[0]
+    assert "can't see" in answer and "private question" not in answer
+    bot.command("/jobs", job_id, user="U_REQUESTER", channel="C_GENERAL")
+    wait_for(lambda: bot.slack.ephemeral("C_GENERAL", "U_REQUESTER"), 20, "no answer")
+    assert "private question" in json.dumps(bot.slack.conversation("C_GENERAL")["ephemeral"])
