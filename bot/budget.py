@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 PREFIX = "errand:slack"
+LOST_FOR = 3600  # a channel Errand cannot post in is not tried again for an hour
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,9 @@ RATES: dict[str, Rate] = {
     "usergroups.users.list": TIER2,
 }
 
-# KEYS[1] bucket, KEYS[2] pause; ARGV rate per second, size, take (1 or 0).
-# Returns seconds to wait (0: a token was taken), using Redis's clock for every worker.
+# KEYS[1] bucket, KEYS[2] pause; ARGV rate per second, size, take (1 or 0), keep.
+# Returns seconds to wait (0: a token was taken), using Redis's clock for every worker;
+# a take that must `keep` tokens for more urgent calls waits until there are more.
 _TAKE = """
 local pause = redis.call('PTTL', KEYS[2])
 if pause > 0 then return tostring(pause / 1000) end
@@ -57,7 +59,8 @@ local tokens = tonumber(state[1]) or size
 local at = tonumber(state[2]) or t
 tokens = math.min(size, tokens + (t - at) * rate)
 if ARGV[3] == '0' then return tostring(-math.floor(tokens)) end
-if tokens < 1 then return tostring((1 - tokens) / rate) end
+local need = 1 + tonumber(ARGV[4])
+if tokens < need then return tostring((need - tokens) / rate) end
 redis.call('HSET', KEYS[1], 'tokens', tokens - 1, 'at', t)
 redis.call('EXPIRE', KEYS[1], math.ceil(size / rate) + 60)
 return '0'
@@ -71,20 +74,37 @@ class Budget:
         self._redis = redis
         self._take = redis.register_script(_TAKE)
 
-    def wait(self, method: str, channel: str | None = None) -> float:
-        """Take a token for one call; 0.0 when it may go now, else seconds to wait."""
+    def wait(self, method: str, channel: str | None = None, *, keep: int = 0) -> float:
+        """Take a token for one call; 0.0 when it may go now, else seconds to wait.
+        `keep` leaves that many tokens for more urgent calls (a result before a note)."""
         rate = RATES.get(method)
         if rate is None:
             return 0.0
-        return max(self._run(method, rate, channel, take=True), 0.0)
+        return max(self._run(method, rate, channel, take=True, keep=keep), 0.0)
 
     def available(self, method: str) -> int:
         """Whole calls `method` may make now (tokens left), without taking any."""
         rate = RATES.get(method)
         if rate is None:
             return 1_000_000
-        left = self._run(method, rate, None, take=False)
+        left = self._run(method, rate, None, take=False, keep=0)
         return int(-left) if left <= 0 else 0
+
+    def lose(self, channel: str) -> None:
+        """Slack said Errand cannot post in `channel` (archived, removed, deleted): every
+        worker stops calling there for a while and reaches people another way."""
+        try:
+            self._redis.set(f"{PREFIX}:lost:{channel}", "1", ex=LOST_FOR)
+        except RedisError:
+            log.warning("lost channel not shared", extra={"channel": channel})
+
+    def is_lost(self, channel: str | None) -> bool:
+        if not channel:
+            return False
+        try:
+            return bool(self._redis.exists(f"{PREFIX}:lost:{channel}"))
+        except RedisError:
+            return False
 
     def pause(self, method: str, seconds: float, channel: str | None = None) -> None:
         """Slack said 429: no worker calls `method` (there) for `seconds`."""
@@ -94,8 +114,8 @@ class Budget:
         except RedisError:
             log.warning("Slack pause not shared", extra={"method": method})
 
-    def _run(self, method: str, rate: Rate, channel: str | None, *, take: bool) -> float:
-        args = [rate.per_minute / 60, rate.burst, int(take)]
+    def _run(self, method: str, rate: Rate, channel: str | None, *, take: bool, keep: int) -> float:
+        args = [rate.per_minute / 60, rate.burst, int(take), keep]
         try:
             return float(self._take(keys=list(self._keys(method, rate, channel)), args=args))
         except RedisError:

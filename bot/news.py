@@ -26,9 +26,13 @@ from bot.poster import ChannelGone, Part, Poster, Where
 from bot.slack import call, error_code
 from models.job import Job
 from models.notifier import Milestone, Undeliverable
-from models.status import JobStatus
+from models.status import RESULTS, JobStatus
 
 log = logging.getLogger(__name__)
+
+# Lines about a job still under way: skipped once it has finished, and sent only while
+# the channel's Slack budget has room to spare for results.
+PASSING = frozenset({"started", "still_running", "progress"})
 
 
 class News:
@@ -70,8 +74,11 @@ class News:
             "approved": self._decided,
             "rejected": self._decided,
         }
+        if m.name in PASSING and job.status in RESULTS:
+            return  # it finished meanwhile: its result says more than this line would
         if m.name in lines:
-            self.poster.post_all(m, [Part(lines[m.name]())], step="line")
+            urgent = m.name not in PASSING
+            self.poster.post_all(m, [Part(lines[m.name]())], step="line", urgent=urgent)
         elif m.name in flows:
             flows[m.name](m)
 

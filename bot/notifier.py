@@ -33,7 +33,7 @@ from bot.slack import call, error_code, make_client
 from models.base import utcnow
 from models.job import Job
 from models.kinds import KindsConfig
-from models.notifier import ALERTS, CARD, Milestone, Undeliverable
+from models.notifier import ALERTS, CARD, Milestone, NotifyLater, Undeliverable
 from models.settings import Settings, require
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class SlackNotifier:
         self.budget = budget
         self.oncall_channel = oncall_channel
         self.clock = clock
+        self._dms: dict[str, str] = {}
         self.news = News(
             client,
             budget,
@@ -87,10 +88,16 @@ class SlackNotifier:
         if not job.channel_id:  # started outside Slack (CLI, scripts): nothing to tell
             return {}
         if milestone.name == "queued" or not job.thread_ts:
-            return self._post_card(job)
+            return self._first_card(job)
         if milestone.name == CARD:
             self._edit_card(job)
             return {}
+        return self._tell(milestone)
+
+    def _tell(self, milestone: Milestone) -> Fields:
+        """The news in the job's thread; in a DM once its channel is known to be gone."""
+        if self.budget.is_lost(milestone.job.channel_id):
+            return self._moved(milestone)
         try:
             self.news.tell(milestone)
         except ChannelGone:
@@ -134,14 +141,17 @@ class SlackNotifier:
 
     # -- the card ---------------------------------------------------------------------
 
-    def _post_card(self, job: Job) -> Fields:
+    def _first_card(self, job: Job) -> Fields:
         assert job.channel_id is not None
+        if self.budget.is_lost(job.channel_id):
+            return self._card_in_dm(job)
         try:
             return {"thread_ts": self._post_card_in(job, job.channel_id)}
         except SlackApiError as exc:
             if error_code(exc) not in CANNOT_POST:
                 raise Undeliverable(f"the card could not be posted: {error_code(exc)}") from exc
-        return self._card_in_dm(job)
+            self.budget.lose(job.channel_id)
+        return self._card_in_dm(job, note=True)
 
     def _post_card_in(self, job: Job, channel: str) -> str:
         text, blocks = card(job, self.title(job), self.clock())
@@ -157,23 +167,32 @@ class SlackNotifier:
         )
         return str(posted["ts"])
 
-    def _card_in_dm(self, job: Job) -> Fields:
+    def _card_in_dm(self, job: Job, *, note: bool = False) -> Fields:
         """Errand cannot post in the job's channel: the card and its news go to a DM with
-        the requester (and the slash command's response_url says why, if it still works)."""
+        the requester. At the command itself, the response_url and a first DM line say
+        why and how to fix it; a channel lost later needs no more than the card."""
         assert job.channel_id is not None
-        note = thread.cannot_post(job.channel_id)
-        if job.response_url:
-            self._respond(job.response_url, note)
         try:
-            opened = call(
-                self.client.conversations_open, budget=self.budget, users=job.requested_by
-            )
-            dm = str(opened["channel"]["id"])
-            call(self.client.chat_postMessage, budget=self.budget, channel=dm, text=note)
+            dm = self._dm(job.requested_by)
+            if note:
+                self._explain(job, dm)
             return {"channel_id": dm, "thread_ts": self._post_card_in(job, dm)}
         except SlackApiError as exc:
             self.alert(f"Errand cannot reach <@{job.requested_by}> about job `{job.id}`.")
             raise Undeliverable(f"no way to reach the requester: {error_code(exc)}") from exc
+
+    def _dm(self, user: str) -> str:
+        """The DM channel with `user`, opened once per process."""
+        if user not in self._dms:
+            opened = call(self.client.conversations_open, budget=self.budget, users=user)
+            self._dms[user] = str(opened["channel"]["id"])
+        return self._dms[user]
+
+    def _explain(self, job: Job, dm: str) -> None:
+        note = thread.cannot_post(str(job.channel_id))
+        if job.response_url:
+            self._respond(job.response_url, note)
+        call(self.client.chat_postMessage, budget=self.budget, channel=dm, text=note)
 
     def _moved(self, milestone: Milestone) -> Fields:
         """The channel went away after the card: deliver this news in a DM instead."""
@@ -181,7 +200,11 @@ class SlackNotifier:
         moved = self._card_in_dm(job)
         for key, value in moved.items():
             setattr(job, key, value)
-        self.news.tell(milestone)
+        try:
+            self.news.tell(milestone)
+        except NotifyLater as later:  # the move is stored even when the news must wait
+            later.changes = {**moved, **later.changes}
+            raise
         return moved
 
     def _respond(self, url: str, text: str) -> None:
@@ -191,6 +214,8 @@ class SlackNotifier:
             log.warning("response_url failed", extra={"error": str(exc)})
 
     def _edit_card(self, job: Job) -> None:
+        if self.budget.is_lost(job.channel_id):
+            return  # the card is out of reach; the job's news goes to a DM
         text, blocks = card(job, self.title(job), self.clock())
         try:
             call(

@@ -75,11 +75,14 @@ class Poster:
         *,
         step: str = "news",
         where: Where | None = None,
+        urgent: bool = True,
     ) -> str:
         """Post the parts of `step` not yet sent, recording each; returns the first's ts.
 
         `where` is (channel, thread_ts), by default the job's thread; a milestone may post
         several steps (a review request, then the draft under it), each resuming apart.
+        A post that is not `urgent` (a progress line) leaves the channel's last token
+        of Slack's budget to results.
         """
         job = milestone.job
         place = where or Where(str(job.channel_id), job.thread_ts)
@@ -88,25 +91,27 @@ class Poster:
             if index < int(sent.get(f"{step}_sent", 0)):
                 continue
             label = f"{step}:{index}"
-            ts = self._post_once(milestone, label, part, place)
+            ts = self._post_once(milestone, label, part, place, keep=0 if urgent else 1)
             sent.setdefault(f"{step}_ts", ts)
             sent[f"{step}_sent"] = index + 1
             sent.pop("uncertain", None)
             milestone.checkpoint(sent)
         return str(sent.get(f"{step}_ts") or place.thread_ts)
 
-    def _post_once(self, milestone: Milestone, label: str, part: Part, place: Where) -> str:
+    def _post_once(
+        self, milestone: Milestone, label: str, part: Part, place: Where, *, keep: int
+    ) -> str:
         if milestone.detail.get("uncertain"):
             found = self._already_posted(milestone, label, place)
             if found:
                 return found
         try:
-            return self._post(milestone, label, part, place)
+            return self._post(milestone, label, part, place, keep)
         except NotifyLater as later:
             later.progress = {**milestone.detail, **later.progress}
             raise
 
-    def _post(self, milestone: Milestone, label: str, part: Part, place: Where) -> str:
+    def _post(self, milestone: Milestone, label: str, part: Part, place: Where, keep: int) -> str:
         job = milestone.job
         where: dict[str, Any] = {"channel": place.channel, "thread_ts": place.thread_ts}
         meta = {
@@ -114,19 +119,23 @@ class Poster:
             "event_payload": {"job_id": job.id, "notice": milestone.notice_id, "part": label},
         }
         try:
-            return self._send(where, part.text, part.blocks, meta)
+            return self._send(where, part.text, part.blocks, meta, keep)
         except SlackApiError as exc:
             code = error_code(exc)
             if code in CANNOT_POST:
+                self.budget.lose(place.channel)
                 raise ChannelGone(code) from exc
             if code not in REFUSED_BLOCKS or not part.blocks:
                 raise
-        return self._send(where, _plain(part), None, meta)
+        return self._send(where, _plain(part), None, meta, keep)
 
-    def _send(self, where: dict[str, Any], text: str, blocks: Blocks | None, meta: Any) -> str:
+    def _send(
+        self, where: dict[str, Any], text: str, blocks: Blocks | None, meta: Any, keep: int
+    ) -> str:
         posted = call(
             self.client.chat_postMessage,
             budget=self.budget,
+            keep=keep,
             **where,
             text=text,
             blocks=blocks,

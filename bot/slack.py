@@ -71,13 +71,19 @@ def method_name(method: Callable[..., SlackResponse]) -> str:
 
 
 def call(
-    method: Callable[..., SlackResponse], /, *, budget: Budget | None = None, **kwargs: Any
+    method: Callable[..., SlackResponse],
+    /,
+    *,
+    budget: Budget | None = None,
+    keep: int = 0,
+    **kwargs: Any,
 ) -> SlackResponse:
-    """Make one Web API call; transient failures become `NotifyLater`, permanent ones raise."""
+    """Make one Web API call; transient failures become `NotifyLater`, permanent ones raise.
+    With a budget, `keep` leaves tokens for more urgent calls (see `Budget.wait`)."""
     name = method_name(method)
     channel = kwargs.get("channel")
     if budget is not None:
-        wait = budget.wait(name, channel)
+        wait = budget.wait(name, channel, keep=keep)
         if wait > 0:
             raise NotifyLater(f"waiting for Slack's budget for {name}", wait, tried=False)
     try:

@@ -32,7 +32,8 @@ class NotifyLater(Exception):
     `progress` is what a multi-part delivery already sent, kept for the next try.
     `tried` is False when nothing was sent to Slack (the budget said wait): that
     does not count as a try. `uncertain` is True when a call may have reached Slack
-    without its answer reaching us (a timeout): the next try checks first.
+    without its answer reaching us (a timeout): the next try checks first. `changes`
+    are job fields to store even so (the job moved to a DM before the wait).
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class NotifyLater(Exception):
         self.progress = progress or {}
         self.tried = tried
         self.uncertain = uncertain
+        self.changes: dict[str, Any] = {}
 
 
 class Undeliverable(Exception):

@@ -142,11 +142,16 @@ def _later(milestone: Milestone, later: NotifyLater) -> Outcome:
     progress = {**milestone.detail, **later.progress}
     if later.uncertain:
         progress["uncertain"] = True
+    changes = later.changes or None
     if not later.tried:
-        return _fenced(milestone, wait=later.retry_after, progress=progress, tried=False)
+        wait = later.retry_after
+        return _fenced(milestone, wait=wait, progress=progress, tried=False, changes=changes)
     last = milestone.tries >= MAX_TRIES
     wait = max(later.retry_after, backoff(milestone.tries, None) if last else 0.0)
-    return _fenced(milestone, wait=wait, error=str(later), progress=progress, given_up=last)
+    error = str(later)
+    return _fenced(
+        milestone, wait=wait, error=error, progress=progress, given_up=last, changes=changes
+    )
 
 
 def _fenced(milestone: Milestone, **fields: object) -> Outcome:
