@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+from bot.blocks import thread
+from bot.blocks.card import card
+from bot.blocks.lists import job_list
+from bot.blocks.people import actor
 from bot.blocks.result import result_messages
+from bot.blocks.review import decision_line
 from bot.blocks.text import SECTION_CHARS, chunks, mrkdwn
 from models.job import Job
 
+T0 = datetime(2025, 3, 4, 15, 22, 0, tzinfo=UTC)
 
-def _job(output: str) -> Job:
-    now = datetime.now(UTC)
-    return Job(
-        id="J1", kind="research", lane="background", status="completed", requested_by="U1",
-        input_text="q", attempts=1, max_attempts=3, model="m", output_text=output,
-        output={"citations": [{"url": "https://example.com/a", "title": "A <b>"}]},
-        created_at=now, updated_at=now,
-    )  # fmt: skip
+
+def _job(output: str = "An answer.", **fields: Any) -> Job:
+    values: dict[str, Any] = {
+        "id": "J1", "kind": "research", "lane": "background", "status": "completed",
+        "requested_by": "U1", "input_text": "q", "attempts": 1, "max_attempts": 3, "model": "m",
+        "output_text": output,
+        "output": {"citations": [{"url": "https://example.com/a", "title": "A <b>"}]},
+        "created_at": T0, "updated_at": T0,
+    }  # fmt: skip
+    return Job(**{**values, **fields})
 
 
 def test_mentions_are_neutralized() -> None:
@@ -47,3 +56,28 @@ def test_result_messages_stay_within_block_kit_limits() -> None:
 
 def test_bold_inside_a_heading_stays_one_bold_run() -> None:
     assert mrkdwn("## Brief: **key** facts") == "*Brief: key facts*"
+
+
+# -- who did it ---------------------------------------------------------------------------
+
+
+def test_actors_read_as_people_read_them() -> None:
+    assert actor("U_APPROVER") == "<@U_APPROVER>"
+    assert actor("W0123ABC") == "<@W0123ABC>"
+    assert actor("cli:ops") == actor("cli") == "an operator (CLI)"
+    assert actor("errand") == "Errand"
+    assert actor("provider") == "the AI provider"
+    assert actor("<!channel> x") == "&lt;!channel&gt; x"
+
+
+def test_cli_actions_do_not_show_as_a_broken_mention() -> None:
+    job = _job(status="canceled", requested_by="cli", stop_requested_by="cli:ops")
+    assert thread.canceled(job) == ":no_entry_sign: Canceled by an operator (CLI)."
+    assert thread.canceling(job) == ":octagonal_sign: Cancel requested by an operator (CLI)."
+    shown = card(job, "Research", T0)[1][0]["text"]["text"] + str(job_list("Jobs", [job], T0)[1])
+    assert "an operator (CLI)" in shown and "<@cli" not in shown
+
+
+def test_a_decision_names_the_approver() -> None:
+    job = _job(status="completed", decided_by="U_APPROVER", decided_at=T0)
+    assert decision_line(job).startswith(":white_check_mark: Approved by <@U_APPROVER> <!date^")

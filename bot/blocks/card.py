@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.controls import actions_block, card_actions
+from bot.blocks.people import actor
 from bot.blocks.text import clip, context, elapsed, section, unping
 from models.job import Job
 from models.status import ACTIVE, JobStatus
@@ -34,7 +35,7 @@ def card(job: Job, title: str, now: datetime) -> tuple[str, list[dict[str, Any]]
     """Fallback text and blocks: what was asked, by whom, kind, status, elapsed, controls."""
     label = status_label(job)
     fields = [
-        f"*{title}* for <@{job.requested_by}>",
+        f"*{title}* for {actor(job.requested_by)}",
         f"*Status:* {label}",
         f"*Elapsed:* {elapsed(job.created_at, job.finished_at or now)}",
     ]

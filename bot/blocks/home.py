@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.lists import MAX_ROWS, job_row
+from bot.blocks.people import actor
 from bot.blocks.text import context, section
 from models.job import Job
 
@@ -13,7 +14,7 @@ from models.job import Job
 def home_view(user_id: str, jobs: list[Job], now: datetime) -> dict[str, Any]:
     """views.publish body for `user_id`."""
     blocks: list[dict[str, Any]] = [
-        section(f"*Your errands*, <@{user_id}>"),
+        section(f"*Your errands*, {actor(user_id)}"),
         context("Start one with `/research <question>` or `/draft <brief>`."),
         {"type": "divider"},
     ]

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.blocks.card import status_label
 from bot.blocks.controls import actions_block, card_actions
+from bot.blocks.people import actor
 from bot.blocks.text import clip, context, elapsed, section, unping
 from models.job import Job
 
@@ -16,7 +17,7 @@ MAX_ROWS = 15  # 3 blocks a row stays under the 50-block message limit
 def job_row(job: Job, now: datetime) -> list[dict[str, Any]]:
     """A compact line for a job plus its buttons."""
     line = (
-        f"`{job.id}` *{job.kind}* by <@{job.requested_by}> · {status_label(job)} · "
+        f"`{job.id}` *{job.kind}* by {actor(job.requested_by)} · {status_label(job)} · "
         f"{elapsed(job.created_at, job.finished_at or now)}\n{unping(clip(job.input_text, 150))}"
     )
     return [section(line), *actions_block(job.id, card_actions(job))]

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.blocks.card import quote, status_label
 from bot.blocks.controls import actions_block
+from bot.blocks.people import actor
 from bot.blocks.text import context, elapsed, section
 from bot.ids import ActionId, BlockId
 from models.job import Job
@@ -27,7 +28,7 @@ def stuck_alert(job: Job, title: str, now: datetime) -> tuple[str, list[dict[str
         facts.append(f"*Waiting:* {job.wait_reason}")
     blocks = [
         section(
-            f":rotating_light: *Stuck {title.lower()} job `{job.id}`* for <@{job.requested_by}>"
+            f":rotating_light: *Stuck {title.lower()} job `{job.id}`* for {actor(job.requested_by)}"
         ),
         section(quote(job.input_text)),
         section("\n".join(facts)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.blocks.people import actor
 from bot.blocks.text import clip, elapsed, unping
 from models.job import Job
 
@@ -26,7 +27,7 @@ def progress(detail: dict[str, Any]) -> str:
 
 
 def canceling(job: Job) -> str:
-    return f":octagonal_sign: Cancel requested by <@{job.stop_requested_by}>."
+    return f":octagonal_sign: Cancel requested by {actor(job.stop_requested_by)}."
 
 
 def retrying(job: Job) -> str:
@@ -40,7 +41,7 @@ def failed(job: Job) -> str:
 
 def canceled(job: Job) -> str:
     who = job.stop_requested_by
-    return f":no_entry_sign: Canceled by <@{who}>." if who else ":no_entry_sign: Canceled."
+    return f":no_entry_sign: Canceled by {actor(who)}." if who else ":no_entry_sign: Canceled."
 
 
 def expired(job: Job) -> str:
