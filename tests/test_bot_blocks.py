@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.blocks import thread
@@ -81,3 +81,34 @@ def test_cli_actions_do_not_show_as_a_broken_mention() -> None:
 def test_a_decision_names_the_approver() -> None:
     job = _job(status="completed", decided_by="U_APPROVER", decided_at=T0)
     assert decision_line(job).startswith(":white_check_mark: Approved by <@U_APPROVER> <!date^")
+
+
+# -- when -------------------------------------------------------------------------------
+
+
+def test_a_running_card_shows_when_it_started_in_the_readers_time_zone() -> None:
+    job = _job(status="running", started_at=T0 + timedelta(seconds=2))
+    header = card(job, "Research", T0)[1][0]["text"]["text"]
+    stamp = int(T0.timestamp()) + 2
+    assert f"<!date^{stamp}^started {{time}}|started 15:22 UTC>" in header
+    assert "Elapsed" not in header
+
+
+def test_a_card_does_not_go_stale_between_milestones() -> None:
+    job = _job(status="running", started_at=T0)
+    assert card(job, "Research", T0 + timedelta(seconds=2)) == card(
+        job, "Research", T0 + timedelta(seconds=90)
+    )
+
+
+def test_queued_and_finished_cards_show_when_asked_and_how_long_it_took() -> None:
+    queued = card(_job(status="queued"), "Research", T0)[1][0]["text"]["text"]
+    assert f"<!date^{int(T0.timestamp())}^asked {{time}}|asked 15:22 UTC>" in queued
+    done = _job(status="completed", started_at=T0, finished_at=T0 + timedelta(minutes=2, seconds=5))
+    assert "took 2m 05s" in card(done, "Research", T0 + timedelta(hours=1))[1][0]["text"]["text"]
+
+
+def test_list_rows_show_the_same_times_as_cards() -> None:
+    job = _job(status="running", started_at=T0)
+    row = job_list("Jobs", [job], T0 + timedelta(minutes=5))[1][1]["text"]["text"]
+    assert f"<!date^{int(T0.timestamp())}^started {{time}}|started 15:22 UTC>" in row

@@ -7,7 +7,8 @@ from typing import Any
 
 from bot.blocks.controls import actions_block, card_actions
 from bot.blocks.people import actor
-from bot.blocks.text import clip, context, elapsed, section, unping
+from bot.blocks.text import clip, context, section, unping
+from bot.blocks.times import timing
 from models.job import Job
 from models.status import ACTIVE, JobStatus
 
@@ -31,13 +32,16 @@ def status_label(job: Job) -> str:
     return STATUS[JobStatus(job.status)]
 
 
-def card(job: Job, title: str, now: datetime) -> tuple[str, list[dict[str, Any]]]:
-    """Fallback text and blocks: what was asked, by whom, kind, status, elapsed, controls."""
+def card(job: Job, title: str, now: datetime | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """Fallback text and blocks: what was asked, by whom, kind, status, timing, controls.
+
+    `now` is no longer used (Slack renders the times); it stays for existing callers.
+    """
     label = status_label(job)
     fields = [
         f"*{title}* for {actor(job.requested_by)}",
         f"*Status:* {label}",
-        f"*Elapsed:* {elapsed(job.created_at, job.finished_at or now)}",
+        timing(job),
     ]
     blocks = [
         section(" · ".join(fields)),

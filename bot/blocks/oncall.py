@@ -8,7 +8,8 @@ from typing import Any
 from bot.blocks.card import quote, status_label
 from bot.blocks.controls import actions_block
 from bot.blocks.people import actor
-from bot.blocks.text import context, elapsed, section
+from bot.blocks.text import context, section
+from bot.blocks.times import elapsed
 from bot.ids import ActionId, BlockId
 from models.job import Job
 

@@ -8,7 +8,8 @@ from typing import Any
 from bot.blocks.card import quote
 from bot.blocks.controls import actions_block
 from bot.blocks.people import actor
-from bot.blocks.text import clip, context, mrkdwn, section, slack_date, unping
+from bot.blocks.text import clip, context, mrkdwn, section, unping
+from bot.blocks.times import slack_date
 from bot.ids import ActionId, BlockId, CallbackId
 from models.job import Job
 from models.status import JobStatus

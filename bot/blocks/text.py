@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
 from typing import Any
 
 # Block Kit limits: a section's text is at most 3,000 characters, a message at most
@@ -77,21 +76,3 @@ def _atoms(text: str, size: int) -> list[str]:
             rest = rest[cut:]
         atoms.append(rest)
     return atoms
-
-
-def elapsed(start: datetime | None, end: datetime) -> str:
-    """`2m 05s` style duration for cards."""
-    if start is None:
-        return "—"
-    seconds = max(int((end - start) / timedelta(seconds=1)), 0)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
-
-
-def slack_date(moment: datetime) -> str:
-    """A date Slack shows in each reader's own time zone."""
-    stamp = int(moment.timestamp())
-    return f"<!date^{stamp}^{{date_short_pretty}} {{time}}|{moment:%Y-%m-%d %H:%M} UTC>"

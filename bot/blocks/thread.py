@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.people import actor
-from bot.blocks.text import clip, elapsed, unping
+from bot.blocks.text import clip, unping
+from bot.blocks.times import elapsed
 from models.job import Job
 
 
