@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from bot.blocks import thread
 from bot.blocks.card import card
+from bot.blocks.home import home_view
 from bot.blocks.lists import job_list
 from bot.blocks.people import actor
 from bot.blocks.result import result_messages
 from bot.blocks.review import decision_line
-from bot.blocks.text import SECTION_CHARS, chunks, mrkdwn
+from bot.blocks.text import SECTION_CHARS, chunks, fit, mrkdwn
 from models.job import Job
+from tests.test_blocks_kit import T0, check_mrkdwn, utf16
 
-T0 = datetime(2025, 3, 4, 15, 22, 0, tzinfo=UTC)
 
-
-def _job(output: str = "An answer.", **fields: Any) -> Job:
+def _job(text: str = "An answer.", **fields: Any) -> Job:
     values: dict[str, Any] = {
         "id": "J1", "kind": "research", "lane": "background", "status": "completed",
         "requested_by": "U1", "input_text": "q", "attempts": 1, "max_attempts": 3, "model": "m",
-        "output_text": output,
+        "output_text": text,
         "output": {"citations": [{"url": "https://example.com/a", "title": "A <b>"}]},
         "created_at": T0, "updated_at": T0,
     }  # fmt: skip
@@ -112,3 +112,55 @@ def test_list_rows_show_the_same_times_as_cards() -> None:
     job = _job(status="running", started_at=T0)
     row = job_list("Jobs", [job], T0 + timedelta(minutes=5))[1][1]["text"]["text"]
     assert f"<!date^{int(T0.timestamp())}^started {{time}}|started 15:22 UTC>" in row
+
+
+# -- outside text: escaped first, then cut ----------------------------------------------
+
+
+def test_fit_measures_the_escaped_text_and_never_cuts_an_entity() -> None:
+    for limit in range(1, 40):
+        fitted = fit("a&<b> " * 20, limit)
+        assert utf16(fitted) <= limit
+        check_mrkdwn(fitted)
+
+
+def test_fit_counts_emoji_as_slack_may_and_keeps_the_end_when_asked() -> None:
+    assert utf16(fit("😀" * 3_000, 2_000)) <= 2_000
+    tail = fit("start " + "x&y " * 500 + "the end", 100, keep_end=True)
+    assert tail.startswith("…") and tail.endswith("the end") and utf16(tail) <= 100
+    check_mrkdwn(tail)
+
+
+def test_a_long_run_of_links_is_split_between_links() -> None:
+    text = mrkdwn("".join(f"[source {i}](https://example.com/{i}/{'a' * 40})" for i in range(300)))
+    pieces = chunks(text)
+    assert len(pieces) > 1
+    for piece in pieces:
+        assert utf16(piece) <= SECTION_CHARS
+        check_mrkdwn(piece)
+
+
+def test_a_code_block_split_across_sections_stays_a_code_block() -> None:
+    pieces = chunks(mrkdwn("```\n" + "x = compute(a, b)  # step\n" * 400 + "```"))
+    assert len(pieces) > 1
+    assert all(piece.count("```") % 2 == 0 for piece in pieces)
+    assert all(piece.startswith("```") and piece.endswith("```") for piece in pieces)
+
+
+def test_control_characters_never_reach_slack() -> None:
+    job = _job("a\x00b\x1bc\x7fd\r\ne", input_text="q\x00?")
+    rendered = str([m.blocks for m in result_messages(job, "Result")]) + str(card(job, "R")[1])
+    for char in ("\x00", "\x1b", "\x7f", "\r"):
+        assert char not in rendered
+
+
+def test_the_home_tab_hint_shows_its_angle_brackets() -> None:
+    hint = home_view("U_REQ", [])["blocks"][1]["elements"][0]["text"]
+    assert "`/research &lt;question&gt;`" in hint
+
+
+def test_result_sections_hold_the_whole_output() -> None:
+    output = "\n\n".join(f"Paragraph {i}: " + "fact & <figure> " * 200 for i in range(12))
+    messages = result_messages(_job(output, output=None), "Result")
+    sections = [b["text"]["text"] for m in messages for b in m.blocks if b["type"] == "section"]
+    assert "".join("".join(sections).split()) == "".join(mrkdwn(output).split())

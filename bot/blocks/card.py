@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.blocks.controls import actions_block, card_actions
 from bot.blocks.people import actor
-from bot.blocks.text import clip, context, section, unping
+from bot.blocks.text import context, fit, section
 from bot.blocks.times import timing
 from models.job import Job
 from models.status import ACTIVE, JobStatus
@@ -22,7 +22,9 @@ STATUS = {
     JobStatus.EXPIRED: ":alarm_clock: Expired",
     JobStatus.REJECTED: ":no_entry: Rejected",
 }
-ASK_PREVIEW = 500
+ASK_PREVIEW = 500  # of the question, escaped; quoting adds at most 2 characters a line
+TITLE_MAX = 100
+REASON_MAX = 300
 
 
 def status_label(job: Job) -> str:
@@ -39,18 +41,22 @@ def card(job: Job, title: str, now: datetime | None = None) -> tuple[str, list[d
     """
     label = status_label(job)
     fields = [
-        f"*{title}* for {actor(job.requested_by)}",
+        f"*{fit(title, TITLE_MAX)}* for {actor(job.requested_by)}",
         f"*Status:* {label}",
         timing(job),
     ]
     blocks = [
         section(" · ".join(fields)),
-        *([context(f":warning: {job.wait_reason}")] if _waiting(job) else []),
+        *(
+            [context(f":warning: {fit(job.wait_reason or '', REASON_MAX)}")]
+            if _waiting(job)
+            else []
+        ),
         section(quote(job.input_text)),
         context(_footer(job)),
         *actions_block(job.id, card_actions(job)),
     ]
-    return f"{title} job {job.id}: {label}", blocks
+    return f"{fit(title, TITLE_MAX)} job {job.id}: {label}", blocks
 
 
 def _waiting(job: Job) -> bool:
@@ -58,12 +64,13 @@ def _waiting(job: Job) -> bool:
 
 
 def quote(text: str) -> str:
-    """The ask as a block quote, every line quoted, mentions disarmed."""
-    return "\n".join(f"> {line}" for line in unping(clip(text, ASK_PREVIEW)).splitlines())
+    """The ask as a block quote, every line quoted, escaped and mentions disarmed."""
+    lines = fit(text, ASK_PREVIEW).splitlines()
+    return "\n".join(f"> {line}" for line in lines) if "".join(lines).strip() else "> _(empty)_"
 
 
 def _footer(job: Job) -> str:
     parts = [f"Job `{job.id}`", f"attempt {job.attempts} of {job.max_attempts}", job.model]
     if job.error and job.status == JobStatus.FAILED:
-        parts.append(unping(clip(job.error, 300)))
+        parts.append(fit(job.error, REASON_MAX))
     return " · ".join(parts)

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.blocks.lists import MAX_ROWS, job_row
 from bot.blocks.people import actor
-from bot.blocks.text import context, section
+from bot.blocks.text import context, escape, section
 from models.job import Job
 
 
@@ -15,7 +15,7 @@ def home_view(user_id: str, jobs: list[Job], now: datetime | None = None) -> dic
     """views.publish body for `user_id` (`now` is unused; kept for callers)."""
     blocks: list[dict[str, Any]] = [
         section(f"*Your errands*, {actor(user_id)}"),
-        context("Start one with `/research <question>` or `/draft <brief>`."),
+        context(escape("Start one with `/research <question>` or `/draft <brief>`.")),
         {"type": "divider"},
     ]
     for job in jobs[:MAX_ROWS]:

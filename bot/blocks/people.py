@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.blocks.text import clip, unping
+from bot.blocks.text import fit
 
 # Slack user IDs (U…, W… on Enterprise Grid); the stand-ins use U_NAME.
 _SLACK_USER = re.compile(r"[UW][A-Z0-9_]{1,40}")
@@ -22,4 +22,4 @@ def actor(who: str | None) -> str:
         return f"<@{who}>"
     if who == _CLI or who.startswith(f"{_CLI}:"):
         return "an operator (CLI)"
-    return _SYSTEM.get(who) or unping(clip(who, ACTOR_MAX))
+    return _SYSTEM.get(who) or fit(who, ACTOR_MAX)

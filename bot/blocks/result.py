@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.blocks.text import chunks, context, mrkdwn, section
+from bot.blocks.text import chunks, context, fit, hyperlink, mrkdwn, section
 from models.job import Job
 
 # Block Kit allows 50 blocks a message; 10 sections of ~2,900 characters keep each
@@ -13,6 +13,8 @@ from models.job import Job
 SECTIONS_PER_MESSAGE = 10
 # Longer than this and a file reads better than a wall of messages.
 FILE_THRESHOLD = 60_000
+NO_TEXT = "_(the model returned no text)_"
+TITLE_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ def too_long_for_messages(job: Job) -> bool:
 
 def result_messages(job: Job, heading: str) -> list[Message]:
     """The whole output as mrkdwn sections, citations listed last, nothing cut."""
-    body = chunks(mrkdwn(job.output_text or "_(the model returned no text)_"))
+    output = job.output_text or ""
+    body = chunks(mrkdwn(output if output.strip() else NO_TEXT))
     sources = citation_lines(job)
     if sources:
         body.extend(chunks("*Sources*\n" + "\n".join(sources)))
@@ -52,8 +55,8 @@ def citation_lines(job: Job) -> list[str]:
     for item in cited:
         url = str(item.get("url") or "")
         if url.startswith(("http://", "https://")) and url not in shown:
-            title = mrkdwn(str(item.get("title") or url)).replace("|", "/")
-            lines.append(f"• <{url}|{title}>")
+            title = " ".join(str(item.get("title") or url).split())
+            lines.append(f"• {hyperlink(url, fit(title, TITLE_MAX))}")
     return lines
 
 

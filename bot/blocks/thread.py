@@ -1,4 +1,8 @@
-"""Short thread replies for milestones, and the notes Errand sends when it cannot post."""
+"""Short thread replies for milestones, and the notes Errand sends when it cannot post.
+
+Each is a message's plain `text` (mrkdwn): outside text in it is fitted so the whole line
+stays far under the 4,000 characters Slack recommends for `text`.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.people import actor
-from bot.blocks.text import clip, unping
+from bot.blocks.text import fit
 from bot.blocks.times import elapsed
 from models.job import Job
+
+PREVIEW_MAX = 300
+REASON_MAX = 1_500
 
 
 def started(job: Job, lane: str) -> str:
@@ -22,9 +29,9 @@ def still_running(job: Job, now: datetime) -> str:
 def progress(detail: dict[str, Any]) -> str:
     """A streaming job's bounded-rate progress line, with the tail of what it wrote."""
     chars = int(detail.get("chars") or 0)
-    tail = unping(clip(str(detail.get("preview") or "").strip(), 300)).replace("\n", " ")
+    tail = " ".join(str(detail.get("preview") or "").split())
     line = f":writing_hand: Writing: {chars:,} characters so far."
-    return f"{line}\n> …{tail}" if tail else line
+    return f"{line}\n> {fit(tail, PREVIEW_MAX, keep_end=True)}" if tail else line
 
 
 def canceling(job: Job) -> str:
@@ -36,8 +43,7 @@ def retrying(job: Job) -> str:
 
 
 def failed(job: Job) -> str:
-    reason = unping(clip(job.error or "no reason was given", 1_500))
-    return f":x: The job failed: {reason}"
+    return f":x: The job failed: {fit(job.error or 'no reason was given', REASON_MAX)}"
 
 
 def canceled(job: Job) -> str:
