@@ -32,6 +32,7 @@ BUTTON_MAX = 75
 MESSAGE_BLOCKS_MAX = 50
 VIEW_BLOCKS_MAX = 100
 TEXT_MAX = 4_000
+MESSAGE_BLOCK_TEXT_MAX = 12_000  # what Slack reportedly refuses beyond (msg_blocks_too_long)
 T0 = datetime(2025, 3, 4, 15, 22, 0, tzinfo=UTC)
 
 _SPECIAL = re.compile(r"<([^<>|]*)(?:\|[^<>]*)?>")
@@ -117,6 +118,8 @@ def check_message(text: str, blocks: list[dict[str, Any]]) -> None:
     assert 1 <= len(blocks) <= MESSAGE_BLOCKS_MAX
     for block in blocks:
         check_block(block)
+    total = sum(utf16(obj["text"]) for _, obj in texts_of(blocks))
+    assert total <= MESSAGE_BLOCK_TEXT_MAX
 
 
 def check_line(text: str) -> None:

@@ -164,3 +164,14 @@ def test_result_sections_hold_the_whole_output() -> None:
     messages = result_messages(_job(output, output=None), "Result")
     sections = [b["text"]["text"] for m in messages for b in m.blocks if b["type"] == "section"]
     assert "".join("".join(sections).split()) == "".join(mrkdwn(output).split())
+
+
+def test_a_long_result_is_posted_in_messages_slack_accepts_whole() -> None:
+    """Slack refuses a message whose blocks hold more than about 12,000 characters of
+    text (msg_blocks_too_long), whatever each section's own limit."""
+    output = "\n\n".join(f"Paragraph {i}: " + "fact and figure " * 150 for i in range(20))
+    messages = result_messages(_job(output, output=None), "Result")
+    assert len(messages) > 1
+    for message in messages:
+        shown = [b["text"]["text"] for b in message.blocks if b["type"] == "section"]
+        assert sum(utf16(text) for text in shown) <= 10_000

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bot.blocks.text import chunks, context, fit, hyperlink, mrkdwn, section
+from bot.blocks.text import chunks, context, fit, hyperlink, mrkdwn, section, size
 from models.job import Job
 
-# Block Kit allows 50 blocks a message; 10 sections of ~2,900 characters keep each
-# message well under that and under the 40,000-character message limit.
+# At most this many sections a message (far under the 50-block limit), and at most this
+# much text in all: besides the documented per-block limits, Slack refuses a message whose
+# blocks hold more than about 12,000 characters of text (`msg_blocks_too_long`; documented
+# for markdown blocks, reported for sections too), so we keep a margin below it.
 SECTIONS_PER_MESSAGE = 10
+MESSAGE_TEXT_MAX = 10_000
 # Longer than this and a file reads better than a wall of messages.
 FILE_THRESHOLD = 60_000
 NO_TEXT = "_(the model returned no text)_"
@@ -36,7 +39,7 @@ def result_messages(job: Job, heading: str) -> list[Message]:
     sources = citation_lines(job)
     if sources:
         body.extend(chunks("*Sources*\n" + "\n".join(sources)))
-    groups = [body[i : i + SECTIONS_PER_MESSAGE] for i in range(0, len(body), SECTIONS_PER_MESSAGE)]
+    groups = _grouped(body)
     messages = []
     for number, group in enumerate(groups, start=1):
         part = f" (part {number} of {len(groups)})" if len(groups) > 1 else ""
@@ -45,6 +48,21 @@ def result_messages(job: Job, heading: str) -> list[Message]:
             blocks.insert(0, context(f"{heading}{part}"))
         messages.append(Message(f"{heading}{part}", blocks))
     return messages
+
+
+def _grouped(texts: list[str]) -> list[list[str]]:
+    """Sections packed into messages within SECTIONS_PER_MESSAGE and MESSAGE_TEXT_MAX."""
+    groups: list[list[str]] = []
+    current: list[str] = []
+    total = 0
+    for text in texts:
+        full = len(current) >= SECTIONS_PER_MESSAGE or total + size(text) > MESSAGE_TEXT_MAX
+        if current and full:
+            groups.append(current)
+            current, total = [], 0
+        current.append(text)
+        total += size(text)
+    return [*groups, current] if current else groups
 
 
 def citation_lines(job: Job) -> list[str]:
