@@ -10,7 +10,7 @@ from bot.blocks.card import card
 from bot.blocks.home import home_view
 from bot.blocks.lists import job_list
 from bot.blocks.people import actor
-from bot.blocks.result import result_messages
+from bot.blocks.result import file_comment, result_messages
 from bot.blocks.review import decision_line
 from bot.blocks.text import SECTION_CHARS, chunks, fit, mrkdwn
 from models.job import Job
@@ -175,3 +175,25 @@ def test_a_long_result_is_posted_in_messages_slack_accepts_whole() -> None:
     for message in messages:
         shown = [b["text"]["text"] for b in message.blocks if b["type"] == "section"]
         assert sum(utf16(text) for text in shown) <= 10_000
+
+
+# -- an answer the provider cut off ----------------------------------------------------------
+
+
+def test_a_cut_off_answer_says_so_at_its_top() -> None:
+    job = _job(
+        "The first half of the answer",
+        status="failed",
+        error="incomplete: the answer was cut off at the output limit",
+    )
+    first = result_messages(job, "Result of job J1")[0].blocks
+    assert first[1]["text"]["text"].startswith(
+        ":warning: *Cut off:* the answer was cut off at the output limit."
+    )
+    assert first[2]["text"]["text"] == "The first half of the answer"
+    assert "cut off" in file_comment(job, "Result of job J1")
+
+
+def test_a_whole_answer_has_no_cut_off_note() -> None:
+    for job in (_job(), _job("", error="incomplete: stopped"), _job(error="the provider failed")):
+        assert "Cut off" not in str(result_messages(job, "Result")[0].blocks)

@@ -17,6 +17,7 @@ MESSAGE_TEXT_MAX = 10_000
 # Longer than this and a file reads better than a wall of messages.
 FILE_THRESHOLD = 60_000
 NO_TEXT = "_(the model returned no text)_"
+INCOMPLETE = "incomplete:"
 TITLE_MAX = 200
 
 
@@ -33,9 +34,10 @@ def too_long_for_messages(job: Job) -> bool:
 
 
 def result_messages(job: Job, heading: str) -> list[Message]:
-    """The whole output as mrkdwn sections, citations listed last, nothing cut."""
+    """The whole output as mrkdwn sections, citations listed last, nothing cut; an answer
+    the provider cut off says so at its top."""
     output = job.output_text or ""
-    body = chunks(mrkdwn(output if output.strip() else NO_TEXT))
+    body = [*cut_off_note(job), *chunks(mrkdwn(output if output.strip() else NO_TEXT))]
     sources = citation_lines(job)
     if sources:
         body.extend(chunks("*Sources*\n" + "\n".join(sources)))
@@ -48,6 +50,18 @@ def result_messages(job: Job, heading: str) -> list[Message]:
             blocks.insert(0, context(f"{heading}{part}"))
         messages.append(Message(f"{heading}{part}", blocks))
     return messages
+
+
+def cut_off_note(job: Job) -> list[str]:
+    """A warning when the provider stopped the answer early (`job.error` says incomplete)."""
+    error = job.error or ""
+    if not (error.startswith(INCOMPLETE) and job.output_text):
+        return []
+    reason = fit(error.removeprefix(INCOMPLETE).strip() or "it stopped early", 300)
+    return [
+        f":warning: *Cut off:* {reason}. What follows is what the model wrote before it "
+        "stopped; it is incomplete."
+    ]
 
 
 def _grouped(texts: list[str]) -> list[list[str]]:
@@ -80,4 +94,5 @@ def citation_lines(job: Job) -> list[str]:
 
 def file_comment(job: Job, heading: str) -> str:
     """The message that goes with a result uploaded as a file."""
-    return f"{heading}: {len(job.output_text or ''):,} characters, attached as a file."
+    note = "".join(f" {line}" for line in cut_off_note(job))
+    return f"{heading}: {len(job.output_text or ''):,} characters, attached as a file.{note}"
