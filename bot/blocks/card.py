@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.controls import actions_block, card_actions
-from bot.blocks.text import clip, context, elapsed, section, unping
+from bot.blocks.people import actor
+from bot.blocks.text import context, fit, section
+from bot.blocks.times import timing
 from models.job import Job
 from models.status import ACTIVE, JobStatus
 
@@ -20,7 +22,9 @@ STATUS = {
     JobStatus.EXPIRED: ":alarm_clock: Expired",
     JobStatus.REJECTED: ":no_entry: Rejected",
 }
-ASK_PREVIEW = 500
+ASK_PREVIEW = 500  # of the question, escaped; quoting adds at most 2 characters a line
+TITLE_MAX = 100
+REASON_MAX = 300
 
 
 def status_label(job: Job) -> str:
@@ -30,22 +34,29 @@ def status_label(job: Job) -> str:
     return STATUS[JobStatus(job.status)]
 
 
-def card(job: Job, title: str, now: datetime) -> tuple[str, list[dict[str, Any]]]:
-    """Fallback text and blocks: what was asked, by whom, kind, status, elapsed, controls."""
+def card(job: Job, title: str, now: datetime | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """Fallback text and blocks: what was asked, by whom, kind, status, timing, controls.
+
+    `now` is no longer used (Slack renders the times); it stays for existing callers.
+    """
     label = status_label(job)
     fields = [
-        f"*{title}* for <@{job.requested_by}>",
+        f"*{fit(title, TITLE_MAX)}* for {actor(job.requested_by)}",
         f"*Status:* {label}",
-        f"*Elapsed:* {elapsed(job.created_at, job.finished_at or now)}",
+        timing(job),
     ]
     blocks = [
         section(" · ".join(fields)),
-        *([context(f":warning: {job.wait_reason}")] if _waiting(job) else []),
+        *(
+            [context(f":warning: {fit(job.wait_reason or '', REASON_MAX)}")]
+            if _waiting(job)
+            else []
+        ),
         section(quote(job.input_text)),
         context(_footer(job)),
         *actions_block(job.id, card_actions(job)),
     ]
-    return f"{title} job {job.id}: {label}", blocks
+    return f"{fit(title, TITLE_MAX)} job {job.id}: {label}", blocks
 
 
 def _waiting(job: Job) -> bool:
@@ -53,12 +64,13 @@ def _waiting(job: Job) -> bool:
 
 
 def quote(text: str) -> str:
-    """The ask as a block quote, every line quoted, mentions disarmed."""
-    return "\n".join(f"> {line}" for line in unping(clip(text, ASK_PREVIEW)).splitlines())
+    """The ask as a block quote, every line quoted, escaped and mentions disarmed."""
+    lines = fit(text, ASK_PREVIEW).splitlines()
+    return "\n".join(f"> {line}" for line in lines) if "".join(lines).strip() else "> _(empty)_"
 
 
 def _footer(job: Job) -> str:
     parts = [f"Job `{job.id}`", f"attempt {job.attempts} of {job.max_attempts}", job.model]
     if job.error and job.status == JobStatus.FAILED:
-        parts.append(unping(clip(job.error, 300)))
+        parts.append(fit(job.error, REASON_MAX))
     return " · ".join(parts)

@@ -6,19 +6,20 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.lists import MAX_ROWS, job_row
-from bot.blocks.text import context, section
+from bot.blocks.people import actor
+from bot.blocks.text import context, escape, section
 from models.job import Job
 
 
-def home_view(user_id: str, jobs: list[Job], now: datetime) -> dict[str, Any]:
-    """views.publish body for `user_id`."""
+def home_view(user_id: str, jobs: list[Job], now: datetime | None = None) -> dict[str, Any]:
+    """views.publish body for `user_id` (`now` is unused; kept for callers)."""
     blocks: list[dict[str, Any]] = [
-        section(f"*Your errands*, <@{user_id}>"),
-        context("Start one with `/research <question>` or `/draft <brief>`."),
+        section(f"*Your errands*, {actor(user_id)}"),
+        context(escape("Start one with `/research <question>` or `/draft <brief>`.")),
         {"type": "divider"},
     ]
     for job in jobs[:MAX_ROWS]:
-        blocks.extend(job_row(job, now))
+        blocks.extend(job_row(job))
     if not jobs:
         blocks.append(section("You have no jobs yet."))
     return {"type": "home", "blocks": blocks}

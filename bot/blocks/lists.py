@@ -7,28 +7,36 @@ from typing import Any
 
 from bot.blocks.card import status_label
 from bot.blocks.controls import actions_block, card_actions
-from bot.blocks.text import clip, context, elapsed, section, unping
+from bot.blocks.people import actor
+from bot.blocks.text import context, fit, section
+from bot.blocks.times import timing
 from models.job import Job
 
-MAX_ROWS = 15  # 3 blocks a row stays under the 50-block message limit
+# A row is at most 2 blocks (a section and its buttons): 15 rows, a title and a
+# "more" line stay under the 50-block message limit (and the 100 of a view).
+MAX_ROWS = 15
+ASK_PREVIEW = 150
 
 
-def job_row(job: Job, now: datetime) -> list[dict[str, Any]]:
-    """A compact line for a job plus its buttons."""
+def job_row(job: Job, now: datetime | None = None) -> list[dict[str, Any]]:
+    """A compact line for a job plus its buttons (`now` is unused; kept for callers)."""
     line = (
-        f"`{job.id}` *{job.kind}* by <@{job.requested_by}> · {status_label(job)} · "
-        f"{elapsed(job.created_at, job.finished_at or now)}\n{unping(clip(job.input_text, 150))}"
+        f"`{job.id}` *{fit(job.kind, 40)}* by {actor(job.requested_by)} · "
+        f"{status_label(job)} · {timing(job)}\n{fit(job.input_text, ASK_PREVIEW)}"
     )
     return [section(line), *actions_block(job.id, card_actions(job))]
 
 
-def job_list(title: str, jobs: list[Job], now: datetime) -> tuple[str, list[dict[str, Any]]]:
+def job_list(
+    title: str, jobs: list[Job], now: datetime | None = None
+) -> tuple[str, list[dict[str, Any]]]:
     """Fallback text and blocks for a list; says so plainly when it is empty."""
+    heading = section(f"*{fit(title, 100)}*")
     if not jobs:
-        return f"{title}: none", [section(f"*{title}*"), context("No jobs to show.")]
-    blocks: list[dict[str, Any]] = [section(f"*{title}*")]
+        return f"{fit(title, 100)}: none", [heading, context("No jobs to show.")]
+    blocks: list[dict[str, Any]] = [heading]
     for job in jobs[:MAX_ROWS]:
-        blocks.extend(job_row(job, now))
+        blocks.extend(job_row(job))
     if len(jobs) > MAX_ROWS:
         blocks.append(context(f"…and {len(jobs) - MAX_ROWS} more."))
-    return f"{title}: {len(jobs)} jobs", blocks
+    return f"{fit(title, 100)}: {len(jobs)} jobs", blocks

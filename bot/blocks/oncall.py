@@ -7,27 +7,33 @@ from typing import Any
 
 from bot.blocks.card import quote, status_label
 from bot.blocks.controls import actions_block
-from bot.blocks.text import context, elapsed, section
+from bot.blocks.people import actor
+from bot.blocks.text import context, fit, section
+from bot.blocks.times import elapsed
 from bot.ids import ActionId, BlockId
 from models.job import Job
+
+REASON_MAX = 500
 
 
 def stuck_alert(job: Job, title: str, now: datetime) -> tuple[str, list[dict[str, Any]]]:
     """Age, attempts, provider status and last check, with Cancel and Retry."""
     attempt = job.current_attempt
     last_check = elapsed(job.last_checked_at, now) + " ago" if job.last_checked_at else "never"
+    provider = (attempt.provider_status if attempt else None) or "not started"
     facts = [
         f"*Age:* {elapsed(job.created_at, now)}",
         f"*Status:* {status_label(job)}",
         f"*Attempt:* {job.attempts} of {job.max_attempts}",
-        f"*Provider:* {(attempt.provider_status if attempt else None) or 'not started'}",
+        f"*Provider:* {fit(provider, 40)}",
         f"*Last check:* {last_check}",
     ]
     if job.wait_reason:
-        facts.append(f"*Waiting:* {job.wait_reason}")
+        facts.append(f"*Waiting:* {fit(job.wait_reason, REASON_MAX)}")
     blocks = [
         section(
-            f":rotating_light: *Stuck {title.lower()} job `{job.id}`* for <@{job.requested_by}>"
+            f":rotating_light: *Stuck {fit(title.lower(), 100)} job `{job.id}`*"
+            f" for {actor(job.requested_by)}"
         ),
         section(quote(job.input_text)),
         section("\n".join(facts)),

@@ -7,12 +7,16 @@ from typing import Any
 
 from bot.blocks.card import quote
 from bot.blocks.controls import actions_block
-from bot.blocks.text import clip, context, mrkdwn, section, slack_date, unping
+from bot.blocks.people import actor
+from bot.blocks.text import context, fit, hyperlink, section
+from bot.blocks.times import slack_date
 from bot.ids import ActionId, BlockId, CallbackId
 from models.job import Job
 from models.status import JobStatus
 
-PREVIEW_CHARS = 1_200
+PREVIEW_CHARS = 1_200  # of the result as Slack receives it (escaped mrkdwn)
+NOTE_MAX = 1_000
+TITLE_MAX = 100
 
 
 def approval_request(job: Job, title: str, link: str | None) -> tuple[str, list[dict[str, Any]]]:
@@ -21,13 +25,17 @@ def approval_request(job: Job, title: str, link: str | None) -> tuple[str, list[
         *_summary(job, title, link),
         *actions_block(job.id, [ActionId.JOB_APPROVE, ActionId.JOB_REJECT], f"review:{job.id}"),
     ]
-    return f"{title} job {job.id} from <@{job.requested_by}> needs review", blocks
+    return (
+        f"{fit(title, TITLE_MAX)} job {job.id} from {actor(job.requested_by)} needs review",
+        blocks,
+    )
 
 
 def decided_request(job: Job, title: str, link: str | None) -> tuple[str, list[dict[str, Any]]]:
     """The request after a decision: the buttons give way to who decided and when."""
     verdict = decision_line(job)
-    return f"{title} job {job.id}: {verdict}", [*_summary(job, title, link), context(verdict)]
+    summary = [*_summary(job, title, link), context(verdict)]
+    return f"{fit(title, TITLE_MAX)} job {job.id}: {verdict}", summary
 
 
 def decision_line(job: Job) -> str:
@@ -35,19 +43,26 @@ def decision_line(job: Job) -> str:
     word = "Approved" if job.status == JobStatus.COMPLETED else "Rejected"
     emoji = ":white_check_mark:" if word == "Approved" else ":no_entry:"
     when = f" {slack_date(job.decided_at)}" if job.decided_at else ""
-    line = f"{emoji} {word} by <@{job.decided_by}>{when}"
+    line = f"{emoji} {word} by {actor(job.decided_by)}{when}"
     if job.decision_note:
-        line += f": {unping(clip(job.decision_note, 1_000))}"
+        line += f": {fit(job.decision_note, NOTE_MAX)}"
     return line
 
 
 def _summary(job: Job, title: str, link: str | None) -> list[dict[str, Any]]:
-    preview = mrkdwn(clip(job.output_text or "", PREVIEW_CHARS))
-    where = f"<{link}|Read the full result>" if link else "The full result is in the job's thread."
+    preview = fit(job.output_text or "", PREVIEW_CHARS, markdown=True)
+    where = (
+        hyperlink(link, "Read the full result")
+        if link
+        else "The full result is in the job's thread."
+    )
     return [
-        section(f":eyes: *{title}* for <@{job.requested_by}> needs review · job `{job.id}`"),
+        section(
+            f":eyes: *{fit(title, TITLE_MAX)}* for {actor(job.requested_by)} needs review"
+            f" · job `{job.id}`"
+        ),
         section(quote(job.input_text)),
-        section(preview or "_(empty result)_"),
+        section(preview if preview.strip() else "_(empty result)_"),
         context(where),
     ]
 

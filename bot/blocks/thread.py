@@ -1,12 +1,21 @@
-"""Short thread replies for milestones, and the notes Errand sends when it cannot post."""
+"""Short thread replies for milestones, and the notes Errand sends when it cannot post.
+
+Each is a message's plain `text` (mrkdwn): outside text in it is fitted so the whole line
+stays far under the 4,000 characters Slack recommends for `text`.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from bot.blocks.text import clip, elapsed, unping
+from bot.blocks.people import actor
+from bot.blocks.text import fit
+from bot.blocks.times import elapsed
 from models.job import Job
+
+PREVIEW_MAX = 300
+REASON_MAX = 1_500
 
 
 def started(job: Job, lane: str) -> str:
@@ -20,13 +29,13 @@ def still_running(job: Job, now: datetime) -> str:
 def progress(detail: dict[str, Any]) -> str:
     """A streaming job's bounded-rate progress line, with the tail of what it wrote."""
     chars = int(detail.get("chars") or 0)
-    tail = unping(clip(str(detail.get("preview") or "").strip(), 300)).replace("\n", " ")
+    tail = " ".join(str(detail.get("preview") or "").split())
     line = f":writing_hand: Writing: {chars:,} characters so far."
-    return f"{line}\n> …{tail}" if tail else line
+    return f"{line}\n> {fit(tail, PREVIEW_MAX, keep_end=True)}" if tail else line
 
 
 def canceling(job: Job) -> str:
-    return f":octagonal_sign: Cancel requested by <@{job.stop_requested_by}>."
+    return f":octagonal_sign: Cancel requested by {actor(job.stop_requested_by)}."
 
 
 def retrying(job: Job) -> str:
@@ -34,13 +43,12 @@ def retrying(job: Job) -> str:
 
 
 def failed(job: Job) -> str:
-    reason = unping(clip(job.error or "no reason was given", 1_500))
-    return f":x: The job failed: {reason}"
+    return f":x: The job failed: {fit(job.error or 'no reason was given', REASON_MAX)}"
 
 
 def canceled(job: Job) -> str:
     who = job.stop_requested_by
-    return f":no_entry_sign: Canceled by <@{who}>." if who else ":no_entry_sign: Canceled."
+    return f":no_entry_sign: Canceled by {actor(who)}." if who else ":no_entry_sign: Canceled."
 
 
 def expired(job: Job) -> str:

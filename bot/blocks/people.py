@@ -1,0 +1,25 @@
+"""Who did something, as people read it, wherever an actor is shown."""
+
+from __future__ import annotations
+
+import re
+
+from bot.blocks.text import fit
+
+# Slack user IDs (U…, W… on Enterprise Grid); the stand-ins use U_NAME.
+_SLACK_USER = re.compile(r"[UW][A-Z0-9_]{1,40}")
+_SYSTEM = {"errand": "Errand", "provider": "the AI provider"}
+_CLI = "cli"
+ACTOR_MAX = 80
+
+
+def actor(who: str | None) -> str:
+    """A Slack user as a mention, `cli`/`cli:NAME` as an operator, Errand and the provider
+    by name; anything else as plain escaped text, so an odd ID never pings anyone."""
+    if not who:
+        return "someone"
+    if _SLACK_USER.fullmatch(who):
+        return f"<@{who}>"
+    if who == _CLI or who.startswith(f"{_CLI}:"):
+        return "an operator (CLI)"
+    return _SYSTEM.get(who) or fit(who, ACTOR_MAX)
