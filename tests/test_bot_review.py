@@ -95,3 +95,17 @@ def test_an_approver_cannot_decide_on_their_own_job(stack: Stack, bot: BotProces
     wait_for(lambda: bot.slack.ephemeral("C_APPROVALS", "U_APPROVER"), 10, "no refusal")
     assert "another approver" in bot.slack.ephemeral("C_APPROVALS", "U_APPROVER")[0]
     assert stack.status(job_id_of(card)) == "needs_review"
+
+
+def test_a_reason_full_of_markup_still_reaches_the_requester(stack: Stack, bot: BotProcess) -> None:
+    """Escaping after cutting once made such a reason too long for Slack: it was never told."""
+    job_id, request = _review_request(stack, bot)
+    bot.click("job_reject", job_id, "U_APPROVER", "C_APPROVALS", request)
+    wait_for(lambda: bot.slack.views("U_APPROVER")["modals"], 10, "no reason modal")
+    modal = bot.slack.views("U_APPROVER")["modals"][-1]
+    reason = "<" * 1000
+    values = {"reason": {"reason_input": {"type": "plain_text_input", "value": reason}}}
+    assert bot.submit_view(modal, "U_APPROVER", values).status_code == 200
+    stack.wait_status(job_id, "rejected", timeout=10)
+    replies_with(bot, "C_GENERAL", "&lt;&lt;&lt;&lt;")
+    assert not [c for c in bot.slack.calls("chat.postMessage") if c["error"] == "invalid_blocks"]
