@@ -45,10 +45,7 @@ function special(inner) {  // the inside of <...>: mentions, channels, dates, li
     const c = S.channels.find((x) => x.id === target.slice(1));
     return `<span class="mention">#${esc(label || (c ? c.name : target.slice(1)))}</span>`;
   }
-  if (target.startsWith("!date^")) {
-    const stamp = Number(target.split("^")[1]);
-    return esc(Number.isFinite(stamp) ? new Date(stamp * 1000).toLocaleString() : label || "");
-  }
+  if (target.startsWith("!date^")) return esc(slackDate(target, label));
   if (target.startsWith("!subteam^")) return `<span class="mention">${esc(label || "@group")}</span>`;
   if (target.startsWith("!")) return `<span class="mention">@${esc(label || target.slice(1))}</span>`;
   const href = safeHref(unslack(target));
@@ -59,6 +56,18 @@ function special(inner) {  // the inside of <...>: mentions, channels, dates, li
       + `${esc(unslack(label || target))}</a>`;
   }
   return `<a href="${esc(href)}" target="_blank" rel="noopener">${esc(unslack(label || target))}</a>`;
+}
+
+function slackDate(target, fallback) {  // <!date^EPOCH^FORMAT|fallback>, as Slack shows it
+  const [, epoch, format] = target.split("^");
+  const when = new Date(Number(epoch) * 1000);
+  if (!Number.isFinite(when.getTime()) || !format) return fallback || "";
+  const time = when.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
+  const date = when.toLocaleDateString([], { month: "short", day: "numeric" });
+  return format
+    .replace("{time_secs}", when.toLocaleTimeString())
+    .replace("{time}", time)
+    .replace(/\{date[a-z_]*\}/g, date);
 }
 
 function permalink(href) {  // https://<team>.slack.com/archives/<channel>/p<ts>[?thread_ts=T]
