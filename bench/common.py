@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import platform
 import secrets
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 from sqlalchemy import create_engine, text
 
 from sandbox import processes
@@ -20,6 +22,7 @@ PG = os.environ.get("ERRAND_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:
 REDIS = os.environ.get("ERRAND_BENCH_REDIS", "redis://127.0.0.1:6379/9")
 SLACK_SECRET = "errand-bench-signing-secret"
 SLACK_TOKEN = "xoxb-bench"
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"errand-bench-webhook-secret-0001").decode()
 
 
 @contextmanager
@@ -63,6 +66,18 @@ def start_slack(work: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def start_bot(env: dict[str, str], work: Path) -> tuple[subprocess.Popen[bytes], str]:
     return _start(["-m", "errand.cli", "bot"], env, work / "bot.log", "/healthz")
+
+
+def hook_up(env: dict[str, str], work: Path, openai_url: str) -> subprocess.Popen[bytes]:
+    """Webhooks on: the bot verifies deliveries the provider stand-in signs and sends it.
+    Sets OPENAI_WEBHOOK_SECRET in `env` (the worker's too) and returns the bot."""
+    env["OPENAI_WEBHOOK_SECRET"] = WEBHOOK_SECRET
+    bot, bot_url = start_bot(env, work)
+    httpx.post(
+        openai_url + "/_sandbox/config",
+        json={"webhook_url": bot_url + "/openai/webhook", "webhook_secret": WEBHOOK_SECRET},
+    ).raise_for_status()
+    return bot
 
 
 def stop(*processes: subprocess.Popen[bytes]) -> None:

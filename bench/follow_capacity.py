@@ -11,7 +11,6 @@ Lag is measured exactly: the stand-in's own completion time of each response to 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import tempfile
@@ -28,12 +27,12 @@ from bench.common import (
     SLACK_SECRET,
     SLACK_TOKEN,
     Sampler,
+    hook_up,
     machine,
     machine_busy_seconds,
     own_database,
     pct,
     spawn,
-    start_bot,
     start_openai,
     start_slack,
     stop,
@@ -43,8 +42,6 @@ from models.job import Attempt, Job
 from models.migrate import upgrade
 from models.settings import Settings
 from models.store.submission import submit
-
-WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"errand-bench-webhook-secret-0001").decode()
 
 
 def main() -> None:
@@ -80,13 +77,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     }
     others = [openai, slack]
     if args.webhooks:
-        env["OPENAI_WEBHOOK_SECRET"] = WEBHOOK_SECRET
-        bot, bot_url = start_bot(env, work)
-        others.append(bot)
-        httpx.post(
-            openai_url + "/_sandbox/config",
-            json={"webhook_url": bot_url + "/openai/webhook", "webhook_secret": WEBHOOK_SECRET},
-        )
+        others.append(hook_up(env, work, openai_url))
     settings = Settings(_env_file=None, database_url=url, redis_url=REDIS)  # type: ignore[call-arg]
     parts = connect(settings)
     for n in range(args.jobs):

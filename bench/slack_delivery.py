@@ -28,6 +28,7 @@ from bench.common import (
     SLACK_SECRET,
     SLACK_TOKEN,
     Sampler,
+    hook_up,
     machine,
     own_database,
     pct,
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--min", type=float, default=20.0, help="shortest provider duration (s)")
     parser.add_argument("--max", type=float, default=40.0, help="longest provider duration (s)")
     parser.add_argument("--unreachable", type=float, default=0.0, help="share of channels lost")
+    parser.add_argument("--webhooks", action="store_true", help="OPENAI_WEBHOOK_SECRET on")
     args = parser.parse_args()
     with own_database() as url:
         print(json.dumps(run(args, url), indent=2))
@@ -83,6 +85,9 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "SLACK_SIGNING_SECRET": SLACK_SECRET,
         "SLACK_API_URL": slack_url + "/api/",
     }
+    others = [openai, slack]
+    if args.webhooks:
+        others.append(hook_up(env, work, openai_url))
     began = time.monotonic()
     worker = spawn(["-m", "errand.cli", "worker"], env, work / "worker.log")
     sampler = Sampler(worker.pid)
@@ -91,12 +96,13 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     figures = _figures(args, openai_url, slack_url, lost)
     calls = httpx.get(slack_url + "/_sandbox/calls", timeout=60).json()["calls"]
     (work / "slack-calls.json").write_text(json.dumps(calls))  # for a closer look
-    stop(worker, openai, slack)
+    stop(worker, *others)
     parts.db.engine.dispose()
     return {
         "jobs": args.jobs,
         "channels": args.channels,
         "durations_s": [args.min, args.max],
+        "webhooks": args.webhooks,
         "unreachable_channels": sorted(lost),
         "seconds": round(elapsed, 1),
         **figures,
@@ -133,7 +139,10 @@ def _follow(
             lost = _lose(slack_url, channels, args.unreachable)
         if done >= args.jobs and len(_results(slack_url)) >= args.jobs:
             break
-    time.sleep(5)  # the last card edits
+    # Card edits go out at Slack's Tier 3 pace after the results: wait for the last.
+    until = time.monotonic() + 60 * args.jobs / TIER3_PER_MINUTE + 60
+    while time.monotonic() < until and _cards_not_final(slack_url, lost):
+        time.sleep(5)
     return lost
 
 
