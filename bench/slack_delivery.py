@@ -54,6 +54,9 @@ def main() -> None:
     parser.add_argument("--max", type=float, default=40.0, help="longest provider duration (s)")
     parser.add_argument("--unreachable", type=float, default=0.0, help="share of channels lost")
     parser.add_argument("--webhooks", action="store_true", help="OPENAI_WEBHOOK_SECRET on")
+    parser.add_argument(
+        "--no-card-wait", action="store_true", help="stop once every result is posted"
+    )
     args = parser.parse_args()
     with own_database() as url:
         print(json.dumps(run(args, url), indent=2))
@@ -140,7 +143,7 @@ def _follow(
         if done >= args.jobs and len(_results(slack_url)) >= args.jobs:
             break
     # Card edits go out at Slack's Tier 3 pace after the results: wait for the last.
-    until = time.monotonic() + 60 * args.jobs / TIER3_PER_MINUTE + 60
+    until = time.monotonic() + (0 if args.no_card_wait else 60 * args.jobs / TIER3_PER_MINUTE + 60)
     while time.monotonic() < until and _cards_not_final(slack_url, lost):
         time.sleep(5)
     return lost
