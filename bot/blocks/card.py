@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.controls import actions_block, card_actions
-from bot.blocks.people import actor
+from bot.blocks.people import actor, attempt_label
 from bot.blocks.text import context, fit, section
 from bot.blocks.times import timing
 from models.job import Job
@@ -70,7 +70,7 @@ def quote(text: str) -> str:
 
 
 def _footer(job: Job) -> str:
-    parts = [f"Job `{job.id}`", f"attempt {job.attempts} of {job.max_attempts}", job.model]
+    parts = [f"Job `{job.id}`", attempt_label(job), job.model]
     if job.error and job.status == JobStatus.FAILED:
         parts.append(fit(job.error, REASON_MAX))
     return " · ".join(parts)

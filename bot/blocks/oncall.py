@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.blocks.card import quote, status_label
 from bot.blocks.controls import actions_block
-from bot.blocks.people import actor
+from bot.blocks.people import actor, attempt_label
 from bot.blocks.text import context, fit, section
 from bot.blocks.times import elapsed
 from bot.ids import ActionId, BlockId
@@ -24,7 +24,7 @@ def stuck_alert(job: Job, title: str, now: datetime) -> tuple[str, list[dict[str
     facts = [
         f"*Age:* {elapsed(job.created_at, now)}",
         f"*Status:* {status_label(job)}",
-        f"*Attempt:* {job.attempts} of {job.max_attempts}",
+        f"*Attempt:* {attempt_label(job)}",
         f"*Provider:* {fit(provider, 40)}",
         f"*Last check:* {last_check}",
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.blocks.text import fit
+from models.job import Job
 
 # Slack user IDs (U…, W… on Enterprise Grid); the stand-ins use U_NAME.
 _SLACK_USER = re.compile(r"[UW][A-Z0-9_]{1,40}")
@@ -23,3 +24,11 @@ def actor(who: str | None) -> str:
     if who == _CLI or who.startswith(f"{_CLI}:"):
         return "an operator (CLI)"
     return _SYSTEM.get(who) or fit(who, ACTOR_MAX)
+
+
+def attempt_label(job: Job) -> str:
+    """`attempt 2 of 3` while automatic retries remain in the kind's cap; past it (a
+    person retried) just `attempt 4`, since people may always try again."""
+    if job.attempts <= job.max_attempts:
+        return f"attempt {job.attempts} of {job.max_attempts}"
+    return f"attempt {job.attempts}"

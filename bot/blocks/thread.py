@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.blocks.people import actor
+from bot.blocks.people import actor, attempt_label
 from bot.blocks.text import fit
 from bot.blocks.times import elapsed
 from models.job import Job
@@ -39,7 +39,7 @@ def canceling(job: Job) -> str:
 
 
 def retrying(job: Job) -> str:
-    return f":repeat: Trying again: attempt {job.attempts} of {job.max_attempts}."
+    return f":repeat: Trying again: {attempt_label(job)}."
 
 
 def failed(job: Job) -> str:
