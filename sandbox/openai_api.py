@@ -1,8 +1,8 @@
-"""A local stand-in for OpenAI's Responses API, spoken to by the real ``openai`` SDK.
+"""A local stand-in for OpenAI's Responses, Files and Batch APIs, spoken to by the real SDK.
 
 Errand's worker, tests, benchmarks and sandbox demo point
 ``OpenAI(base_url="http://127.0.0.1:PORT/v1", api_key="sk-sandbox")`` here instead of at
-api.openai.com, so long background responses, failures, cancellation, streaming and
+api.openai.com, so long background responses, failures, cancellation, streaming, batches and
 webhooks can all be exercised offline, quickly and deterministically. The rule: it is no
 kinder than the real service; where the API promises nothing, it assumes the worst.
 
@@ -16,6 +16,7 @@ OpenAI endpoints (shapes follow OpenAI's OpenAPI description; every call needs a
 * ``GET /v1/responses/{id}`` -- retrieve; ``?stream=true&starting_after=N`` resumes the
   events of a background response created with ``stream: true``, within a window.
 * ``POST /v1/responses/{id}/cancel`` -- cancel while queued/in progress (idempotent).
+* ``/v1/files`` and ``/v1/batches`` -- see ``sandbox.openai_batch_routes``.
 
 Status is lazy: ``queued`` for the queue time, ``in_progress`` until the duration has passed,
 then the scenario's outcome. Scenarios come from directives typed into the input text
@@ -51,6 +52,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
+from sandbox.openai_batch_routes import batches_api
 from sandbox.openai_control import control
 from sandbox.openai_faults import DroppedConnection
 from sandbox.openai_http import ResettingApp, begin_api_call, error, finish_api_call
@@ -74,6 +76,7 @@ def create_app(settings: SandboxOpenAISettings | None = None) -> Flask:
     app = Flask(__name__)
     app.extensions["sandbox_openai"] = SandboxState(settings or SandboxOpenAISettings())
     app.register_blueprint(responses_api)
+    app.register_blueprint(batches_api)
     app.register_blueprint(control)
     app.register_error_handler(HTTPException, _http_error)
     app.before_request(begin_api_call)

@@ -40,7 +40,7 @@ class ApiError:
 
 
 def request_id() -> str:
-    """An ``x-request-id`` value, also quoted in 500 messages."""
+    """An ``x-request-id`` value, also quoted in 500 messages and batch output rows."""
     return "req_" + secrets.token_hex(16)
 
 

@@ -30,7 +30,19 @@ from typing import Any
 
 from sandbox.openai_errors import CLASSES, status_of
 
-ENDPOINTS = ("create", "retrieve", "cancel", "stream")
+ENDPOINTS = (
+    "create",
+    "retrieve",
+    "cancel",
+    "stream",
+    "files.create",
+    "files.retrieve",
+    "files.content",
+    "files.delete",
+    "batches.create",
+    "batches.retrieve",
+    "batches.cancel",
+)
 
 
 @dataclass

@@ -39,6 +39,13 @@ ENDPOINT_NAMES = {
     "openai_responses.create_response": "create",
     "openai_responses.retrieve_response": "retrieve",
     "openai_responses.cancel_response": "cancel",
+    "openai_batches.upload_file": "files.create",
+    "openai_batches.retrieve_file": "files.retrieve",
+    "openai_batches.file_content": "files.content",
+    "openai_batches.delete_file": "files.delete",
+    "openai_batches.create_batch": "batches.create",
+    "openai_batches.retrieve_batch": "batches.retrieve",
+    "openai_batches.cancel_batch": "batches.cancel",
 }
 _RESPONSE_ENDPOINTS = frozenset({"create", "retrieve", "cancel"})
 

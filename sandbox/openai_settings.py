@@ -1,4 +1,4 @@
-"""The stand-in's settings: defaults for new responses, limits and webhooks.
+"""The stand-in's settings: defaults for new responses, batches, limits and webhooks.
 
 ``/_sandbox/config`` replaces some of them at run time; every key is a field of
 ``SandboxOpenAISettings`` and is checked against the field's type, so a typo in a test fails
@@ -17,9 +17,9 @@ DAY = 86_400.0
 
 @dataclass(frozen=True)
 class SandboxOpenAISettings:
-    """Defaults for new responses, rate limits and webhook delivery.
+    """Defaults for new responses, batches, rate limits and webhook delivery.
 
-    The defaults are the real service's where it documents one (30 days of retention) and
+    The defaults are the real service's where it documents one (a 24 h batch window) and
     generous where a stricter value would only slow the tests down (10,000 requests a minute).
     """
 
@@ -43,11 +43,18 @@ class SandboxOpenAISettings:
     first_token_seconds: float = 0.5
     # How long a stored response can be retrieved or named as previous_response_id.
     response_ttl: float = 30 * DAY
+    batch_validate_seconds: float = 1.0
+    batch_rows_per_second: float = 20.0
+    batch_finalize_seconds: float = 1.0
+    batch_cancel_seconds: float = 1.0
+    batch_expire_seconds: float = DAY
+    batch_row_failure_rate: float = 0.0
     request_log_limit: int = 20_000
     random_seed: int | None = None
 
 
-_POSITIVE = frozenset({"rpm_limit", "tpm_limit", "request_log_limit"})
+_POSITIVE = frozenset({"rpm_limit", "tpm_limit", "batch_rows_per_second", "request_log_limit"})
+_FRACTIONS = frozenset({"batch_row_failure_rate"})
 
 
 def patched(settings: SandboxOpenAISettings, patch: dict[str, Any]) -> SandboxOpenAISettings:
@@ -107,4 +114,6 @@ def _in_range(key: str, value: Any) -> bool:
         return True
     if key in _POSITIVE:
         return value > 0
+    if key in _FRACTIONS:
+        return 0 <= value <= 1
     return value >= 0 or key == "random_seed"

@@ -1,4 +1,4 @@
-"""In-memory state of the OpenAI stand-in: responses, faults, rate limits, request log.
+"""In-memory state of the OpenAI stand-in: responses, files, batches, faults, limits, log.
 
 Each store has its own lock, held only for dictionary work, never for I/O, content
 generation or sleeping, so thousands of concurrent retrieves stay cheap.
@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sandbox.openai_accounting import ledger, record_stats, summary
+from sandbox.openai_batches import BatchStore
 from sandbox.openai_faults import ENDPOINTS, Fault, FaultBook
+from sandbox.openai_files import FileStore
 from sandbox.openai_ratelimit import RateLimiter
 from sandbox.openai_requestlog import RequestLog
 from sandbox.openai_responses import (
@@ -48,6 +50,8 @@ class SandboxState:
         self.faults = FaultBook(settings.random_seed)
         self.limiter = RateLimiter()
         self.log = RequestLog(settings.request_log_limit)
+        self.files = FileStore()
+        self.batches = BatchStore()
         self.dispatcher = WebhookDispatcher(self._resolve_webhook, self._webhook_result)
 
     def now(self) -> float:
@@ -137,9 +141,12 @@ class SandboxState:
     # -- webhooks -----------------------------------------------------------------------
 
     def _resolve_webhook(self, object_id: str) -> Delivery | float | None:
-        """Called by the dispatcher when a response is due; each fires once."""
+        """Called by the dispatcher when a response or batch is due; each fires once."""
         settings = self.settings
-        resolved = self._response_event(object_id)
+        if object_id.startswith("batch_"):
+            resolved = self.batches.mark_webhook(object_id, self.now())
+        else:
+            resolved = self._response_event(object_id)
         if not isinstance(resolved, tuple):
             return resolved
         event, finished = resolved
@@ -181,7 +188,7 @@ class SandboxState:
         self.faults.add(fault)
 
     def reset(self) -> None:
-        """Back to a fresh server: no responses, faults, counts or log, initial settings."""
+        """Back to a fresh server: no responses, files, batches, faults, counts or log."""
         with self._lock:
             self.settings = self._initial
             self._records.clear()
@@ -194,6 +201,8 @@ class SandboxState:
         self.limiter.reset()
         self.log.clear()
         self.log.resize(self._initial.request_log_limit)
+        self.files.clear()
+        self.batches.clear()
         self.dispatcher.clear()
 
     def stats(self) -> JSON:
@@ -211,6 +220,8 @@ class SandboxState:
             "rate_limited": self.limiter.refused,
             "webhooks": webhooks,
             "faults_pending": self.faults.pending(now),
+            "files": len(self.files),
+            "batches": self.batches.statuses(now),
         }
 
     def list_responses(self, metadata: Mapping[str, str], status: str | None = None) -> list[JSON]:

@@ -1,7 +1,8 @@
 """The checks upstream makes on a create body, with upstream's wording.
 
-Used for ``POST /v1/responses``, so a client bug surfaces in tests rather than in production.
-Checks that need stored state (``previous_response_id``) live with the route.
+Used for ``POST /v1/responses`` and for every line of a batch, so a client bug surfaces in
+tests rather than in production. Checks that need stored state (``previous_response_id``)
+live with the route.
 """
 
 from __future__ import annotations

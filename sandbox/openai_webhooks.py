@@ -70,7 +70,7 @@ def signed_headers(delivery: Delivery, now: float) -> dict[str, str]:
 def event_delivery(
     url: str, secret: str, event_type: str, object_id: str, created_at: float
 ) -> Delivery:
-    """A signed event such as ``response.completed`` about one object.
+    """A signed event such as ``response.completed`` or ``batch.failed`` about one object.
 
     The event id is derived from the object's id, so a repeat (a retry) keeps it.
     """
@@ -105,7 +105,7 @@ class WebhookDispatcher:
         self._http = httpx.Client(timeout=_POST_TIMEOUT)
 
     def schedule(self, due: float, item: str | Delivery) -> None:
-        """Queue an object id (resolved when due) or a delivery retry."""
+        """Queue an object id (response or batch, resolved when due) or a delivery retry."""
         with self._cond:
             if self._closed:
                 return

@@ -3,8 +3,8 @@ scenario directives, and conformance with OpenAI's OpenAPI description.
 
 The stand-in is only useful if code that works against it also works against OpenAI, so these
 tests talk to it exactly as Errand does (the SDK, unmodified) and check what it returns against
-OpenAI's own OpenAPI description. Request options, faults and streams have modules of their own
-(``test_sandbox_openai_*.py``).
+OpenAI's own OpenAPI description. Request options, faults, streams and batches have modules
+of their own (``test_sandbox_openai_*.py``).
 """
 
 from __future__ import annotations
