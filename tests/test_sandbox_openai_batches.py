@@ -13,6 +13,7 @@ import openai
 import pytest
 from openai.types import Batch, BatchRequestCounts
 from openai.types.webhooks import (
+    BatchCancelledWebhookEvent,
     BatchCompletedWebhookEvent,
     BatchExpiredWebhookEvent,
     BatchFailedWebhookEvent,
@@ -148,7 +149,9 @@ def test_an_invalid_input_file_fails_the_batch(
     assert_matches(json.loads(body), "WebhookBatchFailed")
 
 
-def test_cancel_keeps_partial_results(client: openai.OpenAI, quick: RunningSandbox) -> None:
+def test_cancel_keeps_partial_results(
+    client: openai.OpenAI, quick: RunningSandbox, receiver: Receiver
+) -> None:
     control(quick, "config", {"batch_rows_per_second": 5, "batch_cancel_seconds": 0.3})
     batch = start(client, [line(f"r{n}") for n in range(20)])
     until(client, batch.id, lambda b: bool(b.request_counts and b.request_counts.completed >= 2))
@@ -156,6 +159,7 @@ def test_cancel_keeps_partial_results(client: openai.OpenAI, quick: RunningSandb
     assert cancelling.status == "cancelling" and cancelling.cancelling_at is not None
     assert client.batches.cancel(batch.id).status == "cancelling"  # idempotent
     cancelled = until(client, batch.id, lambda b: b.status == "cancelled")
+    assert_matches(raw(quick, "GET", f"/batches/{batch.id}").json(), "Batch")
     counts = cancelled.request_counts
     assert counts is not None and 2 <= counts.completed < 20
     assert len(lines_of(client, cancelled.output_file_id)) == counts.completed
@@ -163,6 +167,10 @@ def test_cancel_keeps_partial_results(client: openai.OpenAI, quick: RunningSandb
     assert len(skipped) == 20 - counts.completed
     assert skipped[0]["response"] is None
     assert skipped[0]["error"]["code"] == "batch_cancelled"
+    body, headers = receiver.next()
+    event = client.webhooks.unwrap(body, headers, secret=WEBHOOK_SECRET)
+    assert isinstance(event, BatchCancelledWebhookEvent)
+    assert_matches(json.loads(body), "WebhookBatchCancelled")
 
 
 def test_a_batch_past_its_window_expires(
@@ -177,6 +185,8 @@ def test_a_batch_past_its_window_expires(
     event = client.webhooks.unwrap(body, headers, secret=WEBHOOK_SECRET)
     assert isinstance(event, BatchExpiredWebhookEvent)
     assert event.data.id == batch.id
+    assert_matches(json.loads(body), "WebhookBatchExpired")
+    assert_matches(raw(quick, "GET", f"/batches/{batch.id}").json(), "Batch")
 
 
 def test_completed_batch_webhook_and_schemas(
