@@ -134,6 +134,7 @@ def _not_found(response_id: str) -> Response:
 def _sse(record: ResponseRecord, starting_after: int | None, creating: bool = False) -> Response:
     """The event stream, subject to ``stream`` faults (errors, resets, drops)."""
     sandbox = state()  # the generator runs after the request context is gone
+    sandbox.count_call("stream")
     fault = sandbox.faults.take("stream", sandbox.now())
     if fault is not None:
         g.call.entry["outcome"] = "stream_fault"

@@ -100,6 +100,7 @@ def test_a_dropped_stream_resumes_from_its_cursor(
         events = list(rest)
     assert events[0].sequence_number == 5
     assert events[-1].type == "response.completed"
+    assert inspect(sandbox, "stats")["calls"]["stream"] == 2
 
 
 def test_a_stream_dropped_before_its_first_event_leaves_an_orphan(
