@@ -185,6 +185,7 @@ class SlackNotifier:
             "needs_review": lambda: self._request_review(job, milestone.detail),
             "approved": lambda: self._decided(job, milestone.detail),
             "rejected": lambda: self._decided(job, milestone.detail),
+            "awaiting_approval": lambda: self._ask_to_start(job, milestone.detail),
         }
         handler = handlers.get(milestone.name)
         if handler is not None:
@@ -238,6 +239,11 @@ class SlackNotifier:
         if "request_in" not in sent:
             sent["request_in"] = self._post_review_request(job, first)
         self.reply(job, thread.review_pending(sent["request_in"]))
+
+    def _ask_to_start(self, job: Job, cost: dict[str, Any]) -> None:
+        """Over its requester's budget: approvers decide whether the job starts."""
+        text, blocks = review.start_request(job, self.title(job), cost)
+        self._post_request(self.approvals_channel or job.channel_id, None, text, blocks)
 
     def _post_review_request(self, job: Job, first: str) -> str | None:
         """Post in the approvals channel (or the thread); returns the channel used, if not."""

@@ -24,6 +24,23 @@ def approval_request(job: Job, title: str, link: str | None) -> tuple[str, list[
     return f"{title} job {job.id} from <@{job.requested_by}> needs review", blocks
 
 
+def start_request(job: Job, title: str, cost: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """A job over its requester's daily budget: the estimate, the spend so far, the ask,
+    and the buttons (Approve starts it, Reject ends it)."""
+    line = (
+        f":money_with_wings: *{title}* for <@{job.requested_by}> waits for approval to "
+        f"start · job `{job.id}`\nEstimated cost up to ${cost.get('estimate_usd', 0):.2f}; "
+        f"spent today ${cost.get('spent_usd', 0):.2f} of their "
+        f"${cost.get('budget_usd', 0):.2f} daily budget."
+    )
+    blocks = [
+        section(line),
+        section(quote(job.input_text)),
+        *actions_block(job.id, [ActionId.JOB_APPROVE, ActionId.JOB_REJECT], f"start:{job.id}"),
+    ]
+    return f"{title} job {job.id} from <@{job.requested_by}> waits for approval to start", blocks
+
+
 def decided_request(job: Job, title: str, link: str | None) -> tuple[str, list[dict[str, Any]]]:
     """The request after a decision: the buttons give way to who decided and when."""
     verdict = decision_line(job)
