@@ -73,6 +73,8 @@ class News:
             "needs_review": self._review,
             "approved": self._decided,
             "rejected": self._decided,
+            "awaiting_approval": self._ask_to_start,
+            "start_approved": self._start_approved,
         }
         if m.name in PASSING and job.status in RESULTS:
             return  # it finished meanwhile: its result says more than this line would
@@ -136,6 +138,23 @@ class News:
         self.deliver(m, f"Draft of job {job.id} (not final)", where=draft_in, step="draft")
         return ts
 
+    def _ask_to_start(self, m: Milestone) -> None:
+        """Over its requester's budget: approvers decide whether the job starts; the
+        requester is told it waits, and why."""
+        job = m.job
+        text, blocks = review.start_request(job, self.title(job), m.detail)
+        where = Where(self.approvals, None) if self.approvals else None
+        try:
+            self.poster.post_all(m, [Part(text, blocks)], step="request", where=where)
+        except ChannelGone as gone:
+            raise self._unreviewable(m, str(gone)) from gone
+        self.poster.post_all(m, [Part(thread.awaiting_approval(job))], step="line")
+
+    def _start_approved(self, m: Milestone) -> None:
+        self._update_request(m.job, m.detail)
+        line = f"{review.decision_line(m.job)}: the job starts now."
+        self.poster.post_all(m, [Part(line)], step="line")
+
     def _unreviewable(self, m: Milestone, code: str) -> Undeliverable:
         """Approvers cannot be reached: say so to the requester and on-call; the draft
         stays unseen rather than going anywhere else."""
@@ -161,7 +180,9 @@ class News:
             self.poster.post_all(m, [Part(review.decision_line(job))], step="line")
             return
         line = review.decision_line(job)
-        redraft = actions_block(job.id, [ActionId.JOB_REDRAFT])
+        # A rejected draft can be written again with the feedback; a job that never
+        # started (held by its budget) has nothing to redraft.
+        redraft = actions_block(job.id, [ActionId.JOB_REDRAFT]) if job.output_text else []
         self.poster.post_all(m, [Part(line, [section(line), *redraft])], step="line")
 
     def _update_request(self, job: Job, where: dict[str, Any]) -> None:

@@ -72,6 +72,8 @@ class Presses:
         outcome = stops.request_cancel(self.ctx.db, self.ctx.dispatch, job.id, actor=user)
         if outcome == "already canceling":
             return f"Job `{job.id}` is already being canceled."
+        if outcome == "canceled":  # it never reached the provider: canceled at once
+            return f"Canceled job `{job.id}`."
         return f"Canceling job `{job.id}`."
 
     def _retry(self, job: Job, user: str) -> str:
@@ -84,12 +86,14 @@ class Presses:
 
     def _approve(self, job: Job, user: str, body: Body) -> str:
         where = request_location(body)
-        actions.decide(self.ctx.db, job.id, actor=user, approve=True, where=where)
+        decided = actions.decide(self.ctx.db, job.id, actor=user, approve=True, where=where)
+        if decided.status == JobStatus.QUEUED:  # held by its requester's budget: it starts
+            return f"Approved job `{job.id}`; it starts now."
         return f"Approved job `{job.id}`; the result is being delivered."
 
     def _open_reject(self, job: Job, body: Body, client: WebClient) -> str:
         """Ask for the reason first; the status is checked again when the modal is submitted."""
-        if job.status != JobStatus.NEEDS_REVIEW:
+        if job.status not in (JobStatus.NEEDS_REVIEW, JobStatus.AWAITING_APPROVAL):
             raise TransitionRefused(job.id, job.status, JobStatus.REJECTED)
         where = request_location(body) or {}
         modal = reject_modal(job.id, where.get("channel"), where.get("ts"))
@@ -156,12 +160,12 @@ def request_location(body: Body) -> dict[str, Any] | None:
 def stale(job: Job, act: ActionId, refused: TransitionRefused) -> str:
     """The sentence for a press the job's current status no longer allows."""
     if job.decided_by and act in (ActionId.JOB_APPROVE, ActionId.JOB_REJECT):
-        verdict = "approved" if job.status == JobStatus.COMPLETED else "rejected"
+        verdict = "rejected" if job.status == JobStatus.REJECTED else "approved"
         return f"Already decided: <@{job.decided_by}> {verdict} job `{job.id}`; nothing changed."
     what = {
         ActionId.JOB_CANCEL: "only queued or running jobs can be canceled",
         ActionId.JOB_RETRY: "only failed, canceled or expired jobs can be retried",
-    }.get(act, "only results waiting for review can be approved or rejected")
+    }.get(act, "only jobs waiting for an approver can be approved or rejected")
     return f"Job `{job.id}` is {refused.current.value.replace('_', ' ')}; {what}; nothing changed."
 
 

@@ -50,9 +50,13 @@ class Job(Base):
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     output_text: Mapped[str | None] = mapped_column(Text)
     output: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)  # only sentences Errand wrote, for people
+    provider_error: Mapped[str | None] = mapped_column(
+        Text
+    )  # the provider's own words, for on-call
     usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     cost_usd: Mapped[float | None]
+    service_tier: Mapped[str | None] = mapped_column(String(16))
     next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     progress_noted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -93,8 +97,19 @@ class Attempt(Base):
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     response_id: Mapped[str | None] = mapped_column(String(128), unique=True)
     provider_status: Mapped[str | None] = mapped_column(String(32))
+    # Create calls sent; of them, those not known to have made nothing (an answer that never
+    # came may hide a response): at most two per attempt (models.store.claim).
     create_calls: Mapped[int] = mapped_column(Integer, default=0)
+    uncertain_creates: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_create_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its first create call
+    estimate_usd: Mapped[float | None]  # booked against the requester's budget at launch
+    cost_usd: Mapped[float | None]
+    service_tier: Mapped[str | None] = mapped_column(String(16))
+    approved_by: Mapped[str | None] = mapped_column(String(64))  # let it pass the budget
+    provider_error: Mapped[str | None] = mapped_column(Text)
     checks: Mapped[int] = mapped_column(Integer, default=0)
     stream_cursor: Mapped[int | None] = mapped_column(Integer)
     usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)

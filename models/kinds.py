@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field
@@ -48,6 +49,10 @@ class Kind(BaseModel):
     priority: int = 0
     stream: bool = False
     max_input_chars: int = 4000
+    # Sent on every create: bounds what one attempt can cost, and prices its estimate.
+    max_output_tokens: int = 16_000
+    # Asked on create (`flex`: half price, slower); unset: the project's default.
+    service_tier: Literal["auto", "default", "flex", "priority"] | None = None
     follow: FollowPolicy = Field(default_factory=FollowPolicy)
     webhook_follow: FollowPolicy = Field(
         default_factory=lambda: FollowPolicy(first_check=60, growth=2, max_interval=300)
@@ -55,10 +60,12 @@ class Kind(BaseModel):
 
 
 class KindsConfig(BaseModel):
-    """The whole file: kinds by name and the price table."""
+    """The whole file: kinds by name and the price tables."""
 
     kinds: dict[str, Kind]
     prices: dict[str, Price] = Field(default_factory=dict)
+    tool_prices: dict[str, float] = Field(default_factory=dict)  # USD per call, by tool type
+    tiers: dict[str, float] = Field(default_factory=dict)  # token price multiplier per tier
 
     def get(self, name: str) -> Kind:
         """The kind called `name`; an unknown name is a configuration error."""
@@ -72,8 +79,16 @@ class KindsConfig(BaseModel):
         """The kind a slash command starts, if any."""
         return next((k for k in self.kinds.values() if k.command == command), None)
 
-    def cost(self, model: str, usage: dict[str, Any] | None) -> float | None:
-        """USD for `usage` at the model's price; None when the model has no price."""
+    def cost(
+        self,
+        model: str,
+        usage: dict[str, Any] | None,
+        *,
+        service_tier: str | None = None,
+        tool_calls: dict[str, int] | None = None,
+    ) -> float | None:
+        """USD for `usage` at the model's price in the tier the provider reports, plus the
+        tools' per-call charges; None when the model has no price."""
         price = self.prices.get(model)
         if price is None or not usage:
             return None
@@ -81,8 +96,23 @@ class KindsConfig(BaseModel):
         fresh = int(usage.get("input_tokens") or 0) - cached
         output = int(usage.get("output_tokens") or 0)
         cached_price = price.cached_input if price.cached_input is not None else price.input
-        total = fresh * price.input + cached * cached_price + output * price.output
-        return round(total / 1_000_000, 6)
+        tokens = fresh * price.input + cached * cached_price + output * price.output
+        tier = self.tiers.get(service_tier or "default", 1.0)
+        return round(tokens * tier / 1_000_000 + self._tools(tool_calls or {}), 6)
+
+    def _tools(self, calls: dict[str, int]) -> float:
+        return sum(self.tool_prices.get(tool, 0.0) * count for tool, count in calls.items())
+
+    def estimate(self, kind: Kind, model: str, input_chars: int) -> float | None:
+        """The most one attempt can cost in tokens: its input (about four characters a
+        token, instructions included) and the kind's whole output allowance. Tool calls are
+        not counted: how many a model makes is not known before it runs."""
+        price = self.prices.get(model)
+        if price is None:
+            return None
+        prompt = math.ceil((input_chars + len(kind.instructions)) / 4)
+        tokens = prompt * price.input + kind.max_output_tokens * price.output
+        return round(tokens / 1_000_000, 6)
 
 
 class UnknownKind(ValueError):
@@ -101,4 +131,9 @@ def load_kinds(path: str | None = None) -> KindsConfig:
         name: Kind.model_validate({**defaults, **(body or {}), "name": name})
         for name, body in (raw.get("kinds") or {}).items()
     }
-    return KindsConfig(kinds=kinds, prices=raw.get("prices") or {})
+    return KindsConfig(
+        kinds=kinds,
+        prices=raw.get("prices") or {},
+        tool_prices=raw.get("tool_prices") or {},
+        tiers=raw.get("tiers") or {},
+    )

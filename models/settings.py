@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     follow_concurrency: int = Field(default=32, alias="ERRAND_FOLLOW_CONCURRENCY")
     breaker_cooldown: int = Field(default=15, alias="ERRAND_BREAKER_COOLDOWN")
     start_lease: float = Field(default=60.0, alias="ERRAND_START_LEASE")
+    create_unknown_wait: float = Field(default=60.0, ge=0, alias="ERRAND_CREATE_UNKNOWN_WAIT")
+    budget_user_daily_usd: float | None = Field(
+        default=None, gt=0, alias="ERRAND_BUDGET_USER_DAILY_USD"
+    )
+    max_active_per_user: int | None = Field(default=None, ge=1, alias="ERRAND_MAX_ACTIVE_PER_USER")
     data_dir: str = Field(default=".errand", alias="ERRAND_DATA_DIR")
     log_level: str = Field(default="INFO", alias="ERRAND_LOG_LEVEL")
     metrics_port: int | None = Field(default=None, alias="ERRAND_METRICS_PORT")

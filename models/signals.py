@@ -1,13 +1,19 @@
 """Signals between processes, through Redis: a doorbell that wakes a worker's pulse, and
-webhook deliveries that overtook the create call's answer.
+webhook deliveries for responses no job holds (yet).
 
-Both are hints that make work happen sooner; losing them (Redis flushed or down) only
-delays it, since every pulse finds its work in the database anyway.
+A delivery for an unknown response either overtook its create call's answer (the start
+stores the ID in a moment) or is a stray: a create whose answer never came (a timeout, a
+5xx, a worker that died) made it. The worker settles what stays unknown
+(`worker.responses.settle_strays`): adopted by its attempt, or cancelled.
+
+All are hints that make work happen sooner; losing them (Redis flushed or down) only
+delays it, or leaves a stray to the attempt's own wait and re-try.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -19,6 +25,7 @@ log = logging.getLogger(__name__)
 
 WOKEN = "errand:pulse:{name}:woken"
 EARLY = "errand:webhook:early:{response_id}"
+STRAYS = "errand:webhook:strays"  # sorted set: response ID -> when to look at it
 REMEMBER_FOR = 600
 
 
@@ -48,7 +55,10 @@ def remember_early(redis: Redis, response_id: str) -> None:
     the response ID: keep the delivery for a while, so the start makes the job's check
     due as soon as it stores the ID instead of leaving it to the slow safety-net poll."""
     try:
-        redis.set(EARLY.format(response_id=response_id), "1", ex=REMEMBER_FOR)
+        pipe = redis.pipeline(transaction=False)
+        pipe.set(EARLY.format(response_id=response_id), "1", ex=REMEMBER_FOR)
+        pipe.zadd(STRAYS, {response_id: time.time()})
+        pipe.execute()
     except RedisError:
         log.warning("early webhook not remembered", extra={"response_id": response_id})
 
@@ -56,9 +66,31 @@ def remember_early(redis: Redis, response_id: str) -> None:
 def arrived_early(redis: Redis, response_id: str) -> bool:
     """Whether a delivery came before this response ID was stored (asked once)."""
     try:
-        return bool(redis.delete(EARLY.format(response_id=response_id)))
+        pipe = redis.pipeline(transaction=False)
+        pipe.delete(EARLY.format(response_id=response_id))
+        pipe.zrem(STRAYS, response_id)
+        return bool(pipe.execute()[0])
     except RedisError:
         return False
+
+
+def take_strays(redis: Redis, *, older_than: float, limit: int) -> list[str]:
+    """Unknown responses delivered at least `older_than` seconds ago, each taken by one
+    worker only (the first to remove it)."""
+    try:
+        due = redis.zrangebyscore(STRAYS, "-inf", time.time() - older_than, start=0, num=limit)
+        found = [r.decode() if isinstance(r, bytes) else str(r) for r in due]
+        return [response_id for response_id in found if redis.zrem(STRAYS, response_id)]
+    except RedisError:
+        return []
+
+
+def stray_again(redis: Redis, response_id: str, *, after: float) -> None:
+    """Look at a stray again later (the provider did not answer about it)."""
+    try:
+        redis.zadd(STRAYS, {response_id: time.time() + after})
+    except RedisError:
+        log.warning("stray forgotten", extra={"response_id": response_id})
 
 
 def response_changed(db: Database, redis: Redis, response_id: str) -> bool:

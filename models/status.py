@@ -9,6 +9,7 @@ from enum import StrEnum
 class JobStatus(StrEnum):
     """What a person sees; stored as the lowercase string."""
 
+    AWAITING_APPROVAL = "awaiting_approval"  # over its requester's budget: an approver decides
     QUEUED = "queued"  # accepted; not yet running at the provider
     RUNNING = "running"  # the provider is working on it
     NEEDS_REVIEW = "needs_review"  # finished, waiting for an approver before delivery
@@ -29,20 +30,25 @@ TERMINAL = frozenset(
     }
 )
 ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+# Never reached the provider, or still may: a person can cancel these.
+CANCELABLE = ACTIVE | {JobStatus.AWAITING_APPROVAL}
 RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.CANCELED, JobStatus.EXPIRED})
-# Statuses with something to tell the requester: under a backlog their news goes first.
-RESULTS = TERMINAL | {JobStatus.NEEDS_REVIEW}
+# Statuses with something to tell the requester (or an approver): under a backlog their
+# news goes first.
+RESULTS = TERMINAL | {JobStatus.NEEDS_REVIEW, JobStatus.AWAITING_APPROVAL}
 
 # For each target status, the statuses a job may move to it from.
 SOURCES: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.QUEUED: RETRYABLE | {JobStatus.RUNNING, JobStatus.REJECTED},
+    JobStatus.AWAITING_APPROVAL: frozenset({JobStatus.QUEUED}),
+    JobStatus.QUEUED: RETRYABLE
+    | {JobStatus.RUNNING, JobStatus.AWAITING_APPROVAL, JobStatus.REJECTED},
     JobStatus.RUNNING: frozenset({JobStatus.QUEUED}),
     JobStatus.NEEDS_REVIEW: ACTIVE,
     JobStatus.COMPLETED: ACTIVE | {JobStatus.NEEDS_REVIEW},
     JobStatus.FAILED: ACTIVE,
-    JobStatus.CANCELED: ACTIVE,
+    JobStatus.CANCELED: CANCELABLE,
     JobStatus.EXPIRED: ACTIVE | {JobStatus.NEEDS_REVIEW},
-    JobStatus.REJECTED: frozenset({JobStatus.NEEDS_REVIEW}),
+    JobStatus.REJECTED: frozenset({JobStatus.NEEDS_REVIEW, JobStatus.AWAITING_APPROVAL}),
 }
 
 # Provider statuses of a response that is still being worked on.

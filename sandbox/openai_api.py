@@ -1,19 +1,22 @@
-"""A local stand-in for OpenAI's Responses API, spoken to by the real ``openai`` SDK.
+"""A local stand-in for OpenAI's Responses, Files and Batch APIs, spoken to by the real SDK.
 
 Errand's worker, tests, benchmarks and sandbox demo point
 ``OpenAI(base_url="http://127.0.0.1:PORT/v1", api_key="sk-sandbox")`` here instead of at
-api.openai.com, so long background responses, failures, cancellation, streaming and webhooks
-can all be exercised offline, quickly and deterministically.
+api.openai.com, so long background responses, failures, cancellation, streaming, batches and
+webhooks can all be exercised offline, quickly and deterministically. The rule: it is no
+kinder than the real service; where the API promises nothing, it assumes the worst.
 
-OpenAI endpoints (shapes follow OpenAI's OpenAPI description):
+OpenAI endpoints (shapes follow OpenAI's OpenAPI description; every call needs a bearer key):
 
 * ``POST /v1/responses`` -- create; ``background: true`` answers at once with ``queued``;
-  ``stream: true`` answers with Server-Sent Events; ``Idempotency-Key`` repeats return the
-  same response. ``background`` with ``store: false`` is a 400, as upstream.
+  ``stream: true`` answers with Server-Sent Events; a foreground create blocks until done.
+  ``Idempotency-Key`` is ignored (OpenAI documents none) unless ``honour_idempotency_key``.
+  ``service_tier``, ``max_output_tokens``, ``previous_response_id`` and web search tools
+  behave as upstream (``sandbox.openai_responses``, ``sandbox.openai_validate``).
 * ``GET /v1/responses/{id}`` -- retrieve; ``?stream=true&starting_after=N`` resumes the
-  event stream after sequence number N.
-* ``POST /v1/responses/{id}/cancel`` -- cancel while queued/in progress (idempotent);
-  400 once completed, failed or incomplete.
+  events of a background response created with ``stream: true``, within a window.
+* ``POST /v1/responses/{id}/cancel`` -- cancel while queued/in progress (idempotent).
+* ``/v1/files`` and ``/v1/batches`` -- see ``sandbox.openai_batch_routes``.
 
 Status is lazy: ``queued`` for the queue time, ``in_progress`` until the duration has passed,
 then the scenario's outcome. Scenarios come from directives typed into the input text
@@ -21,10 +24,11 @@ then the scenario's outcome. Scenarios come from directives typed into the input
 
     [sandbox: duration=SECONDS queue=SECONDS chars=N slow fail[=CODE] incomplete[=REASON]]
 
-e.g. ``[sandbox: duration=5 fail]``; ``slow`` means 600 s; ``incomplete`` takes
-``max_output_tokens`` (default) or ``content_filter``; unknown items are ignored. Defaults and
-test hooks live in the control API under ``/_sandbox`` (``config``, ``faults``, ``reset``,
-``stats``, ``responses``, ``health``; see ``sandbox.openai_control``).
+Every answer carries ``x-request-id`` and the ``x-ratelimit-*`` headers of the configured
+budgets (``sandbox.openai_ratelimit``). The control API under ``/_sandbox`` (not OpenAI's)
+sets defaults (``config``, fields of ``sandbox.openai_settings``), injects faults
+(``faults``, ``sandbox.openai_faults``), and reads back what the client did (``stats`` with
+per-job orphans, ``responses``, ``requests``); see ``sandbox.openai_control``.
 
 Run it as a process: ``python -m sandbox.openai_api --port 8089`` (``--port 0`` picks a free
 port; the first stdout line gives the base URL). In-process: ``start_in_thread()``.
@@ -33,19 +37,27 @@ port; the first stdout line gives the base URL). In-process: ``start_in_thread()
 from __future__ import annotations
 
 import argparse
+import socket
+import struct
 import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+from sandbox.openai_batch_routes import batches_api
 from sandbox.openai_control import control
-from sandbox.openai_http import error, hold_answer
-from sandbox.openai_responses import SandboxOpenAISettings
+from sandbox.openai_faults import DroppedConnection
+from sandbox.openai_http import ResettingApp, begin_api_call, error, finish_api_call
 from sandbox.openai_routes import responses_api
+from sandbox.openai_settings import SandboxOpenAISettings
 from sandbox.openai_state import SandboxState
 
 __all__ = [
@@ -64,9 +76,11 @@ def create_app(settings: SandboxOpenAISettings | None = None) -> Flask:
     app = Flask(__name__)
     app.extensions["sandbox_openai"] = SandboxState(settings or SandboxOpenAISettings())
     app.register_blueprint(responses_api)
+    app.register_blueprint(batches_api)
     app.register_blueprint(control)
     app.register_error_handler(HTTPException, _http_error)
-    app.after_request(hold_answer)
+    app.before_request(begin_api_call)
+    app.after_request(finish_api_call)
     return app
 
 
@@ -91,6 +105,19 @@ class _KeepAliveHandler(WSGIRequestHandler):
 
     protocol_version = "HTTP/1.1"
 
+    def connection_dropped(
+        self, error: BaseException, environ: WSGIEnvironment | None = None
+    ) -> None:
+        """Close a connection cut mid-answer, with a reset if a fault cut it on purpose.
+
+        Left open, the handler would wait for the client's next request while the client
+        waits for the rest of this answer.
+        """
+        self.close_connection = True
+        if isinstance(error, DroppedConnection):
+            linger = struct.pack("ii", 1, 0)  # close() then sends RST, not FIN
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+
 
 class _QuietHandler(_KeepAliveHandler):
     """Skips per-request access logs, which would cost more than the requests themselves."""
@@ -112,7 +139,8 @@ def make_sandbox_server(
 
 def _bind(app: Flask, host: str, port: int, quiet: bool) -> BaseWSGIServer:
     handler = _QuietHandler if quiet else _KeepAliveHandler
-    return make_server(host, port, app, threaded=True, request_handler=handler)
+    wrapped = ResettingApp(app)
+    return make_server(host, port, wrapped, threaded=True, request_handler=handler)
 
 
 @dataclass

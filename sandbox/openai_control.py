@@ -1,18 +1,18 @@
 """The stand-in's control API under ``/_sandbox`` (not part of OpenAI's API).
 
 Tests, benchmarks and the demo use it to set defaults, inject faults, reset, and read what the
-client actually did (calls per endpoint and per response), which the real API never exposes.
+client actually did (calls per endpoint, per response and per job, and the request log),
+which the real API never exposes.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
 
 from flask import Blueprint, Response, request
 
+from sandbox.openai_faults import parse_fault
 from sandbox.openai_http import error, json_response, state
-from sandbox.openai_state import ENDPOINTS, Fault
 
 control = Blueprint("sandbox_control", __name__, url_prefix="/_sandbox")
 
@@ -44,37 +44,30 @@ def set_config() -> Response:
 
 @control.post("/faults")
 def add_faults() -> Response:
-    """Queue one fault (object) or several (array) for the next matching calls."""
+    """Queue one fault (object) or several (array); see ``sandbox.openai_faults``."""
     body = request.get_json(silent=True)
     specs = body if isinstance(body, list) else [body]
+    now = state().now()
     try:
-        faults = [_fault(spec) for spec in specs]
+        faults = [parse_fault(spec, now) for spec in specs]
     except (TypeError, ValueError) as exc:
         return error(400, f"Invalid fault: {exc}")
     for fault in faults:
         state().add_fault(fault)
-    return json_response({"faults_pending": state().stats()["faults_pending"]})
+    return json_response({"faults_pending": state().faults.pending(now)})
 
 
-def _fault(spec: Any) -> Fault:
-    """Validate ``{"endpoint", "status", "count", "retry_after", "delay", "answer_delay"}``."""
-    if not isinstance(spec, dict):
-        raise TypeError("expected an object")
-    endpoint = spec.get("endpoint")
-    if endpoint not in ENDPOINTS:
-        raise ValueError(f"endpoint must be one of {', '.join(ENDPOINTS)}")
-    status = spec.get("status")
-    if status is not None and not 400 <= int(status) <= 599:
-        raise ValueError("status must be an HTTP error status (400-599)")
-    retry_after = spec.get("retry_after")
-    return Fault(
-        endpoint=endpoint,
-        status=None if status is None else int(status),
-        remaining=max(1, int(spec.get("count", 1))),
-        retry_after=None if retry_after is None else float(retry_after),
-        delay=max(0.0, float(spec.get("delay", 0.0))),
-        answer_delay=max(0.0, float(spec.get("answer_delay", 0.0))),
-    )
+@control.get("/faults")
+def list_faults() -> Response:
+    """Faults still able to fire."""
+    return json_response({"faults_pending": state().faults.pending(state().now())})
+
+
+@control.delete("/faults")
+def clear_faults() -> Response:
+    """Drop every pending fault (an outage ends now)."""
+    state().faults.clear()
+    return json_response({"faults_pending": []})
 
 
 @control.post("/reset")
@@ -86,7 +79,7 @@ def reset() -> Response:
 
 @control.get("/stats")
 def stats() -> Response:
-    """Call counts per endpoint and per response, with each response's current status."""
+    """Call counts per endpoint and per response, and what was made per job (orphans too)."""
     return json_response(state().stats())
 
 
@@ -102,3 +95,30 @@ def list_responses() -> Response:
     wanted = {k.removeprefix("metadata."): v for k, v in args.items()}
     found = state().list_responses(wanted, status)
     return json_response({"object": "list", "data": found})
+
+
+@control.get("/requests")
+def list_requests() -> Response:
+    """The request log, oldest first.
+
+    Filters: ``endpoint``, ``method``, ``path``, ``status`` and the logged body fields
+    (``background``, ``store``, ``stream``, ``service_tier``, ``model``,
+    ``previous_response_id``, ``max_output_tokens``) equal a JSON literal (``true``, ``null``,
+    ``200``, or a bare string); ``metadata.KEY=V``; ``header=NAME`` (the header was sent);
+    ``since=SEQ`` (entries after that sequence number); ``limit=N`` (the last N).
+    """
+    found = state().log.select(request.args.to_dict())
+    return json_response({"object": "list", "data": found})
+
+
+@control.delete("/requests")
+def clear_requests() -> Response:
+    """Empty the request log (``POST /_sandbox/requests/reset`` does the same)."""
+    state().log.clear()
+    return json_response({"ok": True})
+
+
+@control.post("/requests/reset")
+def reset_requests() -> Response:
+    """Empty the request log."""
+    return clear_requests()

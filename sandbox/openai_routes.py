@@ -1,7 +1,8 @@
 """The OpenAI Responses endpoints of the stand-in (create, retrieve, cancel).
 
 Handlers validate what upstream validates (so client bugs surface here rather than in
-production), consume injected faults first, and delegate state to ``SandboxState``.
+production) and delegate state to ``SandboxState``; logging, keys, rate limits and injected
+faults happen around them (``sandbox.openai_http``).
 """
 
 from __future__ import annotations
@@ -9,11 +10,21 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 
-from sandbox.openai_http import apply_fault, error, json_response, state
-from sandbox.openai_responses import ResponseRecord, render
+from sandbox.openai_errors import ApiError, invalid_request, not_found
+from sandbox.openai_http import (
+    api_error,
+    client_gone,
+    fault_answer,
+    json_response,
+    note_created,
+    state,
+)
+from sandbox.openai_render import render
+from sandbox.openai_responses import ResponseRecord
 from sandbox.openai_stream import paced_stream
+from sandbox.openai_validate import validate_create
 
 responses_api = Blueprint("openai_responses", __name__, url_prefix="/v1")
 
@@ -22,24 +33,22 @@ _CANCEL_REFUSALS = {
     "failed": "Cannot cancel a failed response.",
     "incomplete": "Cannot cancel an incomplete response.",
 }
+_WAIT_POLL_SECONDS = 0.25
 
 
 @responses_api.post("/responses")
 def create_response() -> Response:
     """``POST /v1/responses``."""
-    state().count_call("create")
-    faulted = apply_fault("create")
-    if faulted is not None:
-        return faulted
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return error(400, "We could not parse the JSON body of your request.")
-    problem = _validate_create(body)
+        return api_error(invalid_request("We could not parse the JSON body of your request."))
+    problem = validate_create(body) or _previous_missing(body.get("previous_response_id"))
     if problem is not None:
-        return problem
+        return api_error(problem)
     record, duplicate = state().create(body, request.headers.get("Idempotency-Key"))
+    note_created(record.id)
     if body.get("stream"):
-        return _sse(record, None)
+        return _sse(record, None, creating=True)
     if record.background and not duplicate:
         return json_response(render(record, "queued"))
     if not record.background:
@@ -47,92 +56,105 @@ def create_response() -> Response:
     return json_response(render(record, record.status_at(state().now())))
 
 
-def _validate_create(body: dict[str, Any]) -> Response | None:
-    """The checks upstream makes that a client bug could trip over."""
-    if not isinstance(body.get("model"), str) or not body["model"]:
-        return error(
-            400,
-            "Missing required parameter: 'model'.",
-            param="model",
-            code="missing_required_parameter",
-        )
-    if body.get("background") and body.get("store") is False:
-        return error(
-            400, "Background mode requires store=true; got store=false.", param="background"
-        )
-    return _validate_metadata(body.get("metadata"))
-
-
-def _validate_metadata(metadata: Any) -> Response | None:
-    if metadata is None:
+def _previous_missing(previous: Any) -> ApiError | None:
+    """A create may only continue a response the API still stores."""
+    if previous is None or (isinstance(previous, str) and state().lookup(previous)):
         return None
-    if not isinstance(metadata, dict) or len(metadata) > 16:
-        return error(
-            400,
-            "Invalid 'metadata': expected an object of at most 16 keys.",
-            param="metadata",
-            code="invalid_type",
-        )
-    for key, value in metadata.items():
-        if not isinstance(value, str) or len(value) > 512 or len(key) > 64:
-            return error(
-                400,
-                f"Invalid value for 'metadata.{key}': expected a string of at most 512"
-                " characters under a key of at most 64.",
-                param=f"metadata.{key}",
-                code="invalid_type",
-            )
-    return None
+    return invalid_request(
+        f"Previous response with id '{previous}' not found.",
+        "previous_response_id",
+        "previous_response_not_found",
+    )
 
 
 def _wait_for_terminal(record: ResponseRecord) -> None:
-    """Foreground (non-background) requests block until the answer is ready, as upstream."""
-    remaining = record.terminal_at - state().now()
-    if remaining > 0:
-        time.sleep(remaining)
+    """Foreground requests block until the answer is ready; hanging up cancels them."""
+    while (remaining := record.terminal_at - state().now()) > 0:
+        if client_gone():
+            state().cancel(record)
+            return
+        time.sleep(min(remaining, _WAIT_POLL_SECONDS))
 
 
 @responses_api.get("/responses/<response_id>")
 def retrieve_response(response_id: str) -> Response:
     """``GET /v1/responses/{id}``, optionally resuming the event stream."""
-    record = state().count_call("retrieve", response_id)
-    faulted = apply_fault("retrieve")
-    if faulted is not None:
-        return faulted
+    record = state().lookup(response_id)
     if record is None:
         return _not_found(response_id)
-    if request.args.get("stream", "").lower() in ("true", "1"):
-        after = request.args.get("starting_after")
-        if after is not None and not after.lstrip("-").isdigit():
-            return error(
-                400, "Invalid 'starting_after': expected an integer.", param="starting_after"
-            )
-        return _sse(record, None if after is None else int(after))
-    return json_response(render(record, record.status_at(state().now())))
+    if request.args.get("stream", "").lower() not in ("true", "1"):
+        return json_response(render(record, record.status_at(state().now())))
+    after = request.args.get("starting_after")
+    if after is not None and not after.lstrip("-").isdigit():
+        return api_error(
+            invalid_request("Invalid 'starting_after': expected an integer.", "starting_after")
+        )
+    problem = _unstreamable(record)
+    return api_error(problem) if problem else _sse(record, None if after is None else int(after))
+
+
+def _unstreamable(record: ResponseRecord) -> ApiError | None:
+    """Only background responses created with stream=true can be streamed, for a while."""
+    if not (record.background and record.streamed):
+        return invalid_request(
+            "This response cannot be streamed because it was not created with background=true"
+            " and stream=true.",
+            "stream",
+        )
+    window = state().settings.stream_resume_window
+    if state().now() - record.created_at > window:
+        return invalid_request(
+            f"Response '{record.id}' can no longer be streamed: its events are kept for"
+            f" {window:g} seconds after creation. Retrieve it without stream=true instead.",
+            "stream",
+        )
+    return None
 
 
 @responses_api.post("/responses/<response_id>/cancel")
 def cancel_response(response_id: str) -> Response:
     """``POST /v1/responses/{id}/cancel``."""
-    record = state().count_call("cancel", response_id)
-    faulted = apply_fault("cancel")
-    if faulted is not None:
-        return faulted
+    record = state().lookup(response_id)
     if record is None:
         return _not_found(response_id)
     if not record.background:
-        return error(400, "Only responses created with background=true can be cancelled.")
+        return api_error(
+            invalid_request("Only responses created with background=true can be cancelled.")
+        )
     status = state().cancel(record)
     if status in _CANCEL_REFUSALS:
-        return error(400, _CANCEL_REFUSALS[status])
+        return api_error(invalid_request(_CANCEL_REFUSALS[status]))
     return json_response(render(record, status))
 
 
 def _not_found(response_id: str) -> Response:
-    return error(404, f"Response with id '{response_id}' not found.")
+    return api_error(not_found(f"Response with id '{response_id}' not found."))
 
 
-def _sse(record: ResponseRecord, starting_after: int | None) -> Response:
-    events = paced_stream(record, starting_after, state().now)
+def _sse(record: ResponseRecord, starting_after: int | None, creating: bool = False) -> Response:
+    """The event stream, subject to ``stream`` faults (errors, resets, drops)."""
+    sandbox = state()  # the generator runs after the request context is gone
+    sandbox.count_call("stream")
+    fault = sandbox.faults.take("stream", sandbox.now())
+    if fault is not None:
+        g.call.entry["outcome"] = "stream_fault"
+        time.sleep(fault.delay)
+        answered = fault_answer(fault, g.call)
+        if answered is not None:
+            return answered
+
+    def aborted(sent: int) -> None:
+        if creating and sent == 0:
+            sandbox.mark_unheard(record.id)
+        if not record.background:  # hanging up on a foreground response cancels it
+            sandbox.cancel(record)
+
+    events = paced_stream(
+        record,
+        starting_after,
+        sandbox.now,
+        drop_after=None if fault is None else fault.drop_after,
+        on_abort=aborted,
+    )
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return Response(events, mimetype="text/event-stream", headers=headers)

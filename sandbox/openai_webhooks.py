@@ -19,6 +19,7 @@ import hashlib
 import heapq
 import hmac
 import itertools
+import json
 import logging
 import threading
 import time
@@ -66,6 +67,24 @@ def signed_headers(delivery: Delivery, now: float) -> dict[str, str]:
     }
 
 
+def event_delivery(
+    url: str, secret: str, event_type: str, object_id: str, created_at: float
+) -> Delivery:
+    """A signed event such as ``response.completed`` or ``batch.failed`` about one object.
+
+    The event id is derived from the object's id, so a repeat (a retry) keeps it.
+    """
+    event_id = "evt_" + hashlib.sha256(f"evt_{object_id}".encode()).hexdigest()[:48]
+    event = {
+        "id": event_id,
+        "object": "event",
+        "created_at": int(created_at),
+        "type": event_type,
+        "data": {"id": object_id},
+    }
+    return Delivery(url, secret, event_id, json.dumps(event))
+
+
 Resolver = Callable[[str], Delivery | float | None]
 
 
@@ -73,7 +92,7 @@ class WebhookDispatcher:
     """A due-time heap served by one lazily started daemon thread."""
 
     def __init__(self, resolve: Resolver, on_result: Callable[[bool], None]) -> None:
-        """``resolve(response_id)`` returns a delivery, a later due time, or ``None`` (skip)."""
+        """``resolve(object_id)`` returns a delivery, a later due time, or ``None`` (skip)."""
         self._resolve = resolve
         self._on_result = on_result
         self._cond = threading.Condition()
@@ -86,7 +105,7 @@ class WebhookDispatcher:
         self._http = httpx.Client(timeout=_POST_TIMEOUT)
 
     def schedule(self, due: float, item: str | Delivery) -> None:
-        """Queue a response id (to resolve when due) or a delivery retry."""
+        """Queue an object id (response or batch, resolved when due) or a delivery retry."""
         with self._cond:
             if self._closed:
                 return

@@ -141,6 +141,7 @@ def stack(
 # -- Slack: the Web API stand-in and a real bot process (added for the bot's tests) -------
 
 from tests.support.slack import SECRET, TOKEN, BotProcess, SlackSandbox  # noqa: E402
+from tests.support.webhooks import hook  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -157,6 +158,12 @@ def slack(request: pytest.FixtureRequest, slack_sandbox: SlackSandbox) -> SlackS
     marker = request.node.get_closest_marker("slack_unlimited")
     slack_sandbox.reset_with(rate_limits="off" if marker else "documented")
     return slack_sandbox
+
+
+@pytest.fixture
+def hooked(stack: Stack) -> Stack:
+    """The stack with OPENAI_WEBHOOK_SECRET set; ask for it before `bot`, which reads it."""
+    return hook(stack)
 
 
 @pytest.fixture

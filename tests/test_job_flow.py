@@ -29,6 +29,10 @@ CONTRACT_FIELDS = {
     "output_text",
     "error",
     "usage",
+    "cost_usd",
+    "service_tier",
+    "provider_creates",
+    "turns",
     "created_at",
     "updated_at",
     "events",
@@ -53,8 +57,12 @@ def test_research_job_runs_queued_running_completed(stack: Stack) -> None:
     assert shown["cost_usd"] > 0
     path = [(e["from_status"], e["to_status"]) for e in shown["events"] if e["to_status"]]
     assert path == [(None, "queued"), ("queued", "running"), ("running", "completed")]
+    assert (shown["provider_creates"], shown["turns"], shown["service_tier"]) == (1, 1, "default")
     responses = stack.openai.responses_for(job_id)
     assert len(responses) == 1
+    [create] = stack.openai.requests(endpoint="create")
+    assert create["metadata"] == {"job_id": job_id, "attempt": "1", "kind": "research"}
+    assert (create["max_output_tokens"], create["stream"]) == (16000, True)
 
 
 def _events(shown: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
@@ -140,14 +148,17 @@ def test_expired_job_is_cancelled_at_the_provider(stack: Stack) -> None:
 
 @ONE_BACKEND
 def test_transient_provider_errors_never_fail_a_job(stack: Stack) -> None:
-    stack.openai.fault(endpoint="create", status=503, count=4)
+    stack.env["ERRAND_CREATE_UNKNOWN_WAIT"] = "1"
+    stack.openai.fault(endpoint="create", status=429, count=3, retry_after=1)
+    stack.openai.fault(endpoint="create", status=503, count=1)  # unanswered: tried once more
     stack.openai.fault(endpoint="retrieve", status=429, count=3, retry_after=1)
     stack.openai.fault(endpoint="retrieve", status=500, count=3)
     stack.start_worker()
     job_id = _submit(stack, "Through the storm [sandbox: duration=1]")
     stack.wait_status(job_id, "completed", timeout=60)
     assert len(stack.openai.responses_for(job_id)) == 1
-    assert "start_delayed" in [e["action"] for e in stack.show(job_id)["events"]]
+    actions = [e["action"] for e in stack.show(job_id)["events"]]
+    assert actions.count("start_delayed") == 3 and actions.count("start_unanswered") == 1
 
 
 @ONE_BACKEND

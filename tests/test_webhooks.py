@@ -134,21 +134,26 @@ def test_forged_or_stale_delivery_is_refused_and_nothing_happens(
 
 
 @SQLITE
-def test_a_delivery_before_the_response_id_is_stored_still_finishes_at_once(
+def test_a_delivery_before_the_create_answers_finishes_the_job_at_once(
     hooked: Stack, bot: BotProcess
 ) -> None:
-    """The provider finishes, and its webhook arrives, before its create answer does."""
+    """The provider finishes, and its webhook arrives, before its create answer does: the
+    response is taken from the webhook (its metadata names the job and the attempt)."""
     _wire(hooked, bot)
     # Long enough that a loaded machine still looks before the create answer lands.
     hooked.openai.fault(endpoint="create", answer_delay=8.0)
     hooked.start_worker()
     job_id = _submit(hooked, "Quick question [sandbox: duration=0.5]")
-    wait_for(lambda: hooked.openai.stats()["webhooks"]["delivered"], 10, "no webhook sent")
-    assert not hooked.show(job_id)["provider_response_id"]  # the webhook came first
     hooked.wait_status(job_id, "completed", timeout=25)
-    # Finished as soon as the create answer was stored, not at the 60 s safety-net poll.
-    assert _finished_at(hooked, job_id) - _started_at(hooked, job_id) < 5.0
+    response = _response(hooked, job_id)
+    # Finished before the create's answer came, not at it, nor at the 60 s safety-net poll.
+    assert _finished_at(hooked, job_id) < response["created_at"] + 8.0
+    assert hooked.show(job_id)["provider_response_id"] == response["id"]
     assert hooked.openai.stats()["calls"]["retrieve"] == 1
+    # The late answer names the response already taken: nothing changes.
+    time.sleep(max(0.0, response["created_at"] + 9.0 - time.time()))
+    assert [e["action"] for e in hooked.show(job_id)["events"]].count("started") == 1
+    assert hooked.openai.job(job_id)["made"] == 1
 
 
 @SQLITE

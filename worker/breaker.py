@@ -4,6 +4,11 @@ When provider calls fail too often, new launches stop (jobs wait in
 `queued`), jobs in flight keep being followed, and after a cool-down one
 launch goes through as a probe: its success closes the breaker, its
 failure opens it again. Losing Redis resets it to closed, which is safe.
+
+A configuration error (the provider refuses our key, our project, our model, our
+quota) holds launches the same way, from the first one, with what to fix: no job can
+start until someone acts, and none should fail meanwhile. A probe launch per cool-down
+finds out when it works again.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import logging
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -60,12 +66,32 @@ class Breaker:
 
     def state(self) -> BreakerState:
         try:
-            tripped, cooling = self.redis.mget(f"{PREFIX}:tripped", f"{PREFIX}:open")
+            tripped, cooling, config = self.redis.mget(
+                f"{PREFIX}:tripped", f"{PREFIX}:open", f"{PREFIX}:config"
+            )
         except RedisError:
             return BreakerState.CLOSED
-        if not tripped:
+        if not (tripped or config):
             return BreakerState.CLOSED
         return BreakerState.OPEN if cooling else BreakerState.HALF_OPEN
+
+    def hold_for_config(self, problem: str) -> None:
+        """The provider refused our configuration (`problem` names what, in our words):
+        hold every launch until a probe succeeds. The first holder's problem is kept."""
+        try:
+            self.redis.set(f"{PREFIX}:config", f"{int(time.time())}|{problem}", nx=True)
+            self.redis.set(f"{PREFIX}:open", "1", ex=self.policy.cooldown)
+            self.redis.delete(f"{PREFIX}:probe")
+        except RedisError as exc:
+            log.warning("breaker cannot reach Redis", extra={"error": str(exc)})
+
+    def config_problem(self) -> tuple[str, str] | None:
+        """(hold ID, problem) while launches are held for a configuration error."""
+        value = _text(self.redis.get(f"{PREFIX}:config"))
+        if value is None:
+            return None
+        since, _, problem = value.partition("|")
+        return f"config:{since}", problem
 
     def launches_allowed(self, wanted: int) -> int:
         """How many launches may go now: all, none, or one probe per cool-down."""
@@ -79,19 +105,21 @@ class Breaker:
 
     def trip_id(self) -> str | None:
         """Identifies the current opening, so each one is announced once."""
-        value = self.redis.get(f"{PREFIX}:tripped")
-        if isinstance(value, bytes):
-            return value.decode()
-        return value
+        return _text(self.redis.get(f"{PREFIX}:tripped"))
 
     def _bucket(self) -> str:
         return f"{PREFIX}:w:{int(time.time()) // self.policy.window}"
 
     def _success(self, *, closes: bool) -> None:
-        if closes and self.redis.get(f"{PREFIX}:tripped"):
+        held = self.redis.mget(f"{PREFIX}:tripped", f"{PREFIX}:config")
+        if closes and any(held):
             # Close with a clean slate: the failures that tripped it must not trip it again.
             self.redis.delete(
-                f"{PREFIX}:tripped", f"{PREFIX}:open", f"{PREFIX}:probe", self._bucket()
+                f"{PREFIX}:tripped",
+                f"{PREFIX}:config",
+                f"{PREFIX}:open",
+                f"{PREFIX}:probe",
+                self._bucket(),
             )
             log.warning("provider calls succeed again; launches resume")
         bucket = self._bucket()
@@ -121,3 +149,7 @@ class Breaker:
         self.redis.delete(f"{PREFIX}:probe")
         if opened:
             log.warning("provider failing; holding new launches")
+
+
+def _text(value: Any) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value

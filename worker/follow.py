@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.store.checks import delay_check, lose_response
 from models.store.claim import DueCheck, claim_due_checks
-from models.store.observations import apply_observation
-from worker.answers import observation
+from worker.answers import apply
 from worker.context import Context
 from worker.metrics import follow_checked
 from worker.provider import ProviderError
+from worker.responses import settle_strays
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,14 @@ class Follower:
         self._slack = 0.0
 
     def tick(self) -> TickReport:
-        """Claim what is due, up to what the pool may hold, and report.
+        """Claim what is due, up to what the pool may hold, and report; then settle the
+        responses webhooks told of that no job holds (`worker.responses`).
 
         SQLite has one writer: there a tick applies its answers in one transaction
         (`_together`) instead of taking the writer's lock once per check.
         """
         started = self._together() if self._ctx.db.sqlite else self._top_up()
+        settle_strays(self._ctx)
         with self._lock:
             report = TickReport(started, self._finished, self._errors, self._slack)
             self._finished = self._errors = 0
@@ -160,8 +162,7 @@ def _check_together(ctx: Context, executor: ThreadPoolExecutor, due: list[DueChe
 
 
 def _apply(ctx: Context, session: Session, response: Response) -> str:
-    webhooks = ctx.settings.webhooks_enabled
-    applied = apply_observation(session, ctx.kinds, observation(response), webhooks=webhooks)
+    applied = apply(session, ctx.kinds, response, webhooks=ctx.settings.webhooks_enabled)
     return FINISHED if applied and applied.terminal else PENDING
 
 

@@ -1,11 +1,23 @@
-"""The launch pulse: start every queued attempt that is free to start, many at once.
+"""The launch pulse: start queued attempts, fairly, each create call fenced by its own claim.
 
-Launching from the database rather than from one queued task per job keeps the order
-in our hands (priority first, then age) and survives a flushed Redis by construction:
-a queued job with no response is simply launched. A start is safe to run twice and to
-be killed anywhere: the attempt and its idempotency key exist before the call, a claim
-with a lease marks the call in flight, and the response ID is stored the moment it is
-known. A start killed mid-call is launched again after the lease, with the same key.
+Launching from the database rather than from one queued task per job keeps the order in
+our hands and survives a flushed Redis by construction: a queued job with no response is
+simply launched. A tick runs up to `limit` launches in rounds of at most `AT_ONCE`:
+a round claims its attempts right before their create calls, which go side by side
+(`models.store.claim.claim_launches`: priority, then round-robin between requesters,
+within each one's cap and daily budget), so a lease covers one call that starts at once,
+and a job queued mid-tick takes its turn at the next round.
+
+Each create is sent once per claim, and its answer decides what follows:
+
+* a response: stored for its attempt, or cancelled at once as an extra (`worker.responses`);
+* this job's request refused (a 400): the job fails, with a sentence saying so;
+* our configuration refused (401, 403, no such model, no quota): every launch holds,
+  on-call is told once what to fix, nothing fails, and a probe per cool-down resumes;
+* nothing made (a 429, no connection): the attempt waits as long as the provider asks;
+* no answer (a timeout, a 5xx, a reset): the provider may have made a response we never
+  heard of, so the attempt waits ERRAND_CREATE_UNKNOWN_WAIT (a webhook may reveal it
+  meanwhile), and is tried at most once more (`models.store.claim`).
 """
 
 from __future__ import annotations
@@ -14,94 +26,160 @@ import logging
 from concurrent.futures import Executor
 from datetime import timedelta
 
-from openai.types.responses import Response
-
-from models.signals import arrived_early, response_changed
-from models.status import PROVIDER_PENDING
-from models.store.attempt import Launch, delay_start, fail_start, note_started, record_created
-from models.store.claim import claim_launches
-from models.store.observations import apply_observation
-from models.store.waiting import hold_queued
-from worker.answers import observation
+from models.settings import Settings
+from models.store.attempt import Launch, Recorded, Unanswered, fail_start, release_create
+from models.store.claim import LaunchRules, claim_launches
+from models.store.waiting import hold_over_cap, hold_queued
 from worker.context import Context
-from worker.provider import CreateRequest, ProviderError
+from worker.provider import CreateRequest, ErrorClass, ProviderError
+from worker.responses import settle_strays, take_response
 
 log = logging.getLogger(__name__)
 
-BATCH = 50  # launches claimed per tick: small, so a tick ends (and yields) in seconds
-# A failed launch is tried again soon: the breaker, not this delay, protects a
+BATCH = 50  # launches per tick: small, so a tick ends (and yields) in seconds
+AT_ONCE = 8  # claims per round: the launch pool's threads (worker.pulses.LAUNCH_THREADS)
+# A refused launch is tried again soon: the breaker, not this delay, protects a
 # struggling provider, and a short delay keeps the priority order on recovery.
 RETRY_DELAY = timedelta(seconds=1)
+FAILING = (
+    "The AI provider is failing: Errand is holding new jobs and still following "
+    "the ones in flight. It resumes by itself when provider calls succeed again."
+)
 HELD = (
     "Waiting to start: the AI provider is failing right now. Errand will start this "
     "job by itself as soon as it recovers."
 )
+MISCONFIGURED = (
+    "Waiting to start: Errand's access to the AI provider needs fixing, and on-call has "
+    "been told. This job starts by itself once it works again."
+)
+FIXES = {
+    "key": "The AI provider refuses Errand's API key (HTTP 401). Set a valid "
+    "OPENAI_API_KEY for the workers and restart them.",
+    "permission": "The AI provider refuses Errand's key or project (HTTP 403). Check the "
+    "key's permissions (the Responses API) and the project's access to `{model}`.",
+    "model": "The AI provider says model `{model}` does not exist or this project may not "
+    "use it. Fix `model` in the kinds file (ERRAND_CONFIG) or the project's model access.",
+    "quota": "The AI provider account is out of quota. Add credit or raise its limit.",
+}
+WHILE_HELD = " New jobs wait meanwhile (none fails); they start once a call succeeds."
+
+
+def launch_rules(settings: Settings) -> LaunchRules:
+    """What launch claims obey, from the settings."""
+    return LaunchRules(
+        lease=timedelta(seconds=settings.start_lease),
+        unknown_wait=timedelta(seconds=settings.create_unknown_wait),
+        budget_usd=settings.budget_user_daily_usd,
+        max_active=settings.max_active_per_user,
+    )
 
 
 def launch_due(ctx: Context, executor: Executor, *, limit: int = BATCH) -> int:
-    """Claim up to `limit` launches (fewer while the breaker holds) and run them concurrently."""
+    """Up to `limit` launches (fewer while the breaker holds), run concurrently.
+
+    Responses that webhooks revealed are settled first: an attempt whose create went
+    unanswered takes its response rather than create again."""
+    settle_strays(ctx)
     allowed = ctx.breaker.launches_allowed(limit)
     if allowed < limit:
         _hold(ctx)
     if allowed == 0:
         return 0
-    lease = timedelta(seconds=ctx.settings.start_lease)
-    claimed = claim_launches(ctx.db, limit=allowed, lease=lease)
-    outcomes = executor.map(lambda launch: start(ctx, launch), claimed)
-    return sum(1 for outcome in outcomes if outcome == "started")
+    rules = launch_rules(ctx.settings)
+    if rules.max_active is not None:
+        hold_over_cap(ctx.db, rules.max_active, rules.unknown_wait)
+    started = 0
+    while allowed > 0:
+        wanted = min(allowed, AT_ONCE)
+        claimed = claim_launches(ctx.db, ctx.kinds, rules, limit=wanted)
+        outcomes = list(executor.map(lambda launch: start(ctx, launch), claimed))
+        started += outcomes.count("started")
+        if "held" in outcomes or len(claimed) < wanted:  # held for our configuration, or done
+            break
+        allowed -= wanted
+    return started
 
 
 def _hold(ctx: Context) -> None:
-    """Tell waiting jobs why they wait (once each), and on-call once per outage."""
-    trip = ctx.breaker.trip_id()
-    if trip is None:
-        return
-    if ctx.redis.set(f"errand:breaker:alerted:{trip}", "1", nx=True, ex=86400):
-        ctx.notifier.alert(
-            "The AI provider is failing: Errand is holding new jobs and still following "
-            "the ones in flight. It resumes by itself when provider calls succeed again."
-        )
-    hold_queued(ctx.db, HELD, outage=trip)
+    """Tell waiting jobs why they wait (once each), and on-call once per hold."""
+    config = ctx.breaker.config_problem()
+    if config is not None:
+        hold, problem = config
+        name, _, model = problem.partition(":")
+        alert, reason = FIXES[name].format(model=model) + WHILE_HELD, MISCONFIGURED
+    else:
+        trip = ctx.breaker.trip_id()
+        if trip is None:
+            return
+        hold, alert, reason = trip, FAILING, HELD
+    if ctx.redis.set(f"errand:breaker:alerted:{hold}", "1", nx=True, ex=86400):
+        ctx.notifier.alert(alert)
+    hold_queued(ctx.db, reason, outage=hold)
 
 
 def start(ctx: Context, launch: Launch) -> str:
-    """Call create for a launch this worker holds the lease of, and record the outcome."""
+    """Send the create call of a launch this worker holds the claim of; record the outcome."""
     kind = ctx.kinds.get(launch.kind)
     request = CreateRequest(
-        launch.job_id, launch.attempt, launch.idempotency_key, launch.input_text, kind
+        launch.job_id, launch.attempt, launch.idempotency_key, launch.input_text, kind, launch.model
     )
     try:
         response = ctx.provider.create(request)
     except ProviderError as error:
         return _create_failed(ctx, launch, error)
-    _created(ctx, launch, response)
+    recorded = take_response(ctx, launch.job_id, launch.attempt, response, kind)
     log.info("started", extra={"job_id": launch.job_id, "response_id": response.id})
-    return "started"
-
-
-def _created(ctx: Context, launch: Launch, response: Response) -> None:
-    kind = ctx.kinds.get(launch.kind)
-    webhooks = ctx.settings.webhooks_enabled
-    policy = kind.webhook_follow if webhooks else kind.follow
-    first = timedelta(seconds=policy.interval(0))
-    detail = f"response {response.id} on {kind.model} ({kind.lane} lane)"
-    with ctx.db.unit() as unit:
-        stop = record_created(
-            unit.session, launch, response.id, str(response.status), first_check=first
-        )
-        note_started(unit.session, launch.job_id, response.id, detail)
-        if response.status not in PROVIDER_PENDING:
-            apply_observation(unit.session, ctx.kinds, observation(response), webhooks=webhooks)
-    if stop:
-        ctx.dispatch.stop(launch.job_id)
-    if webhooks and arrived_early(ctx.redis, response.id):
-        response_changed(ctx.db, ctx.redis, response.id)
+    return "started" if recorded is Recorded.NEW else recorded.value
 
 
 def _create_failed(ctx: Context, launch: Launch, error: ProviderError) -> str:
-    log.warning("create failed", extra={"job_id": launch.job_id, "reason": error.reason})
-    if error.transient:
-        wait = max(RETRY_DELAY, timedelta(seconds=error.retry_after or 0))
-        delay_start(ctx.db, launch, error.reason, wait)
-        return "will retry"
-    return "failed" if fail_start(ctx.db, launch, error.reason) else "already settled"
+    extra = {"job_id": launch.job_id, "reason": error.reason, "class": error.cls.value}
+    log.warning("create failed", extra=extra)
+    if error.cls is ErrorClass.REFUSED:
+        failed = fail_start(ctx.db, launch, _refused(launch, error), error.reason)
+        return "failed" if failed else "already settled"
+    if error.cls is ErrorClass.CONFIG:
+        ctx.breaker.hold_for_config(_problem(error, launch.model))
+    release_create(ctx.db, launch, _unanswered(error))
+    return {ErrorClass.CONFIG: "held", ErrorClass.TRANSIENT: "will retry"}.get(
+        error.cls, "unconfirmed"
+    )
+
+
+def _unanswered(error: ProviderError) -> Unanswered:
+    """What the attempt does after a create that gave no response."""
+    hinted = timedelta(seconds=error.retry_after or 0)
+    if error.cls is ErrorClass.CONFIG:
+        return Unanswered(True, RETRY_DELAY, "start_held", _said(error), error.reason)
+    if error.cls is ErrorClass.TRANSIENT:
+        wait = max(RETRY_DELAY, hinted)
+        return Unanswered(True, wait, "start_delayed", _said(error), error.reason)
+    # The response may exist: the wait after an unanswered create is the claim's rule.
+    return Unanswered(False, hinted, "start_unanswered", _said(error), error.reason)
+
+
+def _said(error: ProviderError) -> str:
+    """The answer's class and code, without the provider's words."""
+    answer = f"HTTP {error.status}" if error.status else "no answer"
+    return f"{error.cls.value}: {answer}" + (f" ({error.code})" if error.code else "")
+
+
+def _refused(launch: Launch, error: ProviderError) -> str:
+    what = error.code or f"HTTP {error.status}"
+    return (
+        f"The AI provider refused this job's request ({what}), so it did not start. Try "
+        f"rewording or shortening it; on-call can read the provider's answer with "
+        f"`errand jobs show {launch.job_id}`."
+    )
+
+
+def _problem(error: ProviderError, model: str) -> str:
+    """Which configuration the provider refused, as a key of FIXES (with the model)."""
+    if error.code == "insufficient_quota":
+        return "quota"
+    if error.status == 401:
+        return "key"
+    if error.status == 404 or error.code == "model_not_found":
+        return f"model:{model}"
+    return f"permission:{model}"

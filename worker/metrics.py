@@ -13,8 +13,15 @@ SLACK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 PROVIDER_CALLS = Counter(
     "errand_provider_calls_total",
-    "Calls to the provider by endpoint (create, retrieve, cancel, stream) and outcome",
+    "Calls to the provider by endpoint (create, retrieve, cancel, stream) and outcome "
+    "(ok, transient, unknown: no answer to a sent call, config, refused)",
     ["endpoint", "outcome"],
+)
+COST = Counter(
+    "errand_cost_usd_total",
+    "USD of provider responses as recorded when they finish (tokens at the tier used, "
+    "plus tool calls), by job kind",
+    ["kind"],
 )
 RESULT_LAG = Histogram(
     "errand_result_lag_seconds",
@@ -50,6 +57,11 @@ RESULT_MILESTONES = frozenset({"completed", "needs_review"})
 def provider_call(endpoint: str, outcome: str) -> None:
     """Count one provider call; `outcome` is ok, transient or permanent."""
     PROVIDER_CALLS.labels(endpoint, outcome).inc()
+
+
+def cost_recorded(kind: str, usd: float) -> None:
+    """Count the cost of a response that has just been recorded."""
+    COST.labels(kind).inc(usd)
 
 
 def follow_checked(lateness: list[float]) -> None:

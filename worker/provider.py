@@ -1,79 +1,120 @@
 """The provider (OpenAI Responses API) as Errand uses it: create, retrieve, cancel.
 
-The SDK's own retries are off: it retries POSTs without an idempotency key,
-which could start a second paid response. We retry ourselves, with our key.
+No call is retried here: the SDK's retries are off, and a create is never repeated in the
+same breath. OpenAI documents no Idempotency-Key for `POST /v1/responses` (we send one
+anyway, for the provider's logs), so a create whose answer never came may have made a
+response; what happens next is the launch's decision (`models.store.claim`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import httpx2
 import openai
 from openai import OpenAI
 from openai.types.responses import Response
-from tenacity import (
-    RetryCallState,
-    retry,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from models.kinds import Kind
 from worker.metrics import provider_call
 
-TRANSIENT_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 STREAM_IDLE = 120.0  # no event for this long: the stream is closed; the follow pulse re-opens it
+CREATE_TIMEOUT = 30.0  # keep ERRAND_START_LEASE above it: the lease must outlast the call
+# The request never left: connecting failed, or no pooled connection was free.
+UNSENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 
 Observer = Callable[[str, bool], None]
 
 
+class ErrorClass(StrEnum):
+    """What a provider error means for what we do next."""
+
+    TRANSIENT = "transient"  # nothing was made (429, a refused connection): wait, try again
+    UNKNOWN = "unknown"  # sent, but no answer (timeout, 5xx, reset): a create may have made one
+    CONFIG = "config"  # our key, project, model or quota: nothing works until someone fixes it
+    REFUSED = "refused"  # this request itself (a 400; a 404 for a read)
+
+
 class ProviderError(Exception):
-    """A provider call that did not give us a response; `transient` decides what happens next."""
+    """A provider call that did not give us a response. `reason` holds the provider's own
+    words, for logs and the job's record, never for a channel."""
 
     def __init__(
         self,
         reason: str,
         *,
-        transient: bool,
+        cls: ErrorClass,
         retry_after: float | None = None,
         status: int | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.transient = transient
+        self.cls = cls
         self.retry_after = retry_after
         self.status = status
+        self.code = code
+
+    @property
+    def transient(self) -> bool:
+        """Worth the same call again later (for a create, within the attempt's limits)."""
+        return self.cls in (ErrorClass.TRANSIENT, ErrorClass.UNKNOWN)
 
 
-def classify(exc: Exception) -> ProviderError:
-    """Sort an SDK exception into transient (wait and try again) or permanent (fail the attempt)."""
+def classify(exc: Exception, endpoint: str = "create") -> ProviderError:
+    """Sort an SDK exception by what it means for the call at `endpoint`."""
     if isinstance(exc, ProviderError):
         return exc
-    if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError | httpx2.TransportError):
-        return ProviderError(f"provider unreachable: {type(exc).__name__}", transient=True)
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        message = _error_message(exc)
-        return ProviderError(
-            f"provider answered {status}: {message}",
-            transient=status in TRANSIENT_STATUS,
-            retry_after=_retry_after(exc.response),
-            status=status,
-        )
-    return ProviderError(f"provider call failed: {type(exc).__name__}", transient=True)
+        return _by_status(exc, endpoint)
+    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
+        cause = exc if isinstance(exc, httpx2.TransportError) else exc.__cause__
+        sent = not isinstance(cause, UNSENT)
+        reason = f"provider unreachable: {type(exc).__name__} ({type(cause).__name__})"
+        return ProviderError(reason, cls=ErrorClass.UNKNOWN if sent else ErrorClass.TRANSIENT)
+    return ProviderError(f"provider call failed: {type(exc).__name__}", cls=ErrorClass.UNKNOWN)
+
+
+def _by_status(exc: openai.APIStatusError, endpoint: str) -> ProviderError:
+    status, code = exc.status_code, _error_code(exc)
+    if (
+        status in (401, 403)
+        or code == "insufficient_quota"
+        or (status == 404 and endpoint == "create")
+    ):
+        cls = ErrorClass.CONFIG
+    elif status in (408, 409, 429):
+        cls = ErrorClass.TRANSIENT
+    elif status >= 500:
+        cls = ErrorClass.UNKNOWN if endpoint == "create" else ErrorClass.TRANSIENT
+    else:
+        cls = ErrorClass.REFUSED
+    return ProviderError(
+        f"provider answered {status}: {_error_message(exc)}",
+        cls=cls,
+        retry_after=_retry_after(exc.response),
+        status=status,
+        code=code,
+    )
+
+
+def _error_body(exc: openai.APIStatusError) -> dict[str, Any]:
+    body = exc.body
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    return inner if isinstance(inner, dict) else {}
+
+
+def _error_code(exc: openai.APIStatusError) -> str | None:
+    code = _error_body(exc).get("code")
+    return code if isinstance(code, str) else None
 
 
 def _error_message(exc: openai.APIStatusError) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
-    return exc.message
+    message = _error_body(exc).get("message")
+    return str(message) if message else exc.message
 
 
 def _retry_after(response: httpx2.Response) -> float | None:
@@ -84,77 +125,60 @@ def _retry_after(response: httpx2.Response) -> float | None:
         return None
 
 
-def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, Exception) and classify(exc).transient
-
-
-def _wait(state: RetryCallState) -> float:
-    """Honour Retry-After when the provider gives one, else exponential backoff with jitter."""
-    exc = state.outcome.exception() if state.outcome else None
-    hinted = classify(exc).retry_after if isinstance(exc, Exception) else None
-    backoff = wait_exponential_jitter(initial=0.5, max=4.0)(state)
-    return min(hinted, 10.0) if hinted is not None else backoff
-
-
 @dataclass(frozen=True)
 class CreateRequest:
-    """Everything one create call needs; the key makes a repeat return the same response."""
+    """Everything one create call needs; the metadata names the job and the attempt, so
+    any response the call made can be traced back to them (a webhook, the provider's logs)."""
 
     job_id: str
     attempt: int
     idempotency_key: str
     input_text: str
     kind: Kind
+    model: str
 
 
 class Provider:
-    """Thin, typed access to background responses with our retry rules."""
+    """Thin, typed access to background responses; errors come back classified."""
 
-    def __init__(
-        self,
-        client: OpenAI,
-        *,
-        create_tries: int = 3,
-        observers: Sequence[Observer] = (),
-    ) -> None:
-        self._create_client = client.with_options(max_retries=0, timeout=30.0)
+    def __init__(self, client: OpenAI, *, observers: Sequence[Observer] = ()) -> None:
+        self._create_client = client.with_options(max_retries=0, timeout=CREATE_TIMEOUT)
         self._read_client = client.with_options(max_retries=0, timeout=20.0)
         self._stream_client = client.with_options(
             max_retries=0, timeout=httpx2.Timeout(STREAM_IDLE, connect=10.0)
         )
-        self._create_tries = create_tries
         self._observers = list(observers)
 
     def _observe(self, endpoint: str, error: ProviderError | None) -> None:
-        """Tell the breaker (and metrics) how a call went; a permanent error is an answer."""
-        ok = error is None or not error.transient
-        provider_call(endpoint, "ok" if error is None else ("permanent" if ok else "transient"))
+        """Tell the breaker (and metrics) how a call went. A refusal is an answer; a
+        configuration error says nothing about the provider's health (the launch holds
+        for it on its own)."""
+        provider_call(endpoint, "ok" if error is None else error.cls.value)
+        if error is not None and error.cls == ErrorClass.CONFIG:
+            return
+        ok = error is None or error.cls == ErrorClass.REFUSED
         for observer in self._observers:
             observer(endpoint, ok)
 
     def create(self, request: CreateRequest) -> Response:
-        """Start a background response; retried only with the same idempotency key."""
-        call = retry(
-            retry=retry_if_exception(_is_transient),
-            stop=stop_after_attempt(self._create_tries),
-            wait=_wait,
-            reraise=True,
-        )(self._call)
-        return call("create", lambda: self._create_once(request))
+        """Start a background response, once; its ID comes in the stream's first event."""
+        return self._call("create", lambda: self._create_once(request))
 
     def _create_once(self, request: CreateRequest) -> Response:
         kind = request.kind
-        extra: dict[str, Any] = {}
-        if kind.tools:
-            extra["tools"] = kind.tools
-        if kind.stream:  # streamable later (worker.stream); we keep only the first event here
-            extra["stream"] = True
+        extra: dict[str, Any] = {"tools": kind.tools} if kind.tools else {}
+        # stream=True: the ID arrives with `response.created`, before the answer would;
+        # closing the stream leaves a background response running (worker.stream reads
+        # streaming kinds' events later).
         made: Any = self._create_client.responses.create(
-            model=kind.model,
+            model=request.model,
             input=request.input_text,
             instructions=kind.instructions or openai.omit,
             background=True,
             store=True,
+            stream=True,
+            max_output_tokens=kind.max_output_tokens,
+            service_tier=kind.service_tier or openai.omit,
             metadata={"job_id": request.job_id, "attempt": str(request.attempt), "kind": kind.name},
             extra_headers={"Idempotency-Key": request.idempotency_key},
             **extra,
@@ -182,7 +206,7 @@ class Provider:
         try:
             response = call()
         except Exception as exc:
-            error = classify(exc)
+            error = classify(exc, endpoint)
             self._observe(endpoint, error)
             raise error from exc
         self._observe(endpoint, None)
@@ -191,7 +215,7 @@ class Provider:
 
 def _first_response(made: object) -> Response:
     """A streamed create answers with events; the first (`response.created`) carries the
-    response. Closing the connection leaves a background response running (worker.stream)."""
+    response. Closing the connection leaves a background response running."""
     if isinstance(made, Response):
         return made
     events: Any = made
@@ -200,7 +224,7 @@ def _first_response(made: object) -> Response:
             response = getattr(event, "response", None)
             if isinstance(response, Response):
                 return response
-    raise ProviderError("the stream ended before the response was created", transient=True)
+    raise ProviderError("the create's stream ended before the response", cls=ErrorClass.UNKNOWN)
 
 
 def make_openai_client(api_key: str, *, max_connections: int = 64) -> OpenAI:

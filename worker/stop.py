@@ -1,23 +1,21 @@
 """Cancelling or expiring a job at the provider, ending in whatever the provider reached.
 
 Runs as an RQ task (`worker.tasks.stop_job`), retried by RQ when the provider is busy
-or away; safe to repeat, since a stop that already landed finds nothing to do.
+or away; safe to repeat, since a stop that already landed finds nothing to do. It never
+creates anything: a job with no response stops in the database alone (a create still in
+flight for it is cancelled when it answers, `worker.responses`).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from openai.types.responses import Response
 
 from models.errors import JobNotFound
-from models.store.claim import claim_launches
-from models.store.observations import apply_observation
-from models.store.stops import StopRequest, pending_stop, stop_before_start
-from worker.answers import observation
+from models.store.stops import pending_stop, stop_before_start
+from worker.answers import apply
 from worker.context import Context
-from worker.launch import start
 from worker.provider import ProviderError
 
 log = logging.getLogger(__name__)
@@ -35,18 +33,8 @@ def stop(ctx: Context, job_id: str) -> str:
         return "nothing to stop"
     if request.response_id is not None:
         return _cancel_at_provider(ctx, request.job_id, request.response_id)
-    if request.create_calls == 0:
-        stop_before_start(ctx.db, request)
-        return "stopped before start"
-    return _start_to_cancel(ctx, request)
-
-
-def _start_to_cancel(ctx: Context, request: StopRequest) -> str:
-    """A create may have reached the provider before its worker died: run it again with
-    the same key; the start dispatches this stop again once it has the response's ID."""
-    lease = timedelta(seconds=ctx.settings.start_lease)
-    claimed = claim_launches(ctx.db, limit=1, lease=lease, job_id=request.job_id)
-    return start(ctx, claimed[0]) if claimed else "nothing to start"
+    stop_before_start(ctx.db, request)
+    return "stopped before start"
 
 
 def _cancel_at_provider(ctx: Context, job_id: str, response_id: str) -> str:
@@ -62,8 +50,7 @@ def _cancel_at_provider(ctx: Context, job_id: str, response_id: str) -> str:
     if response is None:
         return "provider lost the response"
     with ctx.db.unit() as unit:
-        webhooks = ctx.settings.webhooks_enabled
-        apply_observation(unit.session, ctx.kinds, observation(response), webhooks=webhooks)
+        apply(unit.session, ctx.kinds, response, webhooks=ctx.settings.webhooks_enabled)
     log.info("stop applied", extra={"job_id": job_id, "provider_status": response.status})
     return str(response.status)
 

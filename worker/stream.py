@@ -30,9 +30,8 @@ import openai
 from openai.types.responses import Response
 
 from models.base import utcnow
-from models.store.observations import apply_observation
 from models.store.stream import StreamTarget, save_reading, stream_target, streamable
-from worker.answers import observation
+from worker.answers import apply
 from worker.context import Context
 from worker.leases import LeaseKeeper, held
 from worker.metrics import STREAM_EVENTS, STREAMS, provider_call
@@ -161,8 +160,7 @@ def _on_event(ctx: Context, target: StreamTarget, reading: Reading, event: Any) 
     if isinstance(response, Response) and (kind in LIFECYCLE or kind in TERMINAL):
         _save(ctx, target, reading, force=True)
         with ctx.db.unit() as unit:
-            webhooks = ctx.settings.webhooks_enabled
-            apply_observation(unit.session, ctx.kinds, observation(response), webhooks=webhooks)
+            apply(unit.session, ctx.kinds, response, webhooks=ctx.settings.webhooks_enabled)
         return kind in TERMINAL
     _save(ctx, target, reading)
     return False

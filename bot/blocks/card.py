@@ -13,6 +13,7 @@ from models.job import Job
 from models.status import ACTIVE, JobStatus
 
 STATUS = {
+    JobStatus.AWAITING_APPROVAL: ":raised_hand: Waiting for approval to start",
     JobStatus.QUEUED: ":hourglass_flowing_sand: Queued",
     JobStatus.RUNNING: ":gear: Running",
     JobStatus.NEEDS_REVIEW: ":eyes: Waiting for review",

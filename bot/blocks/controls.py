@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.ids import ActionId, BlockId
 from models.job import Job
-from models.status import ACTIVE, RETRYABLE, JobStatus
+from models.status import CANCELABLE, RETRYABLE, JobStatus
 
 LABELS = {
     ActionId.JOB_CANCEL: "Cancel",
@@ -32,9 +32,9 @@ def button(action: ActionId, job_id: str) -> dict[str, Any]:
 
 
 def card_actions(job: Job) -> list[ActionId]:
-    """Queued or running: Cancel. Failed, canceled, expired: Retry. Anything else: none."""
+    """Queued, running or awaiting approval: Cancel. Failed, canceled, expired: Retry."""
     status = JobStatus(job.status)
-    if status in ACTIVE and not job.stop_requested:
+    if status in CANCELABLE and not job.stop_requested:
         return [ActionId.JOB_CANCEL]
     if status in RETRYABLE:  # people may always try again; only automatic attempts are capped
         return [ActionId.JOB_RETRY]

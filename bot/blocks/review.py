@@ -31,6 +31,23 @@ def approval_request(job: Job, title: str, link: str | None) -> tuple[str, list[
     )
 
 
+def start_request(job: Job, title: str, cost: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """A job over its requester's daily budget: the estimate, the spend so far, the ask,
+    and the buttons (Approve starts it, Reject ends it)."""
+    line = (
+        f":money_with_wings: *{title}* for <@{job.requested_by}> waits for approval to "
+        f"start · job `{job.id}`\nEstimated cost up to ${cost.get('estimate_usd', 0):.2f}; "
+        f"spent today ${cost.get('spent_usd', 0):.2f} of their "
+        f"${cost.get('budget_usd', 0):.2f} daily budget."
+    )
+    blocks = [
+        section(line),
+        section(quote(job.input_text)),
+        *actions_block(job.id, [ActionId.JOB_APPROVE, ActionId.JOB_REJECT], f"start:{job.id}"),
+    ]
+    return f"{title} job {job.id} from <@{job.requested_by}> waits for approval to start", blocks
+
+
 def decided_request(job: Job, title: str, link: str | None) -> tuple[str, list[dict[str, Any]]]:
     """The request after a decision: the buttons give way to who decided and when."""
     verdict = decision_line(job)
@@ -40,7 +57,7 @@ def decided_request(job: Job, title: str, link: str | None) -> tuple[str, list[d
 
 def decision_line(job: Job) -> str:
     """`Approved by @x on <date>` (with the reason for a rejection)."""
-    word = "Approved" if job.status == JobStatus.COMPLETED else "Rejected"
+    word = "Rejected" if job.status == JobStatus.REJECTED else "Approved"
     emoji = ":white_check_mark:" if word == "Approved" else ":no_entry:"
     when = f" {slack_date(job.decided_at)}" if job.decided_at else ""
     line = f"{emoji} {word} by {actor(job.decided_by)}{when}"

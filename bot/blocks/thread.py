@@ -66,3 +66,10 @@ def cannot_post(channel: str) -> str:
         f"I can't post in <#{channel}>, so I'll keep you posted in a direct message. "
         "To get status cards there, invite me with `/invite @Errand`."
     )
+
+
+def awaiting_approval(job: Job) -> str:
+    return (
+        ":money_with_wings: This job would pass your daily budget, so it waits for an "
+        "approver to let it start."
+    )

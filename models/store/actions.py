@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from models.base import utcnow
 from models.db import Database
 from models.errors import TransitionRefused
@@ -13,7 +15,7 @@ from models.ids import normalize_job_id
 from models.job import Job
 from models.kinds import KindsConfig
 from models.status import RETRYABLE, JobStatus
-from models.store.attempt import open_attempt
+from models.store.attempt import approve_attempt, open_attempt
 from models.store.lifecycle import add_notice, record_event, transition
 from models.store.queries import get_job
 
@@ -61,6 +63,7 @@ def _again(
     fresh = {
         "attempts": number,
         "error": None,
+        "provider_error": None,
         "output_text": None,
         "next_check_at": None,
         "stop_requested": None,
@@ -93,29 +96,80 @@ def decide(
     note: str | None = None,
     where: dict[str, Any] | None = None,
 ) -> Job:
-    """Approve (deliver) or reject a result in review; the first decision wins.
+    """Approve or reject a job waiting for an approver; the first decision wins.
 
-    A compare-and-set from `needs_review`: a second decision gets `TransitionRefused`,
-    and the job's `decided_by` says who decided first. `where` (the review request's
-    channel and ts) rides on the notice so the notifier can update that message.
+    In `needs_review`, approval delivers the result; in `awaiting_approval` (over its
+    requester's budget), it lets the job start (`queued`). Rejection ends either. A
+    compare-and-set from the status read: a second decision gets `TransitionRefused`,
+    and the job's `decided_by` says who decided first. `where` (the request's channel and
+    ts) rides on the notice so the notifier can update that message.
     """
+    wanted = normalize_job_id(job_id)
+    with db.unit() as unit:
+        job = unit.session.get(Job, wanted)
+        if job is not None and job.status == JobStatus.AWAITING_APPROVAL:
+            _decide_start(unit.session, job, actor, approve, note, where)
+        else:
+            _decide_result(unit.session, wanted, actor, approve, note, where)
+    return get_job(db, wanted)
+
+
+def _decide_result(
+    session: Session,
+    job_id: str,
+    actor: str,
+    approve: bool,
+    note: str | None,
+    where: dict[str, Any] | None,
+) -> None:
     target, milestone = (
         (JobStatus.COMPLETED, "approved") if approve else (JobStatus.REJECTED, "rejected")
     )
-    wanted = normalize_job_id(job_id)
-    with db.unit() as unit:
-        transition(
-            unit.session,
-            wanted,
-            target,
-            actor=actor,
-            action=milestone,
-            sources=frozenset({JobStatus.NEEDS_REVIEW}),
-            detail=note,
-            values={"decided_by": actor, "decided_at": utcnow(), "decision_note": note},
-        )
-        add_notice(unit.session, wanted, milestone, key="decision", detail=where)
-    return get_job(db, wanted)
+    transition(
+        session,
+        job_id,
+        target,
+        actor=actor,
+        action=milestone,
+        sources=frozenset({JobStatus.NEEDS_REVIEW}),
+        detail=note,
+        values={"decided_by": actor, "decided_at": utcnow(), "decision_note": note},
+    )
+    add_notice(session, job_id, milestone, key="decision", detail=where)
+
+
+def _decide_start(
+    session: Session,
+    job: Job,
+    actor: str,
+    approve: bool,
+    note: str | None,
+    where: dict[str, Any] | None,
+) -> None:
+    """Approved: queued again, its attempt let past the budget, its deadline counted from
+    now (it spent the wait with no one working on it). Rejected: it ends, reason told."""
+    now = utcnow()
+    values: dict[str, Any] = {"decided_by": actor, "decided_at": now, "decision_note": note}
+    target, milestone = JobStatus.REJECTED, "rejected"
+    if approve:
+        target, milestone = JobStatus.QUEUED, "start_approved"
+        values["wait_reason"] = None
+        if job.deadline_at is not None:
+            values["deadline_at"] = now + (job.deadline_at - job.created_at)
+    sources = frozenset({JobStatus.AWAITING_APPROVAL})
+    transition(
+        session,
+        job.id,
+        target,
+        actor=actor,
+        action=milestone,
+        sources=sources,
+        detail=note,
+        values=values,
+    )
+    if approve:
+        approve_attempt(session, job.id, job.attempts, actor)
+    add_notice(session, job.id, milestone, key=f"decision:start:{job.attempts}", detail=where)
 
 
 def record_press(db: Database, job_id: str, *, actor: str, action: str, detail: str) -> None:

@@ -35,6 +35,12 @@ def check_now(db: Database, response_id: str) -> str | None:
     return job_id
 
 
+def holder(db: Database, response_id: str) -> str | None:
+    """The job that has `response_id` stored on any of its attempts, if one has."""
+    with db.unit() as unit:
+        return unit.session.scalar(select(Attempt.job_id).where(Attempt.response_id == response_id))
+
+
 def delay_check(db: Database, job_id: str, wait: timedelta) -> None:
     """A check that could not be made (provider busy or away) is due again after `wait`."""
     with db.unit() as unit:

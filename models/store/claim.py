@@ -4,22 +4,41 @@ while the lease runs; a worker that dies loses only its lease.
 Rows are picked `FOR UPDATE SKIP LOCKED`, so workers on PostgreSQL never wait on each
 other's claims (SQLAlchemy renders nothing for it on SQLite, whose single writer
 serializes claims anyway).
+
+A launch is claimed right before its one create call, no more at a time than the launch
+pool sends at once, and the claim counts that call: each lease fences one call. The provider's
+create is not idempotent, so an attempt whose create went unanswered (timeout, 5xx,
+reset, a worker that died mid-call) is claimed again only after a wait, at most once
+more; after a second wait with no response come to light, the job fails.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import ColumnElement, Subquery, and_, func, or_, select, update
+from sqlalchemy.orm import Session, lazyload
 
 from models.base import utcnow
 from models.db import Database
-from models.job import Attempt, Job, is_active, is_current_attempt
+from models.job import Attempt, Job, attempts, is_active, is_current_attempt
+from models.kinds import KindsConfig
 from models.status import JobStatus
-from models.store.attempt import Launch
+from models.store.attempt import Launch, end_attempt
+from models.store.budget import estimate, over_budget
+from models.store.lifecycle import transition
 
 CHECK_LEASE = timedelta(seconds=60)
+CANDIDATES = 8  # looked at beyond the limit: room to skip rows another claimer holds
+MAX_UNCERTAIN = 2  # creates per attempt that may have made a response we never heard of
+UNCONFIRMED = (
+    "Errand could not confirm that the AI provider started this job: its two start "
+    "requests went unanswered (a timeout or a server error), so it stopped rather than "
+    "risk paying twice. On-call: check the provider's status, and its logs for responses "
+    "with metadata job_id={job_id}. Retry starts a fresh attempt."
+)
 
 
 @dataclass(frozen=True)
@@ -31,53 +50,161 @@ class DueCheck:
     due_at: datetime
 
 
-def claim_launches(
-    db: Database, *, limit: int, lease: timedelta, job_id: str | None = None
-) -> list[Launch]:
-    """Lease the next attempts to start, highest priority first, then oldest; each claim
-    counts as a create call about to be made.
+@dataclass(frozen=True)
+class LaunchRules:
+    """What every launch claim obeys (from the settings)."""
 
-    With `job_id`, only that job's, even when a stop was requested: a stop re-runs a
-    start that may have reached the provider, to learn the response it must cancel.
+    lease: timedelta  # must outlast one create call
+    unknown_wait: timedelta  # after a create that went unanswered
+    budget_usd: float | None = None  # per requester per UTC day
+    max_active: int | None = None  # a requester's jobs at the provider at once
+
+
+def claim_launches(
+    db: Database, kinds: KindsConfig, rules: LaunchRules, *, limit: int
+) -> list[Launch]:
+    """Lease up to `limit` attempts to start now and count their create calls.
+
+    Highest priority first; within a priority, round-robin between requesters (each
+    one's oldest first), so one person's flood does not starve the others. On the way,
+    an attempt whose two creates went unanswered fails, and one over its requester's
+    budget is held for approval. The caller sends the calls at once, side by side: a
+    claim is never taken ahead of the pool's turn to use it.
     """
     now = utcnow()
-    pick = _launchable(now).order_by(Job.priority.desc(), Job.created_at).limit(limit)
-    if job_id is None:
-        pick = pick.where(Job.stop_requested.is_(None))
-    else:
-        pick = pick.where(Job.id == job_id)
+    claimed: list[Launch] = []
     with db.unit() as unit:
-        ids = list(unit.session.scalars(pick.with_for_update(of=Attempt, skip_locked=True)))
-        if not ids:
-            return []
-        unit.session.execute(
-            update(Attempt)
-            .where(Attempt.id.in_(ids))
-            .values(claimed_until=now + lease, create_calls=Attempt.create_calls + 1)
-        )
-        rows = unit.session.execute(
-            select(Attempt, Job).join(Job, Attempt.job_id == Job.id).where(Attempt.id.in_(ids))
-        ).all()
-    return [_launch(attempt, job) for attempt, job in rows]
+        for attempt_id in _candidates(unit.session, now, rules, limit + CANDIDATES):
+            found = _lock(unit.session, attempt_id, now, rules.unknown_wait)
+            if found is None:
+                continue
+            attempt, job = found
+            if attempt.uncertain_creates >= MAX_UNCERTAIN:
+                _give_up(unit.session, job.id, attempt.id)
+                continue
+            cost = estimate(kinds, job)
+            if over_budget(unit.session, job, attempt, cost, budget=rules.budget_usd, now=now):
+                continue
+            claimed.append(_fence(unit.session, attempt, job, cost, now + rules.lease))
+            if len(claimed) == limit:
+                break
+    return claimed
 
 
-def _launchable(now: datetime) -> Select[int]:
-    """Current attempts of queued jobs with no response and no live claim."""
+def launchable(now: datetime, unknown_wait: timedelta) -> ColumnElement[bool]:
+    """A queued job's current attempt with no response, no live claim, no stop asked,
+    and no unanswered create younger than the wait."""
+    return and_(
+        Job.status == JobStatus.QUEUED.value,
+        Job.stop_requested.is_(None),
+        Attempt.response_id.is_(None),
+        or_(Attempt.claimed_until.is_(None), Attempt.claimed_until <= now),
+        or_(Attempt.uncertain_creates == 0, Attempt.last_create_at <= now - unknown_wait),
+    )
+
+
+def busy_by_requester(now: datetime, unknown_wait: timedelta) -> Subquery:
+    """(requested_by, busy): each requester's jobs at the provider now, or that may be: a
+    response, a create in flight, or an unanswered create still waited on."""
+    waiting = and_(Attempt.uncertain_creates > 0, Attempt.last_create_at > now - unknown_wait)
     return (
-        select(Attempt.id)
-        .join(Job, is_current_attempt())
+        select(Job.requested_by, func.count().label("busy"))
+        .join(Attempt, is_current_attempt())
         .where(
-            Job.status == JobStatus.QUEUED.value,
-            Attempt.response_id.is_(None),
-            or_(Attempt.claimed_until.is_(None), Attempt.claimed_until <= now),
+            is_active(),
+            or_(Attempt.response_id.is_not(None), Attempt.claimed_until > now, waiting),
+        )
+        .group_by(Job.requested_by)
+        .subquery()
+    )
+
+
+def _candidates(session: Session, now: datetime, rules: LaunchRules, limit: int) -> list[int]:
+    """The next attempts in launch order; with a per-requester cap, only those under it."""
+    turn = func.row_number().over(
+        partition_by=(Job.priority, Job.requested_by), order_by=(Job.created_at, Job.id)
+    )
+    place = func.row_number().over(
+        partition_by=Job.requested_by, order_by=(Job.priority.desc(), Job.created_at, Job.id)
+    )
+    ranked = (
+        select(Attempt.id, Job.requested_by, Job.priority, Job.created_at)
+        .add_columns(turn.label("turn"), place.label("place"))
+        .join(Job, is_current_attempt())
+        .where(launchable(now, rules.unknown_wait))
+        .subquery()
+    )
+    pick = select(ranked.c.id).order_by(
+        ranked.c.priority.desc(), ranked.c.turn, ranked.c.created_at
+    )
+    if rules.max_active is not None:
+        busy = busy_by_requester(now, rules.unknown_wait)
+        pick = pick.outerjoin(busy, busy.c.requested_by == ranked.c.requested_by).where(
+            ranked.c.place + func.coalesce(busy.c.busy, 0) <= rules.max_active
+        )
+    return list(session.scalars(pick.limit(limit)))
+
+
+def _lock(
+    session: Session, attempt_id: int, now: datetime, unknown_wait: timedelta
+) -> tuple[Attempt, Job] | None:
+    """The attempt and its job, locked, if still launchable and no other claimer has it."""
+    row = session.execute(
+        select(Attempt, Job)
+        .join(Job, is_current_attempt())
+        .where(Attempt.id == attempt_id, launchable(now, unknown_wait))
+        .options(lazyload(Job.attempt_rows))
+        .with_for_update(skip_locked=True)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _fence(
+    session: Session, attempt: Attempt, job: Job, cost: float | None, until: datetime
+) -> Launch:
+    """Lease the attempt to this claim and count the call about to be made; the first
+    claim of an attempt books its estimate against the requester's spend."""
+    now, token = utcnow(), secrets.token_hex(8)
+    session.execute(
+        update(attempts)
+        .where(attempts.c.id == attempt.id)
+        .values(
+            claimed_until=until,
+            claim_token=token,
+            create_calls=attempts.c.create_calls + 1,
+            uncertain_creates=attempts.c.uncertain_creates + 1,
+            last_create_at=now,
+            launched_at=func.coalesce(attempts.c.launched_at, now),
+            estimate_usd=func.coalesce(attempts.c.estimate_usd, cost),
         )
     )
-
-
-def _launch(attempt: Attempt, job: Job) -> Launch:
     return Launch(
-        job.id, attempt.id, attempt.number, attempt.idempotency_key, job.input_text, job.kind
+        job.id,
+        attempt.id,
+        attempt.number,
+        attempt.idempotency_key,
+        token,
+        job.input_text,
+        job.kind,
+        job.model,
     )
+
+
+def _give_up(session: Session, job_id: str, attempt_id: int) -> None:
+    """Both creates went unanswered and no response came to light in the wait after the
+    second: fail with what on-call can do, rather than create a third time."""
+    reason = UNCONFIRMED.format(job_id=job_id)
+    transition(
+        session,
+        job_id,
+        JobStatus.FAILED,
+        actor="errand",
+        action="start_unconfirmed",
+        detail="two create calls went unanswered",
+        values={"error": reason, "next_check_at": None},
+        notice="failed",
+    )
+    end_attempt(session, attempt_id, reason, cost=None)
 
 
 def claim_due_checks(db: Database, *, limit: int) -> list[DueCheck]:

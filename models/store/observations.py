@@ -31,16 +31,22 @@ class Observation:
     output_text: str | None = None
     output: dict[str, Any] = field(default_factory=dict)
     usage: dict[str, Any] | None = None
-    error: str | None = None
+    error: str | None = None  # a sentence Errand wrote, for people
+    provider_error: str | None = None  # the provider's own words, for the record
     retryable: bool = False  # a provider-side failure worth a fresh attempt on its own
+    service_tier: str | None = None  # the tier the provider reports having used
+    tool_calls: dict[str, int] = field(default_factory=dict)  # by tool type, for their prices
 
 
 @dataclass(frozen=True)
 class Applied:
-    """What applying an observation did: whether the job's current attempt has ended."""
+    """What applying an observation did: whether the job's current attempt has ended, and
+    the cost it recorded (for the cost metric)."""
 
     job_id: str
     terminal: bool
+    kind: str = ""
+    cost_usd: float | None = None
 
 
 def apply_observation(
@@ -119,26 +125,35 @@ def _finish(
     attempt: Attempt,
     seen: Observation,
 ) -> Applied:
-    cost = kinds.cost(kind.model, seen.usage)
+    """The attempt's end: its cost (the job's own model, the tier used, the tools called)
+    on the attempt and added to the job; then the job's end, or a fresh attempt."""
+    cost = kinds.cost(
+        job.model, seen.usage, service_tier=seen.service_tier, tool_calls=seen.tool_calls
+    )
+    # The provider's words of an earlier refusal (a held launch) stay unless it has new ones.
+    said = {"provider_error": seen.provider_error} if seen.provider_error else {}
     session.execute(
         update(attempts)
         .where(attempts.c.id == attempt.id)
-        .values(finished_at=utcnow(), usage=seen.usage, error=seen.error)
+        .values(finished_at=utcnow(), usage=seen.usage, error=seen.error, cost_usd=cost)
+        .values(service_tier=seen.service_tier, **said)
     )
     if seen.retryable and job.attempts < job.max_attempts and not job.stop_requested:
         _retry_after_failure(session, job, seen.error or "provider failure", cost)
-        return Applied(job.id, terminal=False)
+        return Applied(job.id, terminal=False, kind=job.kind, cost_usd=cost)
     target, actor = _target(job, kind, seen.status)
     values: dict[str, object] = {
         "output_text": seen.output_text,
         "output": seen.output,
         "usage": seen.usage,
         "cost_usd": _add(job.cost_usd, cost),
+        "service_tier": seen.service_tier,
         "error": seen.error,
         "next_check_at": None,
+        **said,
     }
     _settle(session, job.id, target, actor, values, seen.error)
-    return Applied(job.id, terminal=True)
+    return Applied(job.id, terminal=True, kind=job.kind, cost_usd=cost)
 
 
 def _target(job: Job, kind: Kind, provider_status: str) -> tuple[JobStatus, str]:

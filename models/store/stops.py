@@ -1,5 +1,11 @@
-"""Stop requests: a person's cancel and the deadline's expiry, recorded on the job as a
-compare-and-set (the first request wins) and carried out by a worker after commit."""
+"""Stop requests: a person's cancel and the deadline's expiry.
+
+A job with no response at the provider stops at once, in the request's own transaction,
+whatever the provider is doing: nothing is created to be cancelled, and a create still in
+flight is cancelled when it answers (`models.store.attempt.record_response` refuses it).
+A job with a response is marked as a compare-and-set (the first request wins), and a
+worker cancels the response after commit.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +20,14 @@ from models.base import utcnow
 from models.db import Database
 from models.dispatch import Dispatch
 from models.errors import TransitionRefused
-from models.job import Job, is_active
+from models.job import Attempt, Job, attempts, is_active, is_current_attempt
 from models.notifier import CARD
-from models.status import ACTIVE, JobStatus
+from models.status import ACTIVE, CANCELABLE, JobStatus
 from models.store.lifecycle import add_notice, record_event, transition
 from models.store.queries import get_job
 
 BATCH = 200
+UNSTARTED = "stopped before it reached the provider"
 
 
 @dataclass(frozen=True)
@@ -31,15 +38,20 @@ class StopRequest:
     target: JobStatus
     actor: str
     response_id: str | None
-    create_calls: int
 
 
 def request_cancel(db: Database, dispatch: Dispatch, job_id: str, *, actor: str) -> str:
-    """Ask for a cancel; the provider response is cancelled by a worker, never in this call."""
+    """Cancel a job: "canceled" when it had no response (done here), "canceling" when a
+    worker now cancels its response, "already canceling" for a repeat."""
     job = get_job(db, job_id)
-    if job.status not in ACTIVE:
+    if job.status not in CANCELABLE:
         raise TransitionRefused(job.id, job.status, JobStatus.CANCELED)
     with db.unit() as unit:
+        status, response_id = _locked(unit.session, job.id)
+        if status in CANCELABLE and response_id is None:
+            record_event(unit.session, job.id, actor, "cancel_requested")
+            _stop_unstarted(unit.session, job.id, JobStatus.CANCELED, actor)
+            return "canceled"
         if not _mark_stop(unit.session, job.id, JobStatus.CANCELED, actor):
             return _already_stopping(unit.session, job.id)
         record_event(unit.session, job.id, actor, "cancel_requested")
@@ -50,7 +62,8 @@ def request_cancel(db: Database, dispatch: Dispatch, job_id: str, *, actor: str)
 
 
 def expire_overdue(db: Database, dispatch: Dispatch) -> int:
-    """Mark jobs past their deadline for expiry; a worker cancels them at the provider."""
+    """Expire jobs past their deadline: at once when they have no response, else marked
+    for a worker to cancel them at the provider."""
     now = utcnow()
     with db.unit() as unit:
         ids = unit.session.scalars(
@@ -59,11 +72,49 @@ def expire_overdue(db: Database, dispatch: Dispatch) -> int:
             .limit(BATCH)
         ).all()
         for job_id in ids:
-            if _mark_stop(unit.session, job_id, JobStatus.EXPIRED, "errand"):
+            status, response_id = _locked(unit.session, job_id)
+            if status in ACTIVE and response_id is None:
+                _stop_unstarted(unit.session, job_id, JobStatus.EXPIRED, "errand")
+            elif _mark_stop(unit.session, job_id, JobStatus.EXPIRED, "errand"):
                 detail = "past its deadline"
                 record_event(unit.session, job_id, "errand", "expire_requested", detail=detail)
                 unit.later(partial(dispatch.stop, job_id))
     return len(ids)
+
+
+def _locked(session: Session, job_id: str) -> tuple[str, str | None]:
+    """The job's status, with its row locked, and then its response, if any: a create's
+    answer stored meanwhile (it locks the same row first) is seen, or waits for us."""
+    status = session.scalar(select(Job.status).where(Job.id == job_id).with_for_update())
+    response_id = session.scalar(
+        select(Attempt.response_id).join(Job, is_current_attempt()).where(Job.id == job_id)
+    )
+    return str(status), response_id
+
+
+def _stop_unstarted(session: Session, job_id: str, target: JobStatus, actor: str) -> None:
+    """End a job that has no response as its stop asks; its attempt made nothing to pay."""
+    transition(
+        session,
+        job_id,
+        target,
+        actor=actor,
+        action=target.value,
+        values={
+            "next_check_at": None,
+            "stop_requested": target.value,
+            "stop_requested_by": actor,
+            "wait_reason": None,
+        },
+        notice=target.value,
+        detail=UNSTARTED,
+    )
+    number = select(Job.attempts).where(Job.id == job_id).scalar_subquery()
+    session.execute(
+        update(attempts)
+        .where(attempts.c.job_id == job_id, attempts.c.number == number)
+        .values(finished_at=utcnow(), claimed_until=None, claim_token=None, cost_usd=0.0)
+    )
 
 
 def unlanded_stops(db: Database, *, older_than: timedelta) -> list[str]:
@@ -110,7 +161,6 @@ def pending_stop(db: Database, job_id: str) -> StopRequest | None:
         JobStatus(job.stop_requested),
         job.stop_requested_by or "errand",
         attempt.response_id if attempt else None,
-        attempt.create_calls if attempt else 0,
     )
 
 
@@ -126,7 +176,7 @@ def stop_before_start(db: Database, stop: StopRequest) -> None:
                 action=stop.target.value,
                 values={"next_check_at": None},
                 notice=stop.target.value,
-                detail="stopped before it reached the provider",
+                detail=UNSTARTED,
             )
         except TransitionRefused:
             return

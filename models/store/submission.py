@@ -111,6 +111,7 @@ def _rows(job: Row, kind: Kind, text: str, user: str) -> tuple[Row, Row, Row, Ro
         "number": 1,
         "idempotency_key": attempt_key(job_id, 1),
         "create_calls": 0,
+        "uncertain_creates": 0,
         "checks": 0,
         "created_at": now,
     }

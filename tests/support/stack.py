@@ -40,11 +40,29 @@ class OpenAISandbox:
         httpx.post(f"{self.url}/_sandbox/config", json=values).raise_for_status()
 
     def fault(self, **spec: Any) -> None:
+        """Inject a fault; the spec's keys are in `sandbox.openai_faults`."""
         httpx.post(f"{self.url}/_sandbox/faults", json=spec).raise_for_status()
+
+    def clear_faults(self) -> None:
+        """End every pending fault now (an outage ends)."""
+        httpx.delete(f"{self.url}/_sandbox/faults").raise_for_status()
 
     def stats(self) -> dict[str, Any]:
         body: dict[str, Any] = httpx.get(f"{self.url}/_sandbox/stats").json()
         return body
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        """What the stand-in made for a job: made, cancelled, unheard, orphans, responses."""
+        blank = {"made": 0, "cancelled": 0, "unheard": 0, "orphans": [], "responses": []}
+        found: dict[str, Any] = self.stats()["jobs"].get(job_id, blank)
+        return found
+
+    def requests(self, **filters: Any) -> list[dict[str, Any]]:
+        """The request log, filtered by field (`endpoint="create", background=True`)."""
+        params = {k: v if isinstance(v, str) else json.dumps(v) for k, v in filters.items()}
+        listing = httpx.get(f"{self.url}/_sandbox/requests", params=params)
+        items: list[dict[str, Any]] = listing.json()["data"]
+        return items
 
     def responses_for(self, job_id: str) -> list[dict[str, Any]]:
         """Every response the stand-in created for a job (from its metadata)."""
