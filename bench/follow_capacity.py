@@ -37,7 +37,7 @@ from bench.common import (
     start_slack,
     stop,
 )
-from errand.wiring import connect
+from errand.parts import connect
 from models.job import Attempt, Job
 from models.migrate import upgrade
 from models.settings import Settings

@@ -43,7 +43,7 @@ from bench.common import (
     wait_http,
 )
 from bench.follow_capacity import WEBHOOK_SECRET
-from errand.wiring import Parts, connect
+from errand.parts import Parts, connect
 from models.job import Attempt, Job
 from models.migrate import upgrade
 from models.settings import Settings

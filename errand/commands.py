@@ -1,5 +1,6 @@
-"""The `errand` subcommands that run processes: everything, the worker, the bot, and the
-database migration. The parser lives in `errand.cli`."""
+"""`errand run` (everything on one machine) and `errand db upgrade`. The parser lives in
+`errand.cli`; the worker and the bot alone are `errand.worker_command` and
+`errand.bot_command`, so each process loads only its own side."""
 
 from __future__ import annotations
 
@@ -9,38 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.serve import run_bot
 from errand import embedded_redis
-from errand.exposition import Exposition, serve_worker_metrics, share_across_processes
+from errand.exposition import share_across_processes
 from errand.sandbox_mode import SandboxOptions, run_sandbox
 from errand.supervise import supervise
-from errand.wiring import bot_context, connect, worker_context
 from models.migrate import upgrade
 from models.settings import Settings, require
-from worker.process import run_worker
 
 
 def db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
     upgrade(settings.database_url)
     print("errand: database is at the newest schema")
-    return 0
-
-
-def worker(args: argparse.Namespace, settings: Settings) -> int:
-    ctx = worker_context(connect(settings))
-    serve_worker_metrics(settings.metrics_port)
-    run_worker(ctx, burst=args.burst)
-    return 0
-
-
-def bot(args: argparse.Namespace, settings: Settings) -> int:
-    """The Slack bot alone: HTTP on --port, or Socket Mode when SLACK_APP_TOKEN is set."""
-    # Slack gives up on an ack after 3 s: a database that hangs must fail first, so the
-    # person is told nothing started instead of seeing Slack's timeout. 0 turns the
-    # bound off (a PgBouncer that refuses the `options` startup parameter).
-    parts = connect(settings, db_wait=settings.bot_db_timeout or None)
-    exposition = Exposition(parts.db, parts.redis, parts.kinds)
-    run_bot(bot_context(parts), port=args.port, host=args.host, exposition=exposition.render)
     return 0
 
 

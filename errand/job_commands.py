@@ -7,7 +7,7 @@ import argparse
 import json
 from typing import Any
 
-from errand.wiring import Parts, connect
+from errand.parts import Parts, connect
 from models.export import job_detail, job_summary
 from models.settings import Settings
 from models.store import actions, queries, stops

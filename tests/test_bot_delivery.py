@@ -10,7 +10,7 @@ import pytest
 from bot.blocks.text import mrkdwn
 from tests.support.procs import wait_for
 from tests.support.slack import BotProcess, job_id_of
-from tests.support.stack import Stack
+from tests.support.stack import LONG_ANSWER_TOKENS, Stack
 from tests.test_bot_flow import card_showing, replies_with
 
 
@@ -75,6 +75,7 @@ def _job_ids(stack: Stack) -> list[str]:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.kinds(max_output_tokens=LONG_ANSWER_TOKENS)
 def test_very_long_result_is_uploaded_whole_as_a_file(stack: Stack, bot: BotProcess) -> None:
     stack.start_worker()
     bot.command("/research", "The whole archive [sandbox: chars=70000 duration=1]")
@@ -88,6 +89,7 @@ def test_very_long_result_is_uploaded_whole_as_a_file(stack: Stack, bot: BotProc
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.kinds(max_output_tokens=LONG_ANSWER_TOKENS)
 def test_result_cut_off_by_slack_part_way_is_finished_without_repeats(
     stack: Stack, bot: BotProcess
 ) -> None:

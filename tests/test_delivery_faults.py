@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.procs import wait_for
 from tests.support.slack import BotProcess, job_id_of, thread_texts
-from tests.support.stack import Stack
+from tests.support.stack import LONG_ANSWER_TOKENS, Stack
 from tests.test_bot_flow import card_showing, replies_with
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -65,6 +65,7 @@ def test_an_unreachable_oncall_channel_holds_up_no_result(stack: Stack, bot: Bot
     assert "reported_stuck" in [e["action"] for e in shown["events"]]
 
 
+@pytest.mark.kinds(max_output_tokens=LONG_ANSWER_TOKENS)
 def test_a_permanent_error_in_the_middle_of_a_result_posts_each_part_once(
     stack: Stack, bot: BotProcess
 ) -> None:

@@ -49,7 +49,9 @@ def test_research_job_runs_queued_running_completed(stack: Stack) -> None:
     stack.start_worker()
     job_id = _submit(stack, "What is the capital of France? [sandbox: duration=4]")
     stack.wait_status(job_id, "completed", timeout=30)
-    shown = stack.show(job_id)
+    printed = stack.cli("jobs", "show", job_id, "--json")
+    shown = json.loads(printed.stdout)
+    assert shown == stack.show(job_id)
     assert shown.keys() >= CONTRACT_FIELDS
     assert shown["provider_response_id"].startswith("resp_")
     assert shown["output_text"] and "France" in shown["output_text"]

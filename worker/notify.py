@@ -147,7 +147,7 @@ def _later(milestone: Milestone, later: NotifyLater) -> Outcome:
         wait = later.retry_after
         return _fenced(milestone, wait=wait, progress=progress, tried=False, changes=changes)
     last = milestone.tries >= MAX_TRIES
-    wait = max(later.retry_after, backoff(milestone.tries, None) if last else 0.0)
+    wait = max(later.retry_after, backoff(milestone.tries, None))  # an outage is waited out
     error = str(later)
     return _fenced(
         milestone, wait=wait, error=error, progress=progress, given_up=last, changes=changes

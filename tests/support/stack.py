@@ -14,13 +14,19 @@ import httpx
 import yaml
 from sqlalchemy import select
 
-from errand.wiring import Parts, connect
+from errand.parts import Parts, connect
 from models.db import Database
+from models.export import job_detail
 from models.job import Job
 from models.kinds import KindsConfig
 from models.settings import Settings
 from models.status import TERMINAL
+from models.store import queries
 from tests.support.procs import ROOT, end_session, spawn, stop, wait_for
+
+# A kind's `max_output_tokens` with room for a 70,000-character answer: the stand-in, like a
+# reasoning model, spends 2 reasoning tokens per visible one, and 16,000 cuts it off.
+LONG_ANSWER_TOKENS = 100_000
 
 
 @dataclass
@@ -146,9 +152,11 @@ class Stack:
         )
 
     def show(self, job_id: str) -> dict[str, Any]:
-        result = self.cli("jobs", "show", job_id, "--json")
-        assert result.returncode == 0, result.stderr
-        shown: dict[str, Any] = json.loads(result.stdout)
+        """What `errand jobs show ID --json` prints, read in this process: tests poll it, and
+        a process per look would cost seconds of CPU each (the CLI itself is tested apart)."""
+        job = queries.get_job(self.db, job_id)
+        detail = job_detail(job, queries.history(self.db, job_id))
+        shown: dict[str, Any] = json.loads(json.dumps(detail, default=str))
         return shown
 
     def status(self, job_id: str) -> str:

@@ -1,0 +1,47 @@
+"""What every Errand process connects to, built once from the settings: the database,
+Redis, the kinds and the RQ dispatcher. Light on purpose: `errand jobs ...` needs only
+this, not the Slack and OpenAI clients (see `errand.wiring`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis import Redis
+
+from errand import embedded_redis
+from models.db import Database
+from models.kinds import KindsConfig, load_kinds
+from models.settings import Settings
+from worker.dispatch import Dispatcher
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What every Errand process needs, whatever it runs."""
+
+    settings: Settings
+    kinds: KindsConfig
+    db: Database
+    redis: Redis
+
+    @property
+    def dispatch(self) -> Dispatcher:
+        return Dispatcher(self.redis)
+
+
+def connect(settings: Settings, *, db_wait: float | None = None) -> Parts:
+    """The parts from the settings; `db_wait` bounds every database wait (see
+    `models.db.make_engine`). Redis is REDIS_URL, else the embedded Redis `errand run`
+    started here, else the local default."""
+    redis_url = (
+        settings.redis_url or embedded_redis.running_url(Path(settings.data_dir)) or DEFAULT_REDIS
+    )
+    return Parts(
+        settings=settings,
+        kinds=load_kinds(settings.config_path),
+        db=Database.connect(settings.database_url, wait=db_wait),
+        redis=Redis.from_url(redis_url, health_check_interval=30, socket_timeout=10),
+    )

@@ -1,0 +1,18 @@
+"""`errand worker`: one worker process (its scheduler included), with its /metrics."""
+
+from __future__ import annotations
+
+import argparse
+
+from errand.exposition import serve_worker_metrics
+from errand.parts import connect
+from errand.wiring import worker_context
+from models.settings import Settings
+from worker.process import run_worker
+
+
+def worker(args: argparse.Namespace, settings: Settings) -> int:
+    ctx = worker_context(connect(settings))
+    serve_worker_metrics(settings.metrics_port)
+    run_worker(ctx, burst=args.burst)
+    return 0
