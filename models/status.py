@@ -60,13 +60,14 @@ def values(statuses: frozenset[JobStatus]) -> list[str]:
     return sorted(s.value for s in statuses)
 
 
-def product_status(provider_status: str, *, review: bool) -> JobStatus:
+def product_status(provider_status: str, *, review: bool, produced: bool = False) -> JobStatus:
     """Map a provider status to ours through the kind's policy.
 
-    `incomplete` (cut by max_output_tokens or a content filter) is never a
-    success: the person would get half an answer presented as whole.
+    `incomplete` (cut by max_output_tokens or a content filter) that `produced` text is
+    delivered like a finished answer, marked as cut off wherever it is shown (its error
+    says why): what was written is worth having. One that produced nothing has failed.
     """
-    if provider_status == "completed":
+    if provider_status == "completed" or (provider_status == "incomplete" and produced):
         return JobStatus.NEEDS_REVIEW if review else JobStatus.COMPLETED
     mapping = {
         "queued": JobStatus.QUEUED,

@@ -9,7 +9,7 @@ import pytest
 
 from bot.blocks.text import mrkdwn
 from tests.support.procs import wait_for
-from tests.support.slack import BotProcess, job_id_of
+from tests.support.slack import BotProcess, card_text, job_id_of
 from tests.support.stack import LONG_ANSWER_TOKENS, Stack
 from tests.test_bot_flow import card_showing, replies_with
 
@@ -118,3 +118,17 @@ def _result_text(bot: BotProcess) -> str:
         for b in reply.get("blocks") or []
         if b["type"] == "section"
     )
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_answer_the_provider_cut_off_is_delivered_marked_cut_off(
+    stack: Stack, bot: BotProcess
+) -> None:
+    stack.start_worker()
+    bot.command("/research", "Cut short [sandbox: duration=1 incomplete=content_filter]")
+    card = card_showing(bot, "C_GENERAL", "Completed")
+    shown = stack.show(job_id_of(card))
+    assert shown["output_text"] and "content filter" in shown["error"]
+    assert "content filter" in card_text(card)
+    [result] = [t for t in replies_with(bot, "C_GENERAL", "Result of job") if "Result of" in t]
+    assert "Cut off" in result and "content filter" in result

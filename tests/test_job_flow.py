@@ -129,11 +129,13 @@ def test_failed_response_ends_failed_with_reason_and_a_person_can_always_retry(
 
 
 @ONE_BACKEND
-def test_incomplete_is_never_shown_as_success(stack: Stack) -> None:
+def test_an_answer_cut_off_with_nothing_written_fails_with_the_reason(stack: Stack) -> None:
+    stack.write_kinds(max_output_tokens=50)  # the model's reasoning uses all of it
     stack.start_worker()
-    job_id = _submit(stack, "Cut short [sandbox: duration=0.5 incomplete=content_filter]")
+    job_id = _submit(stack, "Cut short [sandbox: duration=0.5]")
     stack.wait_status(job_id, "failed")
-    assert "content filter" in stack.show(job_id)["error"]
+    shown = stack.show(job_id)
+    assert "cut off at the output limit" in shown["error"] and not shown["output_text"]
 
 
 @ONE_BACKEND

@@ -117,3 +117,10 @@ def test_provider_status_maps_through_the_kind_policy(
     provider: str, review: bool, expected: JobStatus
 ) -> None:
     assert product_status(provider, review=review) == expected
+
+
+@pytest.mark.parametrize(("review", "expected"), [(False, "completed"), (True, "needs_review")])
+def test_an_incomplete_answer_with_text_is_delivered_like_a_finished_one(
+    review: bool, expected: str
+) -> None:
+    assert product_status("incomplete", review=review, produced=True) == expected

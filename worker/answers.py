@@ -39,7 +39,7 @@ def observation(response: Response) -> Observation:
     return Observation(
         response.id,
         status,
-        output_text=response.output_text if status == "completed" else None,
+        output_text=response.output_text if status in ("completed", "incomplete") else None,
         output={
             "citations": citations(response),
             "response_id": response.id,

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.blocks.controls import actions_block, card_actions
 from bot.blocks.people import actor, attempt_label
+from bot.blocks.result import cut_off
 from bot.blocks.text import context, fit, section
 from bot.blocks.times import timing
 from models.job import Job
@@ -72,6 +73,6 @@ def quote(text: str) -> str:
 
 def _footer(job: Job) -> str:
     parts = [f"Job `{job.id}`", attempt_label(job), job.model]
-    if job.error and job.status == JobStatus.FAILED:
+    if job.error and (job.status == JobStatus.FAILED or cut_off(job)):
         parts.append(fit(job.error, REASON_MAX))
     return " · ".join(parts)

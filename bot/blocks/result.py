@@ -52,12 +52,17 @@ def result_messages(job: Job, heading: str) -> list[Message]:
     return messages
 
 
+def cut_off(job: Job) -> bool:
+    """The provider stopped the answer early and what it wrote is delivered (`job.error`
+    says incomplete)."""
+    return (job.error or "").startswith(INCOMPLETE) and bool(job.output_text)
+
+
 def cut_off_note(job: Job) -> list[str]:
-    """A warning when the provider stopped the answer early (`job.error` says incomplete)."""
-    error = job.error or ""
-    if not (error.startswith(INCOMPLETE) and job.output_text):
+    """A warning at the top of an answer the provider stopped early."""
+    if not cut_off(job):
         return []
-    reason = fit(error.removeprefix(INCOMPLETE).strip() or "it stopped early", 300)
+    reason = fit((job.error or "").removeprefix(INCOMPLETE).strip() or "it stopped early", 300)
     return [
         f":warning: *Cut off:* {reason}. What follows is what the model wrote before it "
         "stopped; it is incomplete."

@@ -71,7 +71,7 @@ def _summary(job: Job, title: str, link: str | None) -> list[dict[str, Any]]:
     where = (
         hyperlink(link, "Read the full result")
         if link
-        else "The full result is in the job's thread."
+        else "The whole draft is in this thread."
     )
     return [
         section(

@@ -141,7 +141,7 @@ def _finish(
     if seen.retryable and job.attempts < job.max_attempts and not job.stop_requested:
         _retry_after_failure(session, job, seen.error or "provider failure", cost)
         return Applied(job.id, terminal=False, kind=job.kind, cost_usd=cost)
-    target, actor = _target(job, kind, seen.status)
+    target, actor = _target(job, kind, seen)
     values: dict[str, object] = {
         "output_text": seen.output_text,
         "output": seen.output,
@@ -156,8 +156,9 @@ def _finish(
     return Applied(job.id, terminal=True, kind=job.kind, cost_usd=cost)
 
 
-def _target(job: Job, kind: Kind, provider_status: str) -> tuple[JobStatus, str]:
-    target = product_status(provider_status, review=kind.review)
+def _target(job: Job, kind: Kind, seen: Observation) -> tuple[JobStatus, str]:
+    produced = bool((seen.output_text or "").strip())
+    target = product_status(seen.status, review=kind.review, produced=produced)
     if target == JobStatus.CANCELED and job.stop_requested == JobStatus.EXPIRED:
         return JobStatus.EXPIRED, "errand"
     if target == JobStatus.CANCELED:
