@@ -69,9 +69,7 @@ def decision_line(job: Job) -> str:
 def _summary(job: Job, title: str, link: str | None) -> list[dict[str, Any]]:
     preview = fit(job.output_text or "", PREVIEW_CHARS, markdown=True)
     where = (
-        hyperlink(link, "Read the full result")
-        if link
-        else "The whole draft is in this thread."
+        hyperlink(link, "Read the full result") if link else "The whole draft is in this thread."
     )
     return [
         section(
