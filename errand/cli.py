@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from errand import logs
+from errand import cost_commands, logs
 from models.errors import ErrandError
 from models.settings import Settings
 
@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     bot.add_argument("--host", default="0.0.0.0", help="interface to listen on")
     bot.set_defaults(handler="errand.bot_command:bot")
     _jobs_parser(sub.add_parser("jobs", help="operate jobs without Slack"))
+    costs = sub.add_parser("costs", help="what jobs cost, by user, channel or kind")
+    cost_commands.add_arguments(costs)
+    costs.set_defaults(handler="errand.cost_commands:costs")
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply migrations").set_defaults(

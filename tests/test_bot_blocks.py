@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -197,3 +198,14 @@ def test_a_cut_off_answer_says_so_at_its_top() -> None:
 def test_a_whole_answer_has_no_cut_off_note() -> None:
     for job in (_job(), _job("", error="incomplete: stopped"), _job(error="the provider failed")):
         assert "Cut off" not in str(result_messages(job, "Result")[0].blocks)
+
+
+def test_what_a_job_cost_shows_on_its_card_and_in_job_lists_once_charged() -> None:
+    def shown(cost: float | None) -> tuple[str, str]:
+        job = _job(cost_usd=cost)
+        text = json.dumps(card(job, "Research")[1])
+        return text, json.dumps(job_list("Your jobs", [job])[1])
+
+    assert all("$0.26" in text for text in shown(0.2641))
+    assert all("<$0.01" in text for text in shown(0.0004))
+    assert not any("$" in text for text in shown(None) + shown(0.0))

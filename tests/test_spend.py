@@ -4,6 +4,7 @@ true cost (its own model, the tier the provider used, its web searches)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -167,3 +168,32 @@ def test_cost_is_the_jobs_model_at_the_tier_used_plus_its_web_searches(stack: St
         10,
         "the cost metric was not counted",
     )
+
+
+@POSTGRESQL
+def test_errand_costs_sums_what_each_requester_and_kind_spent(stack: Stack) -> None:
+    asked = [("research", "U_ANA"), ("research", "U_ANA"), ("draft", "U_BEN")]
+    ids = []
+    for kind, user in asked:
+        made = stack.cli("jobs", "submit", kind, "A fact [sandbox: duration=1]", "--user", user)
+        ids.append(made.stdout.strip())
+    stack.start_worker()
+    stack.wait_settled(ids, timeout=30)
+    cost = {job_id: stack.show(job_id)["cost_usd"] for job_id in ids}
+    assert all(value > 0 for value in cost.values())
+    by_user = json.loads(stack.cli("costs", "--by", "user", "--json").stdout)
+    assert by_user == [
+        {"key": key, "jobs": jobs, "cost_usd": pytest.approx(total)}
+        for key, jobs, total in sorted(
+            [("U_ANA", 2, cost[ids[0]] + cost[ids[1]]), ("U_BEN", 1, cost[ids[2]])],
+            key=lambda line: -line[2],
+        )
+    ]
+    table = stack.cli("costs", "--by", "kind").stdout.splitlines()
+    assert table[0].split() == ["KIND", "JOBS", "COST_USD"] and table[-1].split()[:2] == [
+        "total",
+        "3",
+    ]
+    assert stack.cli("costs", "--since", "2999-01-01", "--json").stdout.strip() == "[]"
+    refused = stack.cli("costs", "--by", "moon")
+    assert refused.returncode == 2 and "invalid choice" in refused.stderr

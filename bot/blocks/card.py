@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.blocks.controls import actions_block, card_actions
+from bot.blocks.money import cost_label
 from bot.blocks.people import actor, attempt_label
 from bot.blocks.result import cut_off
 from bot.blocks.text import context, fit, section
@@ -73,6 +74,9 @@ def quote(text: str) -> str:
 
 def _footer(job: Job) -> str:
     parts = [f"Job `{job.id}`", attempt_label(job), job.model]
+    cost = cost_label(job)
+    if cost:
+        parts.append(cost)
     if job.error and (job.status == JobStatus.FAILED or cut_off(job)):
         parts.append(fit(job.error, REASON_MAX))
     return " · ".join(parts)

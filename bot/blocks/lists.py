@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.blocks.card import status_label
 from bot.blocks.controls import actions_block, card_actions
+from bot.blocks.money import cost_label
 from bot.blocks.people import actor
 from bot.blocks.text import context, fit, section
 from bot.blocks.times import timing
@@ -20,9 +21,10 @@ ASK_PREVIEW = 150
 
 def job_row(job: Job, now: datetime | None = None) -> list[dict[str, Any]]:
     """A compact line for a job plus its buttons (`now` is unused; kept for callers)."""
+    facts = [status_label(job), timing(job), cost_label(job)]
     line = (
         f"`{job.id}` *{fit(job.kind, 40)}* by {actor(job.requested_by)} · "
-        f"{status_label(job)} · {timing(job)}\n{fit(job.input_text, ASK_PREVIEW)}"
+        f"{' · '.join(f for f in facts if f)}\n{fit(job.input_text, ASK_PREVIEW)}"
     )
     return [section(line), *actions_block(job.id, card_actions(job))]
 
