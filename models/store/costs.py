@@ -33,5 +33,5 @@ def costs_by(db: Database, by: str, since: datetime) -> list[CostLine]:
     )
     with db.unit() as unit:
         rows = unit.session.execute(statement).all()
-    lines = [CostLine(str(key or "-"), int(count), float(cost)) for key, count, cost in rows]
+    lines = [CostLine(str(key or "-"), int(count), float(cost or 0)) for key, count, cost in rows]
     return sorted(lines, key=lambda line: (-line.cost_usd, line.key))
