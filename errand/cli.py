@@ -13,9 +13,13 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from sqlalchemy.exc import DBAPIError
+
 from errand import logs
+from models.db import missing_table
 from models.errors import ErrandError
 from models.settings import Settings
+from models.status import JobStatus
 
 JOBS = "errand.job_commands"
 
@@ -44,12 +48,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.setup(settings.log_level)
     handler = _handler(args.handler)
     try:
-        return handler(args, settings)
+        code = handler(args, settings)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
     except ErrandError as refusal:
         print(f"errand: {refusal}", file=sys.stderr)
         return 2
+    except DBAPIError as error:
+        if not missing_table(error):
+            raise
+        print("errand: the database has no Errand tables; run `errand db upgrade`", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:  # Ctrl-C: whatever we started is stopped on the way out
         return 130
+    except BrokenPipeError:  # `errand jobs list | head -1`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a tool killed by SIGPIPE
 
 
 def _handler(name: str) -> Callable[[argparse.Namespace, Settings], int]:
@@ -74,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     bot.add_argument("--host", default="0.0.0.0", help="interface to listen on")
     bot.set_defaults(handler="errand.bot_command:bot")
     _jobs_parser(sub.add_parser("jobs", help="operate jobs without Slack"))
+    _notices_parser(sub.add_parser("notices", help="Slack news not delivered (yet)"))
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply migrations").set_defaults(
@@ -100,6 +115,15 @@ def _sandbox_options(run: argparse.ArgumentParser) -> None:
     )
 
 
+def _notices_parser(notices: argparse.ArgumentParser) -> None:
+    notices.add_argument(
+        "--undeliverable", action="store_true", help="only the news Errand gave up on"
+    )
+    notices.add_argument("--limit", type=int, default=200)
+    notices.add_argument("--json", action="store_true")
+    notices.set_defaults(handler="errand.notice_commands:notices")
+
+
 def _jobs_parser(jobs: argparse.ArgumentParser) -> None:
     sub = jobs.add_subparsers(required=True, metavar="ACTION")
     submit = sub.add_parser("submit", help="create a job")
@@ -110,7 +134,7 @@ def _jobs_parser(jobs: argparse.ArgumentParser) -> None:
     submit.add_argument("--json", action="store_true")
     submit.set_defaults(handler=f"{JOBS}:jobs_submit")
     listing = sub.add_parser("list", help="jobs, newest first")
-    listing.add_argument("--status")
+    listing.add_argument("--status", choices=[status.value for status in JobStatus])
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=f"{JOBS}:jobs_list")
