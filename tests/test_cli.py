@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.blocks.review import start_request
 from models.db import Database
+from models.job import Job
 from models.migrate import upgrade
 from models.store import notice, queries
 from tests.support.procs import end_session, free_port, spawn, wait_for
@@ -160,3 +162,11 @@ def test_notices_lists_pending_and_undeliverable_news(db_url: str, tmp_path: Pat
     assert shown["job_id"] == job_id
     assert shown["last_error"] == "channel_not_found"
     assert shown["given_up_at"] and "tries" in shown and shown["milestone"]
+
+
+def test_a_job_from_the_cli_is_shown_in_slack_as_an_operator() -> None:
+    """The stored actor stays `cli:NAME`; only its rendering in Slack changes."""
+    job = Job(id="AB12CD34", kind="research", input_text="Why?", requested_by="cli:ops")
+    text, blocks = start_request(job, "Research", {"estimate_usd": 1.0})
+    shown = text + json.dumps(blocks)
+    assert "an operator (CLI)" in text and "<@cli" not in shown
