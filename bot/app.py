@@ -15,7 +15,22 @@ from bot.listeners import register_listeners
 from bot.metrics import REQUESTS
 from bot.roles import Roles
 from bot.slack import make_client
-from models.settings import require
+from models.settings import Settings, require
+
+
+def bot_token(settings: Settings) -> str:
+    """SLACK_BOT_TOKEN, or a stop with one line naming it."""
+    return require(settings.slack_bot_token, "SLACK_BOT_TOKEN", "the bot posts to Slack")
+
+
+def signing_secret(settings: Settings) -> str:
+    """SLACK_SIGNING_SECRET in HTTP mode (or a stop with one line naming it); nothing in
+    Socket Mode, where no request comes over HTTP to verify."""
+    if settings.slack_app_token is not None:
+        return ""
+    return require(
+        settings.slack_signing_secret, "SLACK_SIGNING_SECRET", "HTTP mode verifies every request"
+    )
 
 
 def create_app(ctx: BotContext, *, client: WebClient | None = None) -> App:
@@ -23,17 +38,8 @@ def create_app(ctx: BotContext, *, client: WebClient | None = None) -> App:
     settings = ctx.settings
     socket_mode = settings.slack_app_token is not None
     if client is None:
-        token = require(settings.slack_bot_token, "SLACK_BOT_TOKEN", "the bot posts to Slack")
-        client = make_client(token, settings.slack_api_url)
-    secret = (
-        ""
-        if socket_mode
-        else require(
-            settings.slack_signing_secret,
-            "SLACK_SIGNING_SECRET",
-            "HTTP mode verifies every request",
-        )
-    )
+        client = make_client(bot_token(settings), settings.slack_api_url)
+    secret = signing_secret(settings)
     app = App(
         client=client,
         signing_secret=secret,

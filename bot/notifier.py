@@ -25,6 +25,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.blocks import thread
 from bot.blocks.card import card
 from bot.blocks.oncall import stuck_alert
+from bot.blocks.people import actor
 from bot.budget import Budget
 from bot.ids import CANNOT_POST, EventType, SlackErrorCode
 from bot.news import News
@@ -178,7 +179,7 @@ class SlackNotifier:
                 self._explain(job, dm)
             return {"channel_id": dm, "thread_ts": self._post_card_in(job, dm)}
         except SlackApiError as exc:
-            self.alert(f"Errand cannot reach <@{job.requested_by}> about job `{job.id}`.")
+            self.alert(f"Errand cannot reach {actor(job.requested_by)} about job `{job.id}`.")
             raise Undeliverable(f"no way to reach the requester: {error_code(exc)}") from exc
 
     def _dm(self, user: str) -> str:

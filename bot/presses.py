@@ -11,6 +11,7 @@ from typing import Any
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
+from bot.blocks.people import actor
 from bot.blocks.review import reject_modal
 from bot.context import BotContext
 from bot.failures import explain
@@ -161,7 +162,9 @@ def stale(job: Job, act: ActionId, refused: TransitionRefused) -> str:
     """The sentence for a press the job's current status no longer allows."""
     if job.decided_by and act in (ActionId.JOB_APPROVE, ActionId.JOB_REJECT):
         verdict = "rejected" if job.status == JobStatus.REJECTED else "approved"
-        return f"Already decided: <@{job.decided_by}> {verdict} job `{job.id}`; nothing changed."
+        return (
+            f"Already decided: {actor(job.decided_by)} {verdict} job `{job.id}`; nothing changed."
+        )
     what = {
         ActionId.JOB_CANCEL: "only queued or running jobs can be canceled",
         ActionId.JOB_RETRY: "only failed, canceled or expired jobs can be retried",

@@ -10,7 +10,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from bot.app import create_app
+from bot.app import bot_token, create_app, signing_secret
 from bot.context import BotContext
 from bot.web import WSGIApp, create_web
 from models.settings import require
@@ -19,7 +19,10 @@ log = logging.getLogger(__name__)
 
 
 def run_bot(ctx: BotContext, *, port: int, host: str, exposition: Callable[[], bytes]) -> None:
-    """Serve until stopped."""
+    """Serve until stopped. The settings are checked here, before gunicorn starts: a
+    worker that failed on them would be restarted forever instead of stopping `errand bot`."""
+    bot_token(ctx.settings)
+    signing_secret(ctx.settings)
     if ctx.settings.slack_app_token is not None:
         _socket_mode(ctx)
         return
@@ -35,6 +38,9 @@ def run_bot(ctx: BotContext, *, port: int, host: str, exposition: Callable[[], b
         "timeout": 30,
         "graceful_timeout": 10,
         "accesslog": None,
+        # gunicorn's own lines follow ERRAND_LOG_LEVEL like everyone else's: a sandbox at
+        # WARNING starts and stops without a word.
+        "loglevel": ctx.settings.log_level.lower(),
         "control_socket_disable": True,  # several bots on one host must not share it
     }
     _Gunicorn(lambda: create_web(ctx, create_app(ctx), exposition), options).run()

@@ -8,14 +8,37 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from sqlalchemy.exc import DBAPIError
 
 from errand import cost_commands, logs
+from models.db import missing_table
 from models.errors import ErrandError
 from models.settings import Settings
+from models.status import JobStatus
 
 JOBS = "errand.job_commands"
+
+
+def entry() -> NoReturn:
+    """The `errand` command. Once the command has finished cleanly, the process ends at
+    once: the interpreter's teardown of the Slack, OpenAI, SQLAlchemy and RQ modules costs
+    close to a second of CPU (three on a busy machine), which would hold up the prompt
+    after Ctrl-C. An uncaught exception still ends the usual way, with its traceback."""
+    try:
+        code: object = main()
+    except SystemExit as stop:  # a missing setting's one line, a gunicorn worker's exit
+        code = stop.code
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,10 +48,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.setup(settings.log_level)
     handler = _handler(args.handler)
     try:
-        return handler(args, settings)
+        code = handler(args, settings)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
     except ErrandError as refusal:
         print(f"errand: {refusal}", file=sys.stderr)
         return 2
+    except DBAPIError as error:
+        if not missing_table(error):
+            raise
+        print("errand: the database has no Errand tables; run `errand db upgrade`", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C: whatever we started is stopped on the way out
+        return 130
+    except BrokenPipeError:  # `errand jobs list | head -1`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a tool killed by SIGPIPE
 
 
 def _handler(name: str) -> Callable[[argparse.Namespace, Settings], int]:
@@ -56,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     costs = sub.add_parser("costs", help="what jobs cost, by user, channel or kind")
     cost_commands.add_arguments(costs)
     costs.set_defaults(handler="errand.cost_commands:costs")
+    _notices_parser(sub.add_parser("notices", help="Slack news not delivered (yet)"))
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply migrations").set_defaults(
@@ -82,6 +118,15 @@ def _sandbox_options(run: argparse.ArgumentParser) -> None:
     )
 
 
+def _notices_parser(notices: argparse.ArgumentParser) -> None:
+    notices.add_argument(
+        "--undeliverable", action="store_true", help="only the news Errand gave up on"
+    )
+    notices.add_argument("--limit", type=int, default=200)
+    notices.add_argument("--json", action="store_true")
+    notices.set_defaults(handler="errand.notice_commands:notices")
+
+
 def _jobs_parser(jobs: argparse.ArgumentParser) -> None:
     sub = jobs.add_subparsers(required=True, metavar="ACTION")
     submit = sub.add_parser("submit", help="create a job")
@@ -92,7 +137,7 @@ def _jobs_parser(jobs: argparse.ArgumentParser) -> None:
     submit.add_argument("--json", action="store_true")
     submit.set_defaults(handler=f"{JOBS}:jobs_submit")
     listing = sub.add_parser("list", help="jobs, newest first")
-    listing.add_argument("--status")
+    listing.add_argument("--status", choices=[status.value for status in JobStatus])
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=f"{JOBS}:jobs_list")
@@ -111,4 +156,4 @@ def _jobs_parser(jobs: argparse.ArgumentParser) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 from errand import embedded_redis
 from errand.exposition import share_across_processes
 from errand.sandbox_mode import SandboxOptions, run_sandbox
-from errand.supervise import supervise
+from errand.supervise import spawn, supervise
 from models.migrate import upgrade
 from models.settings import Settings, require
 
@@ -33,21 +32,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     require(settings.openai_api_key, "OPENAI_API_KEY", "the worker calls the provider")
     upgrade(settings.database_url)
     env = dict(os.environ)
-    redis_process = None
-    if not settings.redis_url:
-        redis_process = embedded_redis.start(Path(settings.data_dir))
-        env["REDIS_URL"] = embedded_redis.socket_url(Path(settings.data_dir))
-    share_across_processes(env, settings.data_dir)  # one /metrics for bot and worker
-    try:
-        return supervise(_spawn(env))
-    finally:
-        if redis_process is not None:
-            redis_process.terminate()
-            redis_process.wait(timeout=10)
+    with ExitStack() as private:  # the private Redis stops last, whatever happened
+        if not settings.redis_url:
+            env["REDIS_URL"] = private.enter_context(
+                embedded_redis.serving(Path(settings.data_dir))
+            )
+        share_across_processes(env, settings.data_dir)  # one /metrics for bot and worker
+        return supervise(spawn(_commands(env), env))
 
 
-def _spawn(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
-    commands = [[sys.executable, "-m", "errand.cli", "worker"]]
+def _commands(env: dict[str, str]) -> list[list[str]]:
+    """A worker, and the bot when Slack is configured."""
+    commands = [["-m", "errand.cli", "worker"]]
     if env.get("SLACK_BOT_TOKEN"):
-        commands.append([sys.executable, "-m", "errand.cli", "bot"])
-    return [subprocess.Popen(command, env=env) for command in commands]
+        commands.append(["-m", "errand.cli", "bot"])
+    return commands

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
-from errand.parts import connect
+from errand.operator_db import operator_parts
 from models.settings import Settings
 from models.store.costs import GROUPS, costs_by
 
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def costs(args: argparse.Namespace, settings: Settings) -> int:
     since = args.since or datetime.now(UTC) - timedelta(days=DEFAULT_DAYS)
-    lines = costs_by(connect(settings).db, args.by, since)
+    lines = costs_by(operator_parts(settings).db, args.by, since)
     if args.json:
         print(json.dumps([asdict(line) for line in lines], indent=2))
         return 0

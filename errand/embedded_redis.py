@@ -3,6 +3,9 @@
 It listens on a Unix socket in the data directory (no port to collide with,
 nothing reachable from outside) and keeps nothing on disk: Errand's state
 lives in the database, and the recovery pulse rebuilds the queues from it.
+It is tethered to the process that starts it (see `errand.tether`): a terminal's
+Ctrl-C does not reach it, it is stopped after the processes that use it, and it
+exits when its parent dies, however that happens.
 """
 
 from __future__ import annotations
@@ -10,10 +13,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from redis import Redis
 from redis.exceptions import RedisError
+
+from errand import tether
 
 
 def redis_server_binary() -> str:
@@ -35,12 +42,23 @@ def socket_url(data_dir: Path) -> str:
     return f"unix://{socket_path(data_dir)}?db=0"
 
 
+@contextmanager
+def serving(data_dir: Path) -> Iterator[str]:
+    """A private Redis under `data_dir` for the length of the block; yields its URL."""
+    process = start(data_dir)
+    try:
+        yield socket_url(data_dir)
+    finally:
+        tether.stop(process)
+
+
 def start(data_dir: Path) -> subprocess.Popen[bytes]:
-    """Start redis-server on a socket under `data_dir` and wait until it answers."""
+    """Start redis-server on a socket under `data_dir` and wait until it answers; one
+    that does not answer is stopped, not left behind."""
     data_dir.mkdir(parents=True, exist_ok=True)
     sock = socket_path(data_dir)
     sock.unlink(missing_ok=True)
-    process = subprocess.Popen(
+    process = tether.popen(
         [
             redis_server_binary(),
             "--port",
@@ -56,9 +74,13 @@ def start(data_dir: Path) -> subprocess.Popen[bytes]:
             "--dir",
             str(data_dir),
         ],
-        stdout=subprocess.DEVNULL,
+        quiet=True,
     )
-    _wait_ready(socket_url(data_dir), process)
+    try:
+        _wait_ready(socket_url(data_dir), process)
+    except BaseException:
+        tether.stop(process)
+        raise
     return process
 
 

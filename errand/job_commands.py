@@ -7,7 +7,8 @@ import argparse
 import json
 from typing import Any
 
-from errand.parts import Parts, connect
+from errand.operator_db import operator_parts
+from errand.parts import Parts
 from models.export import job_detail, job_summary
 from models.settings import Settings
 from models.store import actions, queries, stops
@@ -32,7 +33,7 @@ def _print_json(value: Any) -> None:
 
 
 def jobs_submit(args: argparse.Namespace, settings: Settings) -> int:
-    parts = connect(settings)
+    parts = operator_parts(settings)
     job = submit(parts.db, parts.kinds, args.kind, args.text, user=args.user, channel=args.channel)
     if args.json:
         _print_json(job_summary(queries.get_job(parts.db, job.id)))
@@ -42,20 +43,21 @@ def jobs_submit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def jobs_list(args: argparse.Namespace, settings: Settings) -> int:
-    rows = queries.recent(connect(settings).db, status=args.status, limit=args.limit)
+    rows = queries.recent(operator_parts(settings).db, status=args.status, limit=args.limit)
     if args.json:
         _print_json([job_summary(job) for job in rows])
         return 0
+    print(f"{'ID':<8}  {'STATUS':<17} {'KIND':<9} {'REQUESTED BY':<12} {'CREATED':<16}  INPUT")
     for job in rows:
         print(
-            f"{job.id}  {job.status:<12} {job.kind:<9} {job.requested_by:<12} "
+            f"{job.id:<8}  {job.status:<17} {job.kind:<9} {job.requested_by:<12} "
             f"{job.created_at:%Y-%m-%d %H:%M}  {job.input_text[:60]}"
         )
     return 0
 
 
 def jobs_show(args: argparse.Namespace, settings: Settings) -> int:
-    db = connect(settings).db
+    db = operator_parts(settings).db
     job = queries.get_job(db, args.id)
     detail = job_detail(job, queries.history(db, job.id))
     if args.json:
@@ -77,14 +79,14 @@ def jobs_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def jobs_cancel(args: argparse.Namespace, settings: Settings) -> int:
-    parts: Parts = connect(settings)
+    parts: Parts = operator_parts(settings)
     outcome = stops.request_cancel(parts.db, parts.dispatch, args.id, actor=f"cli:{args.user}")
     print(f"errand: {outcome}")
     return 0
 
 
 def jobs_retry(args: argparse.Namespace, settings: Settings) -> int:
-    parts = connect(settings)
+    parts = operator_parts(settings)
     job = actions.request_retry(parts.db, parts.kinds, args.id, actor=f"cli:{args.user}")
     print(f"errand: job {job.id} queued as attempt {job.attempts}")
     return 0

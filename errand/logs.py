@@ -33,5 +33,6 @@ def setup(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpx2", "httpcore", "openai", "urllib3"):
+    # alembic.runtime.plugins says "setup plugin ..." seven times whenever alembic loads.
+    for noisy in ("httpx", "httpx2", "httpcore", "openai", "urllib3", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -10,8 +10,9 @@ wired to them, exactly as production wires them to Slack and OpenAI:
     http://127.0.0.1:P1/v1       the OpenAI stand-in (OPENAI_BASE_URL), in this process
     http://127.0.0.1:P2/         `errand bot` (signed requests from the page go here)
 
-Everything lives in `<ERRAND_DATA_DIR>/sandbox/` (SQLite, the private Redis's socket) and
-starts empty each time, because the stand-ins keep their state in memory.
+Everything lives in `<ERRAND_DATA_DIR>/sandbox-<PORT>/` (SQLite, the private Redis's
+socket; see `errand.sandbox_home`) and starts empty each time, because the stand-ins keep
+their state in memory. A port in use is refused before anything is touched.
 """
 
 from __future__ import annotations
@@ -19,20 +20,20 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from errand import embedded_redis
+from errand import embedded_redis, sandbox_home, tether
 from errand.exposition import share_across_processes
-from errand.supervise import supervise
+from errand.supervise import spawn, supervise
 from models.migrate import upgrade
 from models.settings import Settings
 from sandbox import openai_api, slack_api
@@ -82,33 +83,28 @@ class Credentials:
 
 
 def run_sandbox(settings: Settings, options: SandboxOptions) -> int:
-    """Start the stand-ins, the page, the bot and a worker; print the URL; supervise."""
-    home = _fresh_home(Path(settings.data_dir))
-    database_url = f"sqlite:///{home / 'errand.db'}"
+    """Start the stand-ins, the page, the bot and a worker; print the URL; supervise.
+    Everything started is stopped on the way out, the private Redis last."""
+    if options.port:
+        sandbox_home.refuse_busy(options.host, options.port)
+    options = replace(options, port=options.port or free_port())
+    home = sandbox_home.fresh(sandbox_home.home(Path(settings.data_dir), options.port))
+    database_url = sandbox_home.database_url(home)
     upgrade(database_url)
-    redis_process = embedded_redis.start(home)
-    provider = openai_api.start_in_thread(settings=_provider_settings(options.duration))
-    creds = Credentials.generate()
-    bot_port = free_port()
-    server = _page_server(options, creds, provider, f"http://127.0.0.1:{bot_port}")
-    children: list[subprocess.Popen[bytes]] = []
-    try:
+    with ExitStack() as started:
+        started.enter_context(embedded_redis.serving(home))
+        provider = openai_api.start_in_thread(settings=_provider_settings(options.duration))
+        started.callback(provider.stop)
+        creds = Credentials.generate()
+        bot_port = free_port()
+        server = _page_server(options, creds, provider, f"http://127.0.0.1:{bot_port}")
+        started.callback(_close, server)
         env = _child_env(settings, home, creds, server, provider.base_url, database_url)
         children = _spawn(env, home, bot_port)
+        started.callback(_stop_children, children)
         _wait_ready(f"http://127.0.0.1:{bot_port}/healthz", children)
         print(f"errand: sandbox ready at {_page_url(server)}/", flush=True)
         return supervise(children)
-    finally:
-        _stop_all(children, redis_process, server, provider)
-
-
-def _fresh_home(data_dir: Path) -> Path:
-    """`<data_dir>/sandbox`, emptied of the last run's database (Slack forgot it anyway)."""
-    home = (data_dir / "sandbox").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    for stale in home.glob("errand.db*"):
-        stale.unlink()
-    return home
 
 
 def _provider_settings(duration: float | None) -> SandboxOpenAISettings:
@@ -143,7 +139,12 @@ def _page_server(
         options.host, options.port, app, threaded=True, request_handler=_QuietHandler
     )
     state.public_url = _page_url(server)  # response_urls and file URLs point back here
-    threading.Thread(target=server.serve_forever, name="sandbox-page", daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},  # so a stop returns promptly
+        name="sandbox-page",
+        daemon=True,
+    ).start()
     return server
 
 
@@ -202,11 +203,8 @@ def _child_env(
 
 def _spawn(env: dict[str, str], home: Path, bot_port: int) -> list[subprocess.Popen[bytes]]:
     """The real worker and bot; run from `home` so a stray `.env` cannot rewire them."""
-    commands = [
-        [sys.executable, "-m", "errand.cli", "worker"],
-        [sys.executable, "-m", "errand.cli", "bot", "--host", "127.0.0.1", "--port", str(bot_port)],
-    ]
-    return [subprocess.Popen(command, env=env, cwd=home) for command in commands]
+    bot = ["bot", "--host", "127.0.0.1", "--port", str(bot_port)]
+    return spawn([["-m", "errand.cli", "worker"], ["-m", "errand.cli", *bot]], env, home)
 
 
 def _wait_ready(url: str, children: list[subprocess.Popen[bytes]]) -> None:
@@ -224,24 +222,15 @@ def _wait_ready(url: str, children: list[subprocess.Popen[bytes]]) -> None:
     raise SystemExit(f"errand: the sandboxed bot did not answer within {READY_TIMEOUT:.0f} s")
 
 
-def _stop_all(
-    children: list[subprocess.Popen[bytes]],
-    redis_process: subprocess.Popen[bytes],
-    server: BaseWSGIServer,
-    provider: openai_api.RunningSandbox,
-) -> None:
-    """Children first (they use the rest), then Redis and the in-process servers."""
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    """All asked at once, then each awaited: they stop side by side."""
     for child in children:
         if child.poll() is None:
             child.terminate()
     for child in children:
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait(timeout=5)
-    redis_process.terminate()
-    redis_process.wait(timeout=10)
+        tether.stop(child, timeout=15)
+
+
+def _close(server: BaseWSGIServer) -> None:
     server.shutdown()
     server.server_close()
-    provider.stop()

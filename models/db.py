@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -150,3 +150,10 @@ class Database:
     def sqlite(self) -> bool:
         """SQLite has one writer: a few paths batch their writes there (see their callers)."""
         return self.engine.dialect.name == "sqlite"
+
+
+def missing_table(error: DBAPIError) -> bool:
+    """Whether `error` says a table is not there: the database was never migrated."""
+    if isinstance(error.orig, sqlite3.OperationalError):
+        return "no such table" in str(error.orig)
+    return isinstance(error.orig, psycopg.errors.UndefinedTable)

@@ -35,7 +35,7 @@ def start_request(job: Job, title: str, cost: dict[str, Any]) -> tuple[str, list
     """A job over its requester's daily budget: the estimate, the spend so far, the ask,
     and the buttons (Approve starts it, Reject ends it)."""
     line = (
-        f":money_with_wings: *{title}* for <@{job.requested_by}> waits for approval to "
+        f":money_with_wings: *{title}* for {actor(job.requested_by)} waits for approval to "
         f"start · job `{job.id}`\nEstimated cost up to ${cost.get('estimate_usd', 0):.2f}; "
         f"spent today ${cost.get('spent_usd', 0):.2f} of their "
         f"${cost.get('budget_usd', 0):.2f} daily budget."
@@ -45,7 +45,10 @@ def start_request(job: Job, title: str, cost: dict[str, Any]) -> tuple[str, list
         section(quote(job.input_text)),
         *actions_block(job.id, [ActionId.JOB_APPROVE, ActionId.JOB_REJECT], f"start:{job.id}"),
     ]
-    return f"{title} job {job.id} from <@{job.requested_by}> waits for approval to start", blocks
+    return (
+        f"{title} job {job.id} from {actor(job.requested_by)} waits for approval to start",
+        blocks,
+    )
 
 
 def decided_request(job: Job, title: str, link: str | None) -> tuple[str, list[dict[str, Any]]]:

@@ -86,3 +86,13 @@ def undeliverable(db: Database, *, limit: int = RECENT) -> list[Job]:
     )
     with db.unit() as unit:
         return list(unit.session.scalars(select(Job).where(Job.id.in_(given_up.scalar_subquery()))))
+
+
+def notices(db: Database, *, given_up_only: bool = False, limit: int = 200) -> list[Notice]:
+    """The outbox as operators look at it: news not delivered yet, pending or given up
+    (only the given-up ones with `given_up_only`), the oldest first."""
+    query = select(Notice).where(Notice.delivered_at.is_(None))
+    if given_up_only:
+        query = query.where(Notice.given_up_at.is_not(None))
+    with db.unit() as unit:
+        return list(unit.session.scalars(query.order_by(Notice.id).limit(limit)))
