@@ -19,6 +19,9 @@ import redis
 
 from tests.support.procs import end_session, free_port, spawn, wait_for
 
+# The 3 s a person waits after Ctrl-C is timed: alone, not beside four busy test workers.
+CTRL_C_TIMED = pytest.mark.exclusive
+
 
 def _pids_mentioning(marker: str) -> list[int]:
     """Live processes whose command line or environment names `marker` (our tmp path):
@@ -98,6 +101,7 @@ def _ctrl_c(process: subprocess.Popen[bytes], log: Path, data: Path) -> tuple[fl
     return time.monotonic() - started, _lines(log)[before:]
 
 
+@CTRL_C_TIMED
 def test_ctrl_c_stops_the_sandbox_quietly(data: Path, tmp_path: Path) -> None:
     log = tmp_path / "sandbox.log"
     port = free_port()
@@ -137,6 +141,7 @@ def _errand_run(data: Path, tmp_path: Path, log: Path, **env: str) -> subprocess
     return process
 
 
+@CTRL_C_TIMED
 def test_ctrl_c_stops_errand_run_quietly(data: Path, tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     process = _errand_run(data, tmp_path, log, ERRAND_LOG_LEVEL="INFO")
