@@ -74,15 +74,34 @@ def arrived_early(redis: Redis, response_id: str) -> bool:
         return False
 
 
+# Due strays are leased, not removed: moved to "look again after the lease" in one step
+# (so each is taken by one worker), and removed only once settled. A worker killed while
+# it settles one leaves it to the next after the lease, instead of losing it (an orphan).
+_TAKE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+for _, id in ipairs(due) do redis.call('ZADD', KEYS[1], ARGV[2], id) end
+return due
+"""
+STRAY_LEASE = 30.0
+
+
 def take_strays(redis: Redis, *, older_than: float, limit: int) -> list[str]:
-    """Unknown responses delivered at least `older_than` seconds ago, each taken by one
-    worker only (the first to remove it)."""
+    """Unknown responses delivered at least `older_than` seconds ago, each leased to one
+    worker; `stray_settled` ends the lease for good."""
+    now = time.time()
     try:
-        due = redis.zrangebyscore(STRAYS, "-inf", time.time() - older_than, start=0, num=limit)
-        found = [r.decode() if isinstance(r, bytes) else str(r) for r in due]
-        return [response_id for response_id in found if redis.zrem(STRAYS, response_id)]
+        due = redis.eval(_TAKE, 1, STRAYS, now - older_than, now + STRAY_LEASE, limit)
     except RedisError:
         return []
+    return [r.decode() if isinstance(r, bytes) else str(r) for r in due]
+
+
+def stray_settled(redis: Redis, response_id: str) -> None:
+    """The stray is adopted, cancelled or known: never look at it again."""
+    try:
+        redis.zrem(STRAYS, response_id)
+    except RedisError:  # looked at once more after the lease: settling is idempotent
+        log.warning("stray not cleared", extra={"response_id": response_id})
 
 
 def stray_again(redis: Redis, response_id: str, *, after: float) -> None:

@@ -27,15 +27,19 @@ def test_long_result_arrives_whole(stack: Stack, bot: BotProcess) -> None:
     replies_with(bot, "C_GENERAL", "Result of job")
     output = stack.show(job_id)["output_text"]
     assert len(output) >= 20_000
-    card = bot.slack.card("C_GENERAL")
-    sections = [
-        b["text"]["text"]
-        for reply in card["replies"]
-        if "Result of job" in reply.get("text", "")
-        for b in reply["blocks"]
-        if b["type"] == "section"
-    ]
-    assert _squash(mrkdwn(output)) in _squash("\n".join(sections))
+
+    def posted() -> str:
+        """Every section of the result's messages so far (its parts go out one by one)."""
+        replies = bot.slack.card("C_GENERAL")["replies"]
+        return "\n".join(
+            b["text"]["text"]
+            for reply in replies
+            if "Result of job" in reply.get("text", "")
+            for b in reply["blocks"]
+            if b["type"] == "section"
+        )
+
+    wait_for(lambda: _squash(mrkdwn(output)) in _squash(posted()), 30, "result not whole")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -16,7 +16,13 @@ from datetime import timedelta
 from openai.types.responses import Response
 
 from models.kinds import FollowPolicy, Kind
-from models.signals import arrived_early, response_changed, stray_again, take_strays
+from models.signals import (
+    arrived_early,
+    response_changed,
+    stray_again,
+    stray_settled,
+    take_strays,
+)
 from models.status import PROVIDER_PENDING
 from models.store.attempt import Recorded, note_extra, note_started, record_response
 from models.store.checks import holder
@@ -87,6 +93,10 @@ def settle_strays(ctx: Context) -> int:
             log.warning("stray not settled", extra={"response_id": response_id})
             if error.transient:
                 stray_again(ctx.redis, response_id, after=TRY_AGAIN)
+            else:
+                stray_settled(ctx.redis, response_id)
+        else:
+            stray_settled(ctx.redis, response_id)
     return len(strays)
 
 
