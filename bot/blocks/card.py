@@ -8,7 +8,7 @@ from typing import Any
 from bot.blocks.controls import actions_block, card_actions
 from bot.blocks.money import cost_label
 from bot.blocks.people import actor, attempt_label
-from bot.blocks.result import cut_off
+from bot.blocks.result import cut_off, cut_off_reason
 from bot.blocks.text import context, fit, section
 from bot.blocks.times import timing
 from models.job import Job
@@ -77,6 +77,8 @@ def _footer(job: Job) -> str:
     cost = cost_label(job)
     if cost:
         parts.append(cost)
-    if job.error and (job.status == JobStatus.FAILED or cut_off(job)):
+    if job.error and job.status == JobStatus.FAILED:
         parts.append(fit(job.error, REASON_MAX))
+    elif cut_off(job):
+        parts.append(fit(cut_off_reason(job), REASON_MAX))
     return " · ".join(parts)

@@ -58,6 +58,11 @@ def cut_off(job: Job) -> bool:
     return (job.error or "").startswith(INCOMPLETE) and bool(job.output_text)
 
 
+def cut_off_reason(job: Job) -> str:
+    """`cut off: <why>`, in people's words (the record keeps `incomplete: <why>`)."""
+    return "cut off: " + ((job.error or "").removeprefix(INCOMPLETE).strip() or "stopped early")
+
+
 def cut_off_note(job: Job) -> list[str]:
     """A warning at the top of an answer the provider stopped early."""
     if not cut_off(job):
