@@ -63,6 +63,8 @@ def test_a_deep_job_waits_for_an_approver_and_starts_once_approved(
     assert "/deep jobs need an approver before they start" in shown, shown
     assert "daily budget" not in shown, shown
     wait_for(lambda: "Waiting for approval" in card_text(_card(bot, job_id)), 20, "card")
+    told = "/deep jobs need an approver before they start"
+    wait_for(lambda: any(told in t for t in thread_texts(_card(bot, job_id))), 20, "no line")
     assert stack.openai.requests(endpoint="create") == []
 
     bot.click("job_approve", job_id, "U_APPROVER", "C_APPROVALS", request)
