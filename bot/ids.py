@@ -10,6 +10,7 @@ class Command(StrEnum):
 
     RESEARCH = "/research"
     DRAFT = "/draft"
+    DEEP = "/deep"
     JOBS = "/jobs"
 
 

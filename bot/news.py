@@ -139,8 +139,9 @@ class News:
         return ts
 
     def _ask_to_start(self, m: Milestone) -> None:
-        """Over its requester's budget: approvers decide whether the job starts; the
-        requester is told it waits, and why."""
+        """Held before it starts (its kind needs an approver, or it is over its
+        requester's budget): approvers decide whether the job starts; the requester is told
+        it waits, and why."""
         job = m.job
         text, blocks = review.start_request(job, self.title(job), m.detail)
         where = Where(self.approvals, None) if self.approvals else None
@@ -148,7 +149,7 @@ class News:
             self.poster.post_all(m, [Part(text, blocks)], step="request", where=where)
         except ChannelGone as gone:
             raise self._unreviewable(m, str(gone)) from gone
-        self.poster.post_all(m, [Part(thread.awaiting_approval(job))], step="line")
+        self.poster.post_all(m, [Part(thread.awaiting_approval(m.detail))], step="line")
 
     def _start_approved(self, m: Milestone) -> None:
         self._update_request(m.job, m.detail)

@@ -53,6 +53,9 @@ class Kind(BaseModel):
     max_output_tokens: int = 16_000
     # Asked on create (`flex`: half price, slower); unset: the project's default.
     service_tier: Literal["auto", "default", "flex", "priority"] | None = None
+    # Held in `awaiting_approval` before its first create until an approver lets it start:
+    # for kinds where a single run costs enough that someone should agree to it first.
+    approve_before_start: bool = False
     follow: FollowPolicy = Field(default_factory=FollowPolicy)
     webhook_follow: FollowPolicy = Field(
         default_factory=lambda: FollowPolicy(first_check=60, growth=2, max_interval=300)

@@ -15,7 +15,9 @@ def home_view(user_id: str, jobs: list[Job], now: datetime | None = None) -> dic
     """views.publish body for `user_id` (`now` is unused; kept for callers)."""
     blocks: list[dict[str, Any]] = [
         section(f"*Your errands*, {actor(user_id)}"),
-        context(escape("Start one with `/research <question>` or `/draft <brief>`.")),
+        context(
+            escape("Start one with `/research <question>`, `/draft <brief>` or `/deep <question>`.")
+        ),
         {"type": "divider"},
     ]
     for job in jobs[:MAX_ROWS]:

@@ -32,13 +32,12 @@ def approval_request(job: Job, title: str, link: str | None) -> tuple[str, list[
 
 
 def start_request(job: Job, title: str, cost: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
-    """A job over its requester's daily budget: the estimate, the spend so far, the ask,
-    and the buttons (Approve starts it, Reject ends it)."""
+    """A job held before it starts: why it waits (its kind needs an approver, or its
+    requester's daily budget), the model and the estimate, the ask, and the buttons
+    (Approve starts it, Reject ends it)."""
     line = (
         f":money_with_wings: *{title}* for {actor(job.requested_by)} waits for approval to "
-        f"start · job `{job.id}`\nEstimated cost up to ${cost.get('estimate_usd', 0):.2f}; "
-        f"spent today ${cost.get('spent_usd', 0):.2f} of their "
-        f"${cost.get('budget_usd', 0):.2f} daily budget."
+        f"start · job `{job.id}`\n{_why_held(job, title, cost)}"
     )
     blocks = [
         section(line),
@@ -48,6 +47,22 @@ def start_request(job: Job, title: str, cost: dict[str, Any]) -> tuple[str, list
     return (
         f"{title} job {job.id} from {actor(job.requested_by)} waits for approval to start",
         blocks,
+    )
+
+
+def _why_held(job: Job, title: str, cost: dict[str, Any]) -> str:
+    """The sentence approvers decide on: the kind's rule with the model and the estimate,
+    or the budget figures (older notices carry no reason: those were all budget holds)."""
+    estimate = cost.get("estimate_usd")
+    priced = "unknown" if estimate is None else f"up to ${estimate:.2f}"
+    if cost.get("reason") == "kind":
+        return (
+            f"{cost.get('command') or title} jobs need an approver before they start. "
+            f"Model `{cost.get('model') or job.model}`; estimated cost {priced}."
+        )
+    return (
+        f"Estimated cost {priced}; spent today ${cost.get('spent_usd', 0):.2f} of their "
+        f"${cost.get('budget_usd', 0):.2f} daily budget."
     )
 
 

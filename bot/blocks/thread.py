@@ -68,7 +68,13 @@ def cannot_post(channel: str) -> str:
     )
 
 
-def awaiting_approval(job: Job) -> str:
+def awaiting_approval(cost: dict[str, Any]) -> str:
+    """The requester's line: why their job waits, by the reason it was held."""
+    if cost.get("reason") == "kind":
+        return (
+            f":hourglass: {cost.get('command') or 'These'} jobs need an approver before "
+            "they start; this one waits for an approver to let it start."
+        )
     return (
         ":money_with_wings: This job would pass your daily budget, so it waits for an "
         "approver to let it start."

@@ -1,6 +1,8 @@
-"""A requester's daily budget: before an attempt's first create, its estimated cost plus
-what the requester has spent today (UTC) is compared with ERRAND_BUDGET_USER_DAILY_USD;
-a job that would pass it waits in `awaiting_approval` for an approver.
+"""Holds before an attempt's first create: a job waits in `awaiting_approval` for an
+approver when its kind says so (`approve_before_start`, as `/deep` does: one run is
+expensive), or when its estimated cost plus what the requester has spent today (UTC)
+would pass ERRAND_BUDGET_USER_DAILY_USD. Both take the same path, so approvers see one
+kind of request and Approve/Reject mean the same thing for either.
 
 Spend is what attempts launched today cost, or, until they finish, what they were
 estimated to cost when they launched: a flood of jobs counts before any of them ends.
@@ -14,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.job import Attempt, Job
-from models.kinds import KindsConfig
+from models.kinds import Kind, KindsConfig
 from models.status import JobStatus
 from models.store.lifecycle import add_notice, transition
 
@@ -22,6 +24,7 @@ HELD = (
     "Waiting for an approver: this job's estimated cost would take its requester past "
     "their daily budget."
 )
+KIND_HELD = "Waiting for an approver: {command} jobs need an approver before they start."
 
 
 def estimate(kinds: KindsConfig, job: Job) -> float | None:
@@ -42,8 +45,9 @@ def spent_today(session: Session, user: str, now: datetime) -> float:
     return round(float(spent or 0.0), 6)
 
 
-def over_budget(
+def held_for_approval(
     session: Session,
+    kind: Kind | None,
     job: Job,
     attempt: Attempt,
     cost: float | None,
@@ -51,26 +55,48 @@ def over_budget(
     budget: float | None,
     now: datetime,
 ) -> bool:
-    """Hold the job for an approver when its attempt would pass the budget; True if held.
+    """Hold the job for an approver when its kind requires one or its attempt would pass
+    the budget; True if held.
 
     Only before the attempt's first create, and never for an attempt an approver let
     through: its estimate is booked then, and counts like any other.
     """
-    if budget is None or cost is None or attempt.approved_by or attempt.launched_at:
+    if attempt.approved_by or attempt.launched_at:
         return False
-    spent = spent_today(session, job.requested_by, now)
-    if spent + cost <= budget:
+    detail: dict[str, object] = {"estimate_usd": cost, "model": job.model}
+    if kind is not None and kind.approve_before_start:
+        detail.update(reason="kind", command=kind.command)
+        wait = KIND_HELD.format(command=kind.command)
+        note = f"{kind.command} needs an approver; estimated {_usd(cost)}"
+    elif budget is not None and cost is not None:
+        spent = spent_today(session, job.requested_by, now)
+        if spent + cost <= budget:
+            return False
+        detail.update(reason="budget", spent_usd=spent, budget_usd=budget)
+        wait = HELD
+        note = f"estimated {cost:.4f} USD; {spent:.4f} of {budget:.2f} USD spent today"
+    else:
         return False
+    _hold(session, job, attempt, wait, note, detail)
+    return True
+
+
+def _hold(
+    session: Session, job: Job, attempt: Attempt, wait: str, note: str, detail: dict[str, object]
+) -> None:
+    """Park the job in `awaiting_approval` and leave the notice that asks the approvers."""
     transition(
         session,
         job.id,
         JobStatus.AWAITING_APPROVAL,
         actor="errand",
         action="held_for_approval",
-        detail=f"estimated {cost:.4f} USD; {spent:.4f} of {budget:.2f} USD spent today",
-        values={"wait_reason": HELD},
+        detail=note,
+        values={"wait_reason": wait},
     )
-    detail = {"estimate_usd": cost, "spent_usd": spent, "budget_usd": budget}
     key = f"awaiting_approval:{attempt.number}"
     add_notice(session, job.id, "awaiting_approval", key=key, detail=detail)
-    return True
+
+
+def _usd(cost: float | None) -> str:
+    return "cost unknown" if cost is None else f"{cost:.4f} USD"

@@ -27,7 +27,7 @@ from models.job import Attempt, Job, attempts, is_active, is_current_attempt
 from models.kinds import KindsConfig
 from models.status import JobStatus
 from models.store.attempt import Launch, end_attempt
-from models.store.budget import estimate, over_budget
+from models.store.budget import estimate, held_for_approval
 from models.store.lifecycle import transition
 
 CHECK_LEASE = timedelta(seconds=60)
@@ -67,9 +67,9 @@ def claim_launches(
 
     Highest priority first; within a priority, round-robin between requesters (each
     one's oldest first), so one person's flood does not starve the others. On the way,
-    an attempt whose two creates went unanswered fails, and one over its requester's
-    budget is held for approval. The caller sends the calls at once, side by side: a
-    claim is never taken ahead of the pool's turn to use it.
+    an attempt whose two creates went unanswered fails, and one whose kind needs an
+    approver, or over its requester's budget, is held for approval. The caller sends the
+    calls at once, side by side: a claim is never taken ahead of the pool's turn to use it.
     """
     now = utcnow()
     claimed: list[Launch] = []
@@ -83,7 +83,9 @@ def claim_launches(
                 _give_up(unit.session, job.id, attempt.id)
                 continue
             cost = estimate(kinds, job)
-            if over_budget(unit.session, job, attempt, cost, budget=rules.budget_usd, now=now):
+            kind = kinds.kinds.get(job.kind)
+            budget = rules.budget_usd
+            if held_for_approval(unit.session, kind, job, attempt, cost, budget=budget, now=now):
                 continue
             claimed.append(_fence(unit.session, attempt, job, cost, now + rules.lease))
             if len(claimed) == limit:
