@@ -104,15 +104,16 @@ def _finished_at(stack: Stack, job_id: str) -> float:
 
 
 @SQLITE
-def test_signed_delivery_finishes_the_job_within_a_second(hooked: Stack, bot: BotProcess) -> None:
+def test_signed_delivery_finishes_the_job_before_any_poll(hooked: Stack, bot: BotProcess) -> None:
     _wire(hooked, bot)
     hooked.start_worker()
     job_id = _submit(hooked, "Quick question [sandbox: duration=3]")
     hooked.wait_status(job_id, "completed", timeout=20)
     response = _response(hooked, job_id)
     # With webhooks on, the first poll is 60 s after the start (kind.webhook_follow):
-    # the job completed long before it, within a second of the provider finishing.
-    assert _finished_at(hooked, job_id) - response["completed_at"] < 1.0
+    # finishing well before it means the delivery did it (how fast is bench/'s matter;
+    # on a quiet machine it is a fraction of a second).
+    assert _finished_at(hooked, job_id) - response["completed_at"] < 10.0
     assert response["calls"]["retrieve"] <= 2
     assert hooked.openai.stats()["webhooks"]["delivered"] >= 1
 
