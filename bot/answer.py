@@ -5,12 +5,16 @@ first starts a Slack stream in the job's thread (`chat.startStream`), later ones
 what is new (`chat.appendStream`), and `completed` appends the rest of the stored answer
 and stops the stream (`chat.stopStream`). Which message streams, and how much of the
 text it already holds, is kept in Redis per job. Where Slack refuses to stream (or a
-stream breaks), the answer is posted as the usual result when the job completes.
+stream breaks), the answer is posted as the usual result when the job completes; so it
+is when the job runs past its kind's `interactive_seconds`: the stream is stopped with a
+line saying so, and the job carries on in the background.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, cast
 
 from slack_sdk import WebClient
@@ -25,15 +29,28 @@ from models.notifier import Milestone
 log = logging.getLogger(__name__)
 
 KEY = "errand:answer:{job_id}"
+BACKGROUND = (
+    "\n\n_This takes longer than a quick answer: it carries on in the background, and"
+    " the whole answer follows in this thread when it is done._"
+)
 KEEP_FOR = 86_400  # seconds a job's stream record outlives its last change
 
 
 class AnswerStream:
     """Streams interactive jobs' answers; see the module docstring."""
 
-    def __init__(self, client: WebClient, budget: Budget) -> None:
+    def __init__(
+        self,
+        client: WebClient,
+        budget: Budget,
+        *,
+        streams_for: Callable[[Job], float | None],
+        clock: Callable[[], datetime],
+    ) -> None:
         self.client = client
         self.budget = budget
+        self.streams_for = streams_for
+        self.clock = clock
 
     def progress(self, m: Milestone) -> None:
         """Start the stream, or append what is new since the last progress."""
@@ -42,7 +59,9 @@ class AnswerStream:
             return
         text = escape(str(m.detail["text"]))
         try:
-            if "ts" not in state:
+            if self._overdue(job):
+                self._hand_over(job, state)
+            elif "ts" not in state:
                 self._start(job, text)
             elif len(text) > int(state["sent"]):
                 self._append(job, str(state["ts"]), text[int(state["sent"]) :])
@@ -70,6 +89,24 @@ class AnswerStream:
             return False
         self.budget.redis.delete(KEY.format(job_id=job.id))
         return True
+
+    def _overdue(self, job: Job) -> bool:
+        limit = self.streams_for(job)
+        started = job.started_at or job.created_at
+        return limit is not None and (self.clock() - started).total_seconds() > limit
+
+    def _hand_over(self, job: Job, state: dict[str, Any]) -> None:
+        """Past its interactive time: stop the stream with a line saying the answer
+        follows when done; the job's result is then posted as usual."""
+        if "ts" in state:
+            call(
+                self.client.chat_stopStream,
+                budget=self.budget,
+                channel=job.channel_id,
+                ts=str(state["ts"]),
+                markdown_text=BACKGROUND,
+            )
+        self._save(job.id, off=1)
 
     def _start(self, job: Job, text: str) -> None:
         answer = call(

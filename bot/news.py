@@ -47,6 +47,7 @@ class News:
         *,
         approvals: str | None,
         title: Callable[[Job], str],
+        streams_for: Callable[[Job], float | None],
         alert: Callable[[str], None],
         clock: Callable[[], datetime],
     ) -> None:
@@ -57,7 +58,7 @@ class News:
         self.title = title
         self.alert = alert
         self.clock = clock
-        self.answers = AnswerStream(client, budget)
+        self.answers = AnswerStream(client, budget, streams_for=streams_for, clock=clock)
 
     def tell(self, m: Milestone) -> None:
         job, now = m.job, self.clock()

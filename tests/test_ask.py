@@ -70,3 +70,25 @@ def test_ask_where_streaming_is_refused_posts_the_answer(stack: Stack, bot: BotP
     refused = bot.slack.calls("chat.startStream")
     assert refused, [(c["method"], c["error"]) for c in bot.slack.calls()]
     assert {c["error"] for c in refused} == {"not_authorized"}
+
+
+@SQLITE
+def test_ask_past_its_interactive_time_carries_on_and_posts_its_result(
+    stack: Stack, bot: BotProcess
+) -> None:
+    stack.write_kinds(interactive_seconds=6)
+    stack.start_worker()
+    job_id = _ask(bot, "Explain tides at length [sandbox: duration=14]")
+    stream = _stopped_stream(bot, bot.slack.card("C_GENERAL")["ts"])
+    assert "carries on in the background" in stream["text"]
+    assert stack.status(job_id) == "running"
+    stack.wait_status(job_id, "completed", timeout=40)
+    wait_for(
+        lambda: any(
+            f"Result of job {job_id}" in r for r in thread_texts(bot.slack.card("C_GENERAL"))
+        ),
+        30,
+        "no result in the thread",
+    )
+    [again] = bot.slack.streams(channel="C_GENERAL")
+    assert again["calls"] == stream["calls"]
