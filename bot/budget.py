@@ -40,6 +40,9 @@ RATES: dict[str, Rate] = {
     "chat.postMessage": Rate(54, 2, per_channel=True),
     "chat.update": TIER3,
     "chat.getPermalink": TIER4,
+    "chat.startStream": TIER2,
+    "chat.appendStream": TIER4,
+    "chat.stopStream": TIER2,
     "conversations.open": TIER3,
     "conversations.replies": Rate(0.9, 1),  # non-Marketplace apps: one a minute
     "files.getUploadURLExternal": TIER4,
@@ -75,6 +78,11 @@ class Budget:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._take = redis.register_script(_TAKE)
+
+    @property
+    def redis(self) -> Redis:
+        """The Redis the budget keeps its buckets in (the bot's small shared state)."""
+        return self._redis
 
     def wait(self, method: str, channel: str | None = None, *, keep: int = 0) -> float:
         """Take a token for one call; 0.0 when it may go now, else seconds to wait.

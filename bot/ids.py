@@ -11,6 +11,7 @@ class Command(StrEnum):
     RESEARCH = "/research"
     DRAFT = "/draft"
     DEEP = "/deep"
+    ASK = "/ask"
     JOBS = "/jobs"
 
 

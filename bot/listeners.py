@@ -46,7 +46,7 @@ def register_listeners(app: App, ctx: BotContext, roles: Roles) -> None:
     because each answer depends on what was stored.
     """
     on, presses = Listeners(ctx, roles), Presses(ctx, roles)
-    for command in (Command.RESEARCH, Command.DRAFT, Command.DEEP):
+    for command in (Command.RESEARCH, Command.DRAFT, Command.DEEP, Command.ASK):
         app.command(command.value)(on.start_job)
     app.command(Command.JOBS.value)(ack=_ack, lazy=[answering(on.list_jobs)])
     for action in ActionId:

@@ -16,6 +16,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.answer import AnswerStream
 from bot.blocks import review, thread
 from bot.blocks.controls import actions_block
 from bot.blocks.result import file_comment, result_messages, too_long_for_messages
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 # Lines about a job still under way: skipped once it has finished, and sent only while
 # the channel's Slack budget has room to spare for results.
 PASSING = frozenset({"started", "still_running", "progress"})
+INTERACTIVE = "interactive"  # the lane whose answers stream into the thread (bot.answer)
 
 
 class News:
@@ -45,6 +47,7 @@ class News:
         *,
         approvals: str | None,
         title: Callable[[Job], str],
+        streams_for: Callable[[Job], float | None],
         alert: Callable[[str], None],
         clock: Callable[[], datetime],
     ) -> None:
@@ -55,6 +58,7 @@ class News:
         self.title = title
         self.alert = alert
         self.clock = clock
+        self.answers = AnswerStream(client, budget, streams_for=streams_for, clock=clock)
 
     def tell(self, m: Milestone) -> None:
         job, now = m.job, self.clock()
@@ -78,6 +82,9 @@ class News:
         }
         if m.name in PASSING and job.status in RESULTS:
             return  # it finished meanwhile: its result says more than this line would
+        if m.name == "progress" and job.lane == INTERACTIVE:
+            self.answers.progress(m)
+            return
         if m.name in lines:
             urgent = m.name not in PASSING
             self.poster.post_all(m, [Part(lines[m.name]())], step="line", urgent=urgent)
@@ -87,6 +94,8 @@ class News:
     # -- results ----------------------------------------------------------------------
 
     def _result(self, m: Milestone) -> None:
+        if m.job.lane == INTERACTIVE and self.answers.finish(m):
+            return  # the answer is the streamed message
         self.deliver(m, f"Result of job {m.job.id}", where=None, step="result")
 
     def deliver(self, m: Milestone, heading: str, *, where: Where | None, step: str) -> None:

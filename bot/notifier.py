@@ -66,6 +66,7 @@ class SlackNotifier:
             budget,
             approvals=approvals_channel,
             title=self.title,
+            streams_for=self.streams_for,
             alert=self.alert,
             clock=clock,
         )
@@ -121,6 +122,12 @@ class SlackNotifier:
     def title(self, job: Job) -> str:
         kind = self.kinds.kinds.get(job.kind)
         return kind.title if kind else job.kind
+
+    def streams_for(self, job: Job) -> float | None:
+        """Seconds an interactive job's answer streams before it carries on in the
+        background (None: until it ends)."""
+        kind = self.kinds.kinds.get(job.kind)
+        return kind.interactive_seconds if kind else None
 
     # -- on-call ----------------------------------------------------------------------
 

@@ -48,6 +48,12 @@ class Kind(BaseModel):
     max_attempts: int = 3
     priority: int = 0
     stream: bool = False
+    # A streaming job's progress notice at most this often; `interactive` lane jobs
+    # carry the whole answer so far, for the bot to stream into the thread.
+    progress_every: float = 10.0
+    # How long an interactive answer streams; past it the job carries on in the
+    # background (up to `timeout_seconds`) and its result is posted as usual.
+    interactive_seconds: float | None = None
     max_input_chars: int = 4000
     # Sent on every create: bounds what one attempt can cost, and prices its estimate.
     max_output_tokens: int = 16_000

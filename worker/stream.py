@@ -11,7 +11,8 @@ worker process, so a long stream never blocks the worker's pulses. (The SDK's
   second), with a heartbeat that pushes the job's next poll out while events flow.
 * Lifecycle events are applied as the follow pulse would apply a retrieve; the
   terminal event carries the whole response, so the job finishes with no retrieve.
-* Progress reaches people as a `progress` notice at most every `PROGRESS_EVERY`.
+* Progress reaches people as a `progress` notice at most every `progress_every` of
+  the kind; for `interactive` lane jobs it carries the whole text so far (`text`).
 * One reader at a time per response (`worker.leases`). If the stream just dies, the
   follow pulse polls the job as it polls any other, and finishes it.
 """
@@ -30,6 +31,7 @@ import openai
 from openai.types.responses import Response
 
 from models.base import utcnow
+from models.kinds import Kind
 from models.store.stream import StreamTarget, save_reading, stream_target, streamable
 from worker.answers import apply
 from worker.context import Context
@@ -40,7 +42,6 @@ log = logging.getLogger(__name__)
 
 CURSOR_EVERY = 1.0  # write the cursor (and the heartbeat) at most this often
 HEARTBEAT = timedelta(seconds=30)  # while events flow, the next poll waits this long
-PROGRESS_EVERY = 10.0  # at most one progress notice per job this often
 PREVIEW_CHARS = 300
 SLOTS = 16  # streams one worker process reads at once
 REDRIVE_BATCH = 100
@@ -58,6 +59,8 @@ class Reading:
     saved_cursor: int | None = None
     saved_at: float = 0.0
     progress_at: float = field(default_factory=time.monotonic)
+    every: float = 10.0  # at most one progress notice this often
+    text: list[str] | None = None  # the whole text so far, when progress carries it
 
 
 # -- entry points ----------------------------------------------------------------------
@@ -91,7 +94,10 @@ def open_stream(ctx: Context, job_id: str) -> str:
         _slots.release()
         return "already streaming"
     threading.Thread(
-        target=_read_then_release, args=(ctx, target), name=f"errand-stream-{job_id}", daemon=True
+        target=_read_then_release,
+        args=(ctx, target, kind),
+        name=f"errand-stream-{job_id}",
+        daemon=True,
     ).start()
     return "streaming" if target.cursor is None else f"resuming after {target.cursor}"
 
@@ -99,9 +105,9 @@ def open_stream(ctx: Context, job_id: str) -> str:
 # -- reading ---------------------------------------------------------------------------
 
 
-def _read_then_release(ctx: Context, target: StreamTarget) -> None:
+def _read_then_release(ctx: Context, target: StreamTarget, kind: Kind) -> None:
     try:
-        read(ctx, target)
+        read(ctx, target, kind)
     except Exception:
         log.exception("stream reader failed", extra={"job_id": target.job_id})
     finally:
@@ -109,10 +115,12 @@ def _read_then_release(ctx: Context, target: StreamTarget) -> None:
         _slots.release()
 
 
-def read(ctx: Context, target: StreamTarget) -> str:
+def read(ctx: Context, target: StreamTarget, kind: Kind) -> str:
     """Read events after the cursor until the response ends or the stream does."""
     phase = "start" if target.cursor is None else "resume"
-    reading = Reading(cursor=target.cursor, saved_cursor=target.cursor)
+    reading = Reading(cursor=target.cursor, saved_cursor=target.cursor, every=kind.progress_every)
+    if kind.lane == "interactive" and target.cursor is None:
+        reading.text = []
     log.info("stream %s", phase, extra={"job_id": target.job_id, "starting_after": target.cursor})
     try:
         events = ctx.provider.events(target.response_id, after=target.cursor)
@@ -156,6 +164,8 @@ def _on_event(ctx: Context, target: StreamTarget, reading: Reading, event: Any) 
         delta = str(getattr(event, "delta", "") or "")
         reading.chars += len(delta)
         reading.tail = (reading.tail + delta)[-PREVIEW_CHARS:]
+        if reading.text is not None:
+            reading.text.append(delta)
     response = getattr(event, "response", None)
     if isinstance(response, Response) and (kind in LIFECYCLE or kind in TERMINAL):
         _save(ctx, target, reading, force=True)
@@ -180,8 +190,8 @@ def _save(
         return
     if reading.cursor == reading.saved_cursor and not poll_now:
         return
-    due = now - reading.progress_at >= PROGRESS_EVERY and reading.chars > 0
-    progress = {"chars": reading.chars, "preview": reading.tail} if due else None
+    due = now - reading.progress_at >= reading.every and reading.chars > 0
+    progress = _progress(reading) if due else None
     poll_at = utcnow() + HEARTBEAT
     save_reading(
         ctx.db, target, reading.cursor, poll_at=poll_at, poll_now=poll_now, progress=progress
@@ -189,6 +199,13 @@ def _save(
     reading.saved_cursor, reading.saved_at = reading.cursor, now
     if due:
         reading.progress_at = now
+
+
+def _progress(reading: Reading) -> dict[str, Any]:
+    progress: dict[str, Any] = {"chars": reading.chars, "preview": reading.tail}
+    if reading.text is not None:
+        progress["text"] = "".join(reading.text)
+    return progress
 
 
 _keeper = LeaseKeeper()
