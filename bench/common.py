@@ -7,14 +7,17 @@ import os
 import platform
 import secrets
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import redis
 from sqlalchemy import create_engine, text
 
+from models.migrate import upgrade
 from sandbox import processes
 from sandbox.processes import free_port, spawn
 
@@ -62,6 +65,30 @@ def start_openai(work: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def start_slack(work: Path) -> tuple[subprocess.Popen[bytes], str]:
     return _start(["-m", "sandbox.slack_api"], {}, work / "slack.log", "/_sandbox/health")
+
+
+@dataclass(frozen=True)
+class StandIns:
+    """Both stand-ins of one run, and the folder their logs go to."""
+
+    work: Path
+    openai: subprocess.Popen[bytes]
+    openai_url: str
+    slack: subprocess.Popen[bytes]
+    slack_url: str
+
+
+def fresh_stand_ins(url: str, name: str, durations: tuple[float, float]) -> StandIns:
+    """A migrated database, an empty Redis DB, and both stand-ins started, the provider
+    answering within `durations` seconds (after a second in its queue)."""
+    upgrade(url)
+    redis.Redis.from_url(REDIS).flushdb()
+    work = Path(tempfile.mkdtemp(prefix=f"errand-bench-{name}-"))
+    openai, openai_url = start_openai(work)
+    slack, slack_url = start_slack(work)
+    config = {"duration_min": durations[0], "duration_max": durations[1], "queue_seconds": 1.0}
+    httpx.post(openai_url + "/_sandbox/config", json=config)
+    return StandIns(work, openai, openai_url, slack, slack_url)
 
 
 def start_bot(env: dict[str, str], work: Path) -> tuple[subprocess.Popen[bytes], str]:

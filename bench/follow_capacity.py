@@ -13,13 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 from sqlalchemy import func, select
 
 from bench.common import (
@@ -27,19 +25,17 @@ from bench.common import (
     SLACK_SECRET,
     SLACK_TOKEN,
     Sampler,
+    fresh_stand_ins,
     hook_up,
     machine,
     machine_busy_seconds,
     own_database,
     pct,
     spawn,
-    start_openai,
-    start_slack,
     stop,
 )
 from errand.parts import connect
 from models.job import Attempt, Job
-from models.migrate import upgrade
 from models.settings import Settings
 from models.store.submission import submit
 
@@ -57,15 +53,8 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
-    upgrade(url)
-    redis.Redis.from_url(REDIS).flushdb()
-    work = Path(tempfile.mkdtemp(prefix="errand-bench-follow-"))
-    openai, openai_url = start_openai(work)
-    slack, slack_url = start_slack(work)
-    httpx.post(
-        openai_url + "/_sandbox/config",
-        json={"duration_min": args.min, "duration_max": args.max, "queue_seconds": 1.0},
-    )
+    stand_ins = fresh_stand_ins(url, "follow", (args.min, args.max))
+    work, openai_url, slack_url = stand_ins.work, stand_ins.openai_url, stand_ins.slack_url
     env = {
         "DATABASE_URL": url,
         "REDIS_URL": REDIS,
@@ -75,7 +64,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "SLACK_SIGNING_SECRET": SLACK_SECRET,
         "SLACK_API_URL": slack_url + "/api/",
     }
-    others = [openai, slack]
+    others = [stand_ins.openai, stand_ins.slack]
     if args.webhooks:
         others.append(hook_up(env, work, openai_url))
     settings = Settings(_env_file=None, database_url=url, redis_url=REDIS)  # type: ignore[call-arg]

@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
-import redis
 from sqlalchemy import func, select
 
 from bench.common import (
@@ -28,18 +25,16 @@ from bench.common import (
     SLACK_SECRET,
     SLACK_TOKEN,
     Sampler,
+    fresh_stand_ins,
     hook_up,
     machine,
     own_database,
     pct,
     spawn,
-    start_openai,
-    start_slack,
     stop,
 )
 from errand.parts import connect
 from models.job import Job
-from models.migrate import upgrade
 from models.settings import Settings
 from models.store.submission import submit
 
@@ -63,15 +58,8 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
-    upgrade(url)
-    redis.Redis.from_url(REDIS).flushdb()
-    work = Path(tempfile.mkdtemp(prefix="errand-bench-slack-"))
-    openai, openai_url = start_openai(work)
-    slack, slack_url = start_slack(work)
-    httpx.post(
-        openai_url + "/_sandbox/config",
-        json={"duration_min": args.min, "duration_max": args.max, "queue_seconds": 1.0},
-    )
+    stand_ins = fresh_stand_ins(url, "slack", (args.min, args.max))
+    work, openai_url, slack_url = stand_ins.work, stand_ins.openai_url, stand_ins.slack_url
     channels = _channels(slack_url, args.channels)
     parts = connect(Settings(_env_file=None, database_url=url, redis_url=REDIS))  # type: ignore[call-arg]
     for n in range(args.jobs):
@@ -88,7 +76,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "SLACK_SIGNING_SECRET": SLACK_SECRET,
         "SLACK_API_URL": slack_url + "/api/",
     }
-    others = [openai, slack]
+    others = [stand_ins.openai, stand_ins.slack]
     if args.webhooks:
         others.append(hook_up(env, work, openai_url))
     began = time.monotonic()
