@@ -13,6 +13,7 @@ import pytest
 import redis
 from sqlalchemy import select
 
+from models.errors import TransitionRefused
 from models.job import Attempt, Job, Notice
 from models.store.stops import request_cancel
 from models.store.submission import submit
@@ -179,14 +180,18 @@ def test_concurrent_cancels_record_one_action(stack: Stack) -> None:
 
     def click() -> None:
         barrier.wait()
-        outcomes.append(request_cancel(stack.db, stack.parts.dispatch, job_id, actor="U_F"))
+        try:
+            outcomes.append(request_cancel(stack.db, stack.parts.dispatch, job_id, actor="U_F"))
+        except TransitionRefused:  # a click after the worker already finished the cancel
+            outcomes.append("already canceled")
 
     threads = [threading.Thread(target=click) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(outcomes) == ["already canceling"] * 3 + ["canceling"]
+    assert outcomes.count("canceling") == 1
+    assert set(outcomes) - {"canceling"} <= {"already canceling", "already canceled"}
     stack.wait_status(job_id, "canceled")
     actions = [e["action"] for e in stack.show(job_id)["events"]]
     assert actions.count("cancel_requested") == 1
