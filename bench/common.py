@@ -91,6 +91,19 @@ def fresh_stand_ins(url: str, name: str, durations: tuple[float, float]) -> Stan
     return StandIns(work, openai, openai_url, slack, slack_url)
 
 
+def errand_env(url: str, openai_url: str, slack_url: str) -> dict[str, str]:
+    """What a bench's worker (and bot) is started with: its database, Redis, the stand-ins."""
+    return {
+        "DATABASE_URL": url,
+        "REDIS_URL": REDIS,
+        "OPENAI_API_KEY": "sk-bench",
+        "OPENAI_BASE_URL": openai_url + "/v1",
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_SIGNING_SECRET": SLACK_SECRET,
+        "SLACK_API_URL": slack_url + "/api/",
+    }
+
+
 def start_bot(env: dict[str, str], work: Path) -> tuple[subprocess.Popen[bytes], str]:
     return _start(["-m", "errand.cli", "bot"], env, work / "bot.log", "/healthz")
 

@@ -22,9 +22,8 @@ from sqlalchemy import func, select
 
 from bench.common import (
     REDIS,
-    SLACK_SECRET,
-    SLACK_TOKEN,
     Sampler,
+    errand_env,
     fresh_stand_ins,
     hook_up,
     machine,
@@ -55,15 +54,7 @@ def main() -> None:
 def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     stand_ins = fresh_stand_ins(url, "follow", (args.min, args.max))
     work, openai_url, slack_url = stand_ins.work, stand_ins.openai_url, stand_ins.slack_url
-    env = {
-        "DATABASE_URL": url,
-        "REDIS_URL": REDIS,
-        "OPENAI_API_KEY": "sk-bench",
-        "OPENAI_BASE_URL": openai_url + "/v1",
-        "SLACK_BOT_TOKEN": SLACK_TOKEN,
-        "SLACK_SIGNING_SECRET": SLACK_SECRET,
-        "SLACK_API_URL": slack_url + "/api/",
-    }
+    env = errand_env(url, openai_url, slack_url)
     others = [stand_ins.openai, stand_ins.slack]
     if args.webhooks:
         others.append(hook_up(env, work, openai_url))

@@ -29,9 +29,9 @@ from sqlalchemy import func, select
 
 from bench.common import (
     REDIS,
-    SLACK_SECRET,
-    SLACK_TOKEN,
+    WEBHOOK_SECRET,
     Sampler,
+    errand_env,
     free_port,
     machine,
     machine_busy_seconds,
@@ -42,7 +42,6 @@ from bench.common import (
     stop,
     wait_http,
 )
-from bench.follow_capacity import WEBHOOK_SECRET
 from errand.parts import Parts, connect
 from models.job import Attempt, Job
 from models.migrate import upgrade
@@ -128,15 +127,7 @@ def _measure(
 
 
 def _env(url: str, openai_url: str, slack_url: str, *, webhooks: bool) -> dict[str, str]:
-    env = {
-        "DATABASE_URL": url,
-        "REDIS_URL": REDIS,
-        "OPENAI_API_KEY": "sk-bench",
-        "OPENAI_BASE_URL": openai_url + "/v1",
-        "SLACK_BOT_TOKEN": SLACK_TOKEN,
-        "SLACK_SIGNING_SECRET": SLACK_SECRET,
-        "SLACK_API_URL": slack_url + "/api/",
-    }
+    env = errand_env(url, openai_url, slack_url)
     if webhooks:
         env["OPENAI_WEBHOOK_SECRET"] = WEBHOOK_SECRET
     return env
