@@ -3,7 +3,10 @@
 Thirty /research commands, signed as Slack signs them, go through HAProxy while one
 bot and then one worker are killed with SIGKILL. Every command is answered, and every
 job completes once: one response at the provider, one status card and one result
-message in Slack. Only Errand's outside interfaces are used (its CLI, the bot's HTTP
+message in Slack. The provider's webhooks come through the balancer too, as they would
+on many machines: they are what reveals a response whose create call the killed worker
+sent but never heard answered (the provider's create is not idempotent, and without
+webhooks that attempt is created once more after ERRAND_CREATE_UNKNOWN_WAIT). Only Errand's outside interfaces are used (its CLI, the bot's HTTP
 endpoints) and the stand-ins' control APIs.
 """
 
@@ -26,6 +29,8 @@ from tests.support.balancer import haproxy_binary, start_balancer
 from tests.support.procs import free_port, spawn, stop, wait_for, wait_http
 from tests.support.slack import SECRET, TOKEN, BotProcess, SlackSandbox, job_id_of
 from tests.support.stack import Stack
+from tests.support.webhooks import SECRET as WEBHOOK_SECRET
+from tests.support.webhooks import hook
 
 pytestmark = [
     pytest.mark.exclusive,  # six Errand processes and a balancer: too many beside other tests
@@ -117,9 +122,11 @@ def test_two_bots_behind_a_balancer_and_three_workers_lose_one_of_each(
     stack: Stack, slack: SlackSandbox, tmp_path: Path
 ) -> None:
     haproxy_binary()  # skip early when there is no balancer to test with
-    slack_settings(stack, slack)
+    slack_settings(hook(stack), slack)
     bots = [start_bot(stack, i) for i in range(2)]
     balancer = start_balancer([address for address, _ in bots], tmp_path)
+    webhooks = f"{balancer.url}/openai/webhook"
+    stack.openai.configure(webhook_url=webhooks, webhook_secret=WEBHOOK_SECRET)
     try:
         for _ in range(3):
             stack.start_worker()
