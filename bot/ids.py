@@ -23,6 +23,8 @@ class ActionId(StrEnum):
     JOB_APPROVE = "job_approve"
     JOB_REJECT = "job_reject"
     JOB_REDRAFT = "job_redraft"  # on a rejection: a new attempt carrying the reviewer's reason
+    JOB_ARCHIVE = "job_archive"  # a finished job leaves /jobs and App Home; nothing is deleted
+    JOB_ESCALATE = "job_escalate"  # the requester asks on-call to look, once
 
 
 class CallbackId(StrEnum):

@@ -127,14 +127,15 @@ class Listeners:
         word = (command.get("text") or "").strip()
         now = utcnow()
         if word.lower() in ("", "mine"):
-            mine = queries.recent(self.ctx.db, user=user)
+            mine = queries.recent(self.ctx.db, user=user, archived=False)
             text, blocks = job_list("Your recent jobs", mine, now)
         elif word.lower() in ("all", "stuck"):
             if not self.roles.is_oncall(user):
                 respond(response_type="ephemeral", text=f"`/jobs {word}` is for on-call only.")
                 return
             if word.lower() == "all":
-                text, blocks = job_list("All jobs", queries.recent(self.ctx.db), now)
+                everyone = queries.recent(self.ctx.db, archived=False)
+                text, blocks = job_list("All jobs", everyone, now)
             else:
                 text, blocks = job_list(STUCK, self._needing_oncall(), now)
         else:
@@ -177,7 +178,7 @@ class Listeners:
         if event.get("tab", "home") != "home":
             return
         user, now = event["user"], utcnow()
-        view = home_view(user, queries.recent(self.ctx.db, user=user), now)
+        view = home_view(user, queries.recent(self.ctx.db, user=user, archived=False), now)
         if self.roles.is_oncall(user):  # on-call also sees what needs a hand
             view["blocks"].extend(job_list(STUCK, self._needing_oncall(), now)[1][:ONCALL_BLOCKS])
         call(client.views_publish, user_id=user, view=view)

@@ -71,6 +71,7 @@ class News:
             "failed": lambda: thread.failed(job),
             "canceled": lambda: thread.canceled(job),
             "expired": lambda: thread.expired(job),
+            "escalated": lambda: thread.escalated(m.detail.get("by")),
         }
         flows: dict[str, Callable[[Milestone], None]] = {
             "completed": self._result,

@@ -24,7 +24,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.blocks import thread
 from bot.blocks.card import card
-from bot.blocks.oncall import stuck_alert
+from bot.blocks.oncall import oncall_alert
 from bot.blocks.people import actor
 from bot.budget import Budget
 from bot.ids import CANNOT_POST, EventType, SlackErrorCode
@@ -85,7 +85,7 @@ class SlackNotifier:
     def notify(self, milestone: Milestone) -> Fields:
         job = milestone.job
         if milestone.name in ALERTS:
-            self._stuck(job)
+            self._oncall(milestone)
             return {}
         if not job.channel_id:  # started outside Slack (CLI, scripts): nothing to tell
             return {}
@@ -131,10 +131,12 @@ class SlackNotifier:
 
     # -- on-call ----------------------------------------------------------------------
 
-    def _stuck(self, job: Job) -> None:
+    def _oncall(self, milestone: Milestone) -> None:
+        """A stuck job, or one its requester escalated, with the facts and controls."""
         if not self.oncall_channel:
             return
-        text, blocks = stuck_alert(job, self.title(job), self.clock())
+        job, by = milestone.job, milestone.detail.get("by")
+        text, blocks = oncall_alert(job, self.title(job), self.clock(), escalated_by=by)
         try:
             call(
                 self.client.chat_postMessage,

@@ -22,11 +22,15 @@ from bot.slack import call
 from models.errors import ErrandError, JobNotFound, TransitionRefused
 from models.job import Job
 from models.status import JobStatus
-from models.store import actions, queries, stops
+from models.store import actions, marks, queries, stops
 
 log = logging.getLogger(__name__)
 
 Body = dict[str, Any]
+NO_ONCALL = (
+    "Errand has no on-call channel set up (ERRAND_ONCALL_CHANNEL), so there is nobody to "
+    "escalate to; nothing changed."
+)
 
 
 class Presses:
@@ -61,6 +65,8 @@ class Presses:
             ActionId.JOB_APPROVE: lambda: self._approve(job, user, body),
             ActionId.JOB_REJECT: lambda: self._open_reject(job, body, client),
             ActionId.JOB_REDRAFT: lambda: self._redraft(job, user),
+            ActionId.JOB_ARCHIVE: lambda: self._archive(job, user),
+            ActionId.JOB_ESCALATE: lambda: self._escalate(job, user),
         }
         try:
             return "ok", handlers[act]()
@@ -84,6 +90,20 @@ class Presses:
     def _redraft(self, job: Job, user: str) -> str:
         again = actions.redraft(self.ctx.db, self.ctx.kinds, job.id, actor=user)
         return f"Job `{job.id}` is being redrafted with the feedback (attempt {again.attempts})."
+
+    def _archive(self, job: Job, user: str) -> str:
+        marks.archive(self.ctx.db, job.id, actor=user)
+        return (
+            f"Archived job `{job.id}`: it no longer shows in `/jobs` or App Home "
+            f"(`/jobs {job.id}` still finds it)."
+        )
+
+    def _escalate(self, job: Job, user: str) -> str:
+        channel = self.ctx.settings.oncall_channel
+        if not channel:
+            return NO_ONCALL
+        marks.escalate(self.ctx.db, job.id, actor=user)
+        return f"Escalated job `{job.id}` to on-call in <#{channel}>; its thread says so too."
 
     def _approve(self, job: Job, user: str, body: Body) -> str:
         where = request_location(body)

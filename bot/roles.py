@@ -110,18 +110,40 @@ class Roles:
         threading.Thread(target=refresh, name="errand-roles", daemon=True).start()
 
 
+# Who may press each job button (besides approve and reject), and the refusal to others.
+PRESSERS: dict[ActionId, tuple[frozenset[str], str]] = {
+    ActionId.JOB_CANCEL: (
+        frozenset({"requester", "oncall", "approver"}),
+        "Only the person who asked, on-call or an approver can cancel this job.",
+    ),
+    ActionId.JOB_RETRY: (
+        frozenset({"requester", "oncall"}),
+        "Only the person who asked or on-call can start this job again.",
+    ),
+    ActionId.JOB_ARCHIVE: (
+        frozenset({"requester", "oncall"}),
+        "Only the person who asked or on-call can archive this job.",
+    ),
+    ActionId.JOB_ESCALATE: (
+        frozenset({"requester"}),
+        "Only the person who asked can escalate this job.",
+    ),
+}
+PRESSERS[ActionId.JOB_REDRAFT] = PRESSERS[ActionId.JOB_RETRY]
+
+
 def refusal(action: ActionId, job: Job, user: str, roles: Roles) -> str | None:
     """None when `user` may press `action` on `job`; otherwise the sentence telling them why."""
     requester = user == job.requested_by
-    if action == ActionId.JOB_CANCEL:
-        if requester or roles.is_oncall(user) or roles.is_approver(user):
-            return None
-        return "Only the person who asked, on-call or an approver can cancel this job."
-    if action in (ActionId.JOB_RETRY, ActionId.JOB_REDRAFT):
-        if requester or roles.is_oncall(user):
-            return None
-        return "Only the person who asked or on-call can start this job again."
-    return _decision_refusal(requester, roles.is_approver(user), roles.self_approval)
+    if action not in PRESSERS:
+        return _decision_refusal(requester, roles.is_approver(user), roles.self_approval)
+    allowed, sentence = PRESSERS[action]
+    held = {
+        "requester": requester,
+        "oncall": "oncall" in allowed and roles.is_oncall(user),
+        "approver": "approver" in allowed and roles.is_approver(user),
+    }
+    return None if any(held[role] for role in allowed) else sentence
 
 
 def _decision_refusal(requester: bool, approver: bool, self_approval: bool) -> str | None:

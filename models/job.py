@@ -73,6 +73,10 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when the retention policy removed its input and output (the row stays, for audit).
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A person's marks (who made them is in the events): archived, hidden from /jobs and
+    # App Home; escalated, posted to on-call once.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     attempt_rows: Mapped[list[Attempt]] = relationship(
         back_populates="job", order_by="Attempt.number", lazy="selectin"

@@ -22,7 +22,7 @@ CARD = "card"
 # Milestones that only change the card: no line in the thread.
 CARD_ONLY = frozenset({"running", "held"})
 # On-call's news about a job: delivered on its own, never holding up the job's news.
-ALERTS = frozenset({"stuck"})
+ALERTS = frozenset({"stuck", "escalation"})
 UNLIMITED = 1_000_000
 
 

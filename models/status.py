@@ -33,6 +33,8 @@ ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 # Never reached the provider, or still may: a person can cancel these.
 CANCELABLE = ACTIVE | {JobStatus.AWAITING_APPROVAL}
 RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.CANCELED, JobStatus.EXPIRED})
+# Queued, running (perhaps stuck) or failed: a requester may ask on-call to look, once.
+ESCALATABLE = ACTIVE | {JobStatus.FAILED}
 # Statuses with something to tell the requester (or an approver): under a backlog their
 # news goes first.
 RESULTS = TERMINAL | {JobStatus.NEEDS_REVIEW, JobStatus.AWAITING_APPROVAL}

@@ -20,7 +20,7 @@ from bot.blocks import thread
 from bot.blocks.card import card
 from bot.blocks.home import home_view
 from bot.blocks.lists import job_list
-from bot.blocks.oncall import stuck_alert
+from bot.blocks.oncall import oncall_alert
 from bot.blocks.people import actor
 from bot.blocks.result import file_comment, result_messages
 from bot.blocks.review import approval_request, decided_request, decision_line
@@ -185,13 +185,15 @@ def test_any_thread_line_and_alert_is_valid_and_pings_nobody(
         thread.failed(job),
         thread.canceled(job),
         thread.expired(job),
+        thread.escalated(job.requested_by),
     ]
     for line in lines:
         check_line(line)
         assert pings(line) <= _people(job)
-    text, blocks = stuck_alert(job, "Research", now)
-    check_message(text, blocks)
-    assert pings(all_text(text, blocks)) <= _people(job)
+    for by in (None, job.requested_by):
+        text, blocks = oncall_alert(job, "Research", now, escalated_by=by)
+        check_message(text, blocks)
+        assert pings(all_text(text, blocks)) <= _people(job)
 
 
 @QUICK

@@ -20,7 +20,7 @@ from bot.blocks import thread
 from bot.blocks.card import card
 from bot.blocks.home import home_view
 from bot.blocks.lists import job_list
-from bot.blocks.oncall import stuck_alert
+from bot.blocks.oncall import oncall_alert
 from bot.blocks.result import file_comment, result_messages
 from bot.blocks.review import approval_request, decided_request, decision_line, reject_modal
 from models.job import Job
@@ -217,9 +217,11 @@ def test_reject_modal_passes_view_validation() -> None:
     check_view(reject_modal("J1", "C_APPROVALS", "1700000000.000100"))
 
 
-def test_stuck_alert_passes_validation() -> None:
-    text, blocks = stuck_alert(_worst(status="running"), "Research", T0 + timedelta(hours=2))
-    check_message(text, blocks)
+def test_oncall_alerts_pass_validation() -> None:
+    now = T0 + timedelta(hours=2)
+    for by in (None, "U_REQUESTER"):
+        text, blocks = oncall_alert(_worst(status="running"), "Research", now, escalated_by=by)
+        check_message(text, blocks)
 
 
 def test_results_pass_validation_in_every_part() -> None:

@@ -63,7 +63,7 @@ def test_cancel_by_requester_and_refused_to_someone_else(stack: Stack, bot: BotP
     bot.command("/research", "A long one [sandbox: duration=30]")
     card = card_showing(bot, "C_GENERAL", "Running")
     job_id = job_id_of(card)
-    assert buttons(card) == ["job_cancel"]
+    assert buttons(card) == ["job_cancel", "job_escalate"]
 
     assert bot.click("job_cancel", job_id, "U_OTHER", "C_GENERAL", card).status_code == 200
     wait_for(lambda: bot.slack.ephemeral("C_GENERAL", "U_OTHER"), 10, "no refusal")
@@ -108,7 +108,7 @@ def test_retry_after_failure_is_attempt_two(stack: Stack, bot: BotProcess) -> No
     card = card_showing(bot, "C_GENERAL", "Failed")
     job_id = job_id_of(card)
     replies_with(bot, "C_GENERAL", "The job failed")
-    assert buttons(card) == ["job_retry"]
+    assert buttons(card) == ["job_retry", "job_escalate"]
     bot.click("job_retry", job_id, "U_REQUESTER", "C_GENERAL", card)
     replies_with(bot, "C_GENERAL", "attempt 2 of")
     stack.wait_status(job_id, "failed", timeout=30)

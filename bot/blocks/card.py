@@ -55,11 +55,14 @@ def card(job: Job, title: str, now: datetime | None = None) -> tuple[str, list[d
             if _waiting(job)
             else []
         ),
-        section(quote(job.input_text)),
+        section(PURGED if job.purged_at else quote(job.input_text)),
         context(_footer(job)),
         *actions_block(job.id, card_actions(job)),
     ]
     return f"{fit(title, TITLE_MAX)} job {job.id}: {label}", blocks
+
+
+PURGED = "_Question and answer purged: past the retention period._"
 
 
 def _waiting(job: Job) -> bool:

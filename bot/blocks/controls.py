@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.ids import ActionId, BlockId
 from models.job import Job
-from models.status import CANCELABLE, RETRYABLE, JobStatus
+from models.status import CANCELABLE, ESCALATABLE, RETRYABLE, TERMINAL, JobStatus
 
 LABELS = {
     ActionId.JOB_CANCEL: "Cancel",
@@ -14,6 +14,8 @@ LABELS = {
     ActionId.JOB_APPROVE: "Approve",
     ActionId.JOB_REJECT: "Reject",
     ActionId.JOB_REDRAFT: "Redraft with this feedback",
+    ActionId.JOB_ARCHIVE: "Archive",
+    ActionId.JOB_ESCALATE: "Escalate to on-call",
 }
 STYLES = {ActionId.JOB_APPROVE: "primary", ActionId.JOB_REJECT: "danger"}
 
@@ -31,16 +33,22 @@ def button(action: ActionId, job_id: str) -> dict[str, Any]:
     return element
 
 
-def card_actions(job: Job) -> list[ActionId]:
-    """Queued, running or awaiting approval: Cancel. Failed, canceled, expired: Retry,
-    unless retention purged the question it would ask again."""
+def card_actions(job: Job, *, listed: bool = False) -> list[ActionId]:
+    """What a job offers now: Cancel while it can stop; Retry once it stopped, unless
+    retention purged the question; Escalate while on-call can still help; and in the
+    lists people keep (`/jobs`, App Home), Archive once it has finished."""
     status = JobStatus(job.status)
+    offered = []
     if status in CANCELABLE and not job.stop_requested:
-        return [ActionId.JOB_CANCEL]
+        offered.append(ActionId.JOB_CANCEL)
     # People may always try again; only automatic attempts are capped.
     if status in RETRYABLE and job.purged_at is None:
-        return [ActionId.JOB_RETRY]
-    return []
+        offered.append(ActionId.JOB_RETRY)
+    if status in ESCALATABLE and job.escalated_at is None:
+        offered.append(ActionId.JOB_ESCALATE)
+    if listed and status in TERMINAL and job.archived_at is None:
+        offered.append(ActionId.JOB_ARCHIVE)
+    return offered
 
 
 def actions_block(job_id: str, actions: list[ActionId], block_id: str | None = None) -> list[Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.blocks.card import status_label
+from bot.blocks.card import PURGED, status_label
 from bot.blocks.controls import actions_block, card_actions
 from bot.blocks.money import cost_label
 from bot.blocks.people import actor
@@ -17,7 +17,6 @@ from models.job import Job
 # "more" line stay under the 50-block message limit (and the 100 of a view).
 MAX_ROWS = 15
 ASK_PREVIEW = 150
-PURGED = "_Question and answer purged: past the retention period._"
 
 
 def job_row(job: Job, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -27,7 +26,7 @@ def job_row(job: Job, now: datetime | None = None) -> list[dict[str, Any]]:
         f"`{job.id}` *{fit(job.kind, 40)}* by {actor(job.requested_by)} · "
         f"{' · '.join(f for f in facts if f)}\n{_asked(job)}"
     )
-    return [section(line), *actions_block(job.id, card_actions(job))]
+    return [section(line), *actions_block(job.id, card_actions(job, listed=True))]
 
 
 def _asked(job: Job) -> str:

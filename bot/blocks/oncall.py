@@ -16,8 +16,11 @@ from models.job import Job
 REASON_MAX = 500
 
 
-def stuck_alert(job: Job, title: str, now: datetime) -> tuple[str, list[dict[str, Any]]]:
-    """Age, attempts, provider status and last check, with Cancel and Retry."""
+def oncall_alert(
+    job: Job, title: str, now: datetime, *, escalated_by: str | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """Age, attempts, provider status and last check, with Cancel and Retry; headed as
+    stuck, or as escalated by its requester."""
     attempt = job.current_attempt
     last_check = elapsed(job.last_checked_at, now) + " ago" if job.last_checked_at else "never"
     provider = (attempt.provider_status if attempt else None) or "not started"
@@ -31,10 +34,7 @@ def stuck_alert(job: Job, title: str, now: datetime) -> tuple[str, list[dict[str
     if job.wait_reason:
         facts.append(f"*Waiting:* {fit(job.wait_reason, REASON_MAX)}")
     blocks = [
-        section(
-            f":rotating_light: *Stuck {fit(title.lower(), 100)} job `{job.id}`*"
-            f" for {actor(job.requested_by)}"
-        ),
+        section(_heading(job, title, escalated_by)),
         section(quote(job.input_text)),
         section("\n".join(facts)),
         context("Retry starts a fresh attempt once the job has stopped: cancel it first."),
@@ -44,4 +44,12 @@ def stuck_alert(job: Job, title: str, now: datetime) -> tuple[str, list[dict[str
             block_id=f"{BlockId.ONCALL_ACTIONS.value}:{job.id}",
         ),
     ]
-    return f"Stuck job {job.id}: {status_label(job)}", blocks
+    what = "Escalated" if escalated_by else "Stuck"
+    return f"{what} job {job.id}: {status_label(job)}", blocks
+
+
+def _heading(job: Job, title: str, escalated_by: str | None) -> str:
+    kind = f"{fit(title.lower(), 100)} job `{job.id}`"
+    if escalated_by:
+        return f":sos: *{actor(escalated_by)} escalated {kind}* to on-call"
+    return f":rotating_light: *Stuck {kind}* for {actor(job.requested_by)}"

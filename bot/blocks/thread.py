@@ -34,6 +34,10 @@ def progress(detail: dict[str, Any]) -> str:
     return f"{line}\n> {fit(tail, PREVIEW_MAX, keep_end=True)}" if tail else line
 
 
+def escalated(by: str | None) -> str:
+    return f":sos: Escalated to on-call by {actor(by)}; they have the job's details."
+
+
 def canceling(job: Job) -> str:
     return f":octagonal_sign: Cancel requested by {actor(job.stop_requested_by)}."
 

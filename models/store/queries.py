@@ -26,10 +26,18 @@ def get_job(db: Database, job_id: str) -> Job:
 
 
 def recent(
-    db: Database, *, user: str | None = None, status: str | None = None, limit: int = RECENT
+    db: Database,
+    *,
+    user: str | None = None,
+    status: str | None = None,
+    limit: int = RECENT,
+    archived: bool = True,
 ) -> list[Job]:
-    """Newest first; only `user`'s jobs, or jobs in `status`, when given."""
+    """Newest first; only `user`'s jobs, or jobs in `status`, when given; without the
+    archived ones when `archived` is False (the lists people see in Slack)."""
     query = select(Job).order_by(Job.created_at.desc()).limit(limit)
+    if not archived:
+        query = query.where(Job.archived_at.is_(None))
     if user is not None:
         query = query.where(Job.requested_by == user)
     if status is not None:

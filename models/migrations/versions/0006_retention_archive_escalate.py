@@ -1,4 +1,4 @@
-"""retention: when a job's input and output were purged
+"""retention, archive and escalate: when a job was purged, archived, escalated
 
 Revision ID: 0006
 Revises: 0005
@@ -20,9 +20,11 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("purged_at", models.base.UTCDateTime(), nullable=True))
+        for name in ("purged_at", "archived_at", "escalated_at"):
+            batch_op.add_column(sa.Column(name, models.base.UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.drop_column("purged_at")
+        for name in ("purged_at", "archived_at", "escalated_at"):
+            batch_op.drop_column(name)
