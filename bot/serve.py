@@ -18,7 +18,14 @@ from models.settings import require
 log = logging.getLogger(__name__)
 
 
-def run_bot(ctx: BotContext, *, port: int, host: str, exposition: Callable[[], bytes]) -> None:
+def run_bot(
+    ctx: BotContext,
+    *,
+    port: int,
+    host: str,
+    exposition: Callable[[], bytes],
+    metrics_port: int | None = None,
+) -> None:
     """Serve until stopped. The settings are checked here, before gunicorn starts: a
     worker that failed on them would be restarted forever instead of stopping `errand bot`."""
     bot_token(ctx.settings)
@@ -27,7 +34,8 @@ def run_bot(ctx: BotContext, *, port: int, host: str, exposition: Callable[[], b
         _socket_mode(ctx)
         return
     options = {
-        "bind": f"{host}:{port}",
+        # ERRAND_METRICS_PORT: a second socket that serves only /metrics and /healthz.
+        "bind": [f"{host}:{port}", *([f"{host}:{metrics_port}"] if metrics_port else [])],
         # One process keeps /metrics whole, unless multiprocess metrics add them up.
         "workers": 2 if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else 1,
         # Each process listens on its own socket, so the kernel spreads connections
@@ -43,7 +51,9 @@ def run_bot(ctx: BotContext, *, port: int, host: str, exposition: Callable[[], b
         "loglevel": ctx.settings.log_level.lower(),
         "control_socket_disable": True,  # several bots on one host must not share it
     }
-    _Gunicorn(lambda: create_web(ctx, create_app(ctx), exposition), options).run()
+    _Gunicorn(
+        lambda: create_web(ctx, create_app(ctx), exposition, metrics_port=metrics_port), options
+    ).run()
 
 
 def _socket_mode(ctx: BotContext) -> None:

@@ -18,8 +18,11 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 SLACK_PATH = "/slack/events"
 
 
-def create_web(ctx: BotContext, bolt: App, exposition: Callable[[], bytes]) -> WSGIApp:
-    """POST /slack/events, GET /healthz, GET /metrics (and POST /openai/webhook if enabled).
+def create_web(
+    ctx: BotContext, bolt: App, exposition: Callable[[], bytes], *, metrics_port: int | None = None
+) -> WSGIApp:
+    """POST /slack/events, GET /healthz, GET /metrics (and POST /openai/webhook if enabled);
+    on `metrics_port`, only the last two, so Prometheus need not reach Slack's port.
 
     `exposition` renders the Prometheus text; the top floor composes it, since it adds
     up every process's counters and the queue depths the bot knows nothing of.
@@ -37,7 +40,21 @@ def create_web(ctx: BotContext, bolt: App, exposition: Callable[[], bytes]) -> W
         return Response(exposition(), mimetype=CONTENT_TYPE_LATEST)
 
     register_webhook(web, ctx)
-    return _slack_first(SlackRequestHandler(bolt, SLACK_PATH), web.wsgi_app)
+    app = _slack_first(SlackRequestHandler(bolt, SLACK_PATH), web.wsgi_app)
+    return app if metrics_port is None else _metrics_port_apart(app, str(metrics_port))
+
+
+def _metrics_port_apart(app: WSGIApp, port: str) -> WSGIApp:
+    """Requests to the metrics port reach only GET /metrics and /healthz."""
+
+    def apart(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        allowed = environ.get("PATH_INFO") in ("/metrics", "/healthz")
+        if environ.get("SERVER_PORT") == port and not allowed:
+            start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"only /metrics and /healthz are served on this port"]
+        return app(environ, start_response)
+
+    return apart
 
 
 def _slack_first(slack: WSGIApp, rest: WSGIApp) -> WSGIApp:

@@ -18,5 +18,11 @@ def bot(args: argparse.Namespace, settings: Settings) -> int:
     # bound off (a PgBouncer that refuses the `options` startup parameter).
     parts = connect(settings, db_wait=settings.bot_db_timeout or None)
     exposition = Exposition(parts.db, parts.redis, parts.kinds)
-    run_bot(bot_context(parts), port=args.port, host=args.host, exposition=exposition.render)
+    run_bot(
+        bot_context(parts),
+        port=args.port,
+        host=args.host,
+        exposition=exposition.render,
+        metrics_port=settings.metrics_port,
+    )
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -38,12 +39,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 embedded_redis.serving(Path(settings.data_dir))
             )
         share_across_processes(env, settings.data_dir)  # one /metrics for bot and worker
-        return supervise(spawn(_commands(env), env))
+        return supervise(_children(env))
 
 
-def _commands(env: dict[str, str]) -> list[list[str]]:
-    """A worker, and the bot when Slack is configured."""
-    commands = [["-m", "errand.cli", "worker"]]
-    if env.get("SLACK_BOT_TOKEN"):
-        commands.append(["-m", "errand.cli", "bot"])
-    return commands
+def _children(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    """A worker, and the bot when Slack is configured. ERRAND_METRICS_PORT goes to one of
+    them, the bot when there is one: its /metrics adds up the worker's counters too."""
+    worker = ["-m", "errand.cli", "worker"]
+    if not env.get("SLACK_BOT_TOKEN"):
+        return spawn([worker], env)
+    quiet = {name: value for name, value in env.items() if name != "ERRAND_METRICS_PORT"}
+    return spawn([worker], quiet) + spawn([["-m", "errand.cli", "bot"]], env)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ import bot.metrics
 import worker.metrics
 from models.db import Database
 from models.kinds import KindsConfig
-from models.status import JobStatus
+from models.status import TERMINAL, JobStatus
 from models.store.queries import counts
 from worker.dispatch import QUEUES
 
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Every family appears on every /metrics, even before its process records a value.
 FAMILIES = (bot.metrics, worker.metrics)
+# Live jobs are counted at every scrape; finished ones at most this often (seconds).
+ENDED_TTL = 60.0
+LIVE = [status.value for status in JobStatus if status not in TERMINAL]
 
 
 # -- scrape time: the database and Redis as they are now ---------------------------------
@@ -53,6 +57,17 @@ class StateCollector:
         self.db = db
         self.redis = redis
         self.kinds = kinds
+        self._ended_counts: dict[tuple[str, str], int] = {}
+        self._ended_at = -ENDED_TTL
+
+    def _ended(self) -> dict[tuple[str, str], int]:
+        """Finished jobs by status and kind, counted at most once per ENDED_TTL: they are
+        most of the table, and a scrape must not read it all each time."""
+        now = time.monotonic()
+        if now - self._ended_at >= ENDED_TTL:
+            self._ended_counts = counts(self.db, [status.value for status in TERMINAL])
+            self._ended_at = now
+        return self._ended_counts
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         up = GaugeMetricFamily(
@@ -69,7 +84,7 @@ class StateCollector:
         yield up
 
     def _jobs(self) -> GaugeMetricFamily:
-        found = counts(self.db)
+        found = {**self._ended(), **counts(self.db, LIVE)}
         for kind_name in self.kinds.kinds:
             for each in JobStatus:
                 found.setdefault((each.value, kind_name), 0)
@@ -122,8 +137,9 @@ def share_across_processes(env: dict[str, str], data_dir: str) -> None:
     env[MULTIPROC_ENV] = str(path)
 
 
-def serve_worker_metrics(port: int | None) -> None:
-    """ERRAND_METRICS_PORT: this process's counters on their own HTTP port."""
+def serve_metrics(port: int | None) -> None:
+    """ERRAND_METRICS_PORT on a worker: its counters on an HTTP port of their own (the
+    bot serves its whole exposition there itself: `bot.web`)."""
     if port:
         start_http_server(port)
-        log.info("worker metrics on port %s", port)
+        log.info("metrics on port %s", port)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from errand.exposition import serve_worker_metrics
+from errand.exposition import serve_metrics
 from errand.parts import connect
 from errand.wiring import worker_context
 from models.settings import Settings
@@ -13,6 +13,6 @@ from worker.process import run_worker
 
 def worker(args: argparse.Namespace, settings: Settings) -> int:
     ctx = worker_context(connect(settings))
-    serve_worker_metrics(settings.metrics_port)
+    serve_metrics(settings.metrics_port)
     run_worker(ctx, burst=args.burst)
     return 0

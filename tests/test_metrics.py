@@ -8,6 +8,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.procs import free_port
 from tests.support.slack import BotProcess, job_id_of
 from tests.support.stack import Stack
 from tests.test_bot_flow import card_showing, replies_with
@@ -79,3 +80,29 @@ def test_healthz_says_which_dependency_answers(stack: Stack, bot: BotProcess) ->
     answer = bot.healthz()
     assert answer.status_code == 200
     assert answer.json() == {"database": "ok", "redis": "ok"}
+
+
+@pytest.fixture
+def metrics_port(stack: Stack) -> int:
+    """ERRAND_METRICS_PORT for the bot; ask for it before `bot`."""
+    port = free_port()
+    stack.env["ERRAND_METRICS_PORT"] = str(port)
+    return port
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_bot_serves_metrics_on_a_port_of_its_own(
+    stack: Stack, metrics_port: int, bot: BotProcess
+) -> None:
+    assert bot.command("/research", "Counted [sandbox: duration=60]").status_code == 200
+    answer = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+    assert answer.status_code == 200
+    samples = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(answer.text)
+        for s in family.samples
+    }
+    assert _value(samples, "errand_jobs", status="queued", kind="research") == 1
+    assert _value(samples, "errand_slack_requests_total", type="command") >= 1
+    refused = httpx.post(f"http://127.0.0.1:{metrics_port}/slack/events", content=b"{}")
+    assert refused.status_code == 404  # Slack's endpoint is not on the metrics port
