@@ -90,7 +90,9 @@ class SlackNotifier:
         if not job.channel_id:  # started outside Slack (CLI, scripts): nothing to tell
             return {}
         if milestone.name == "queued" or not job.thread_ts:
-            return self._first_card(job)
+            # The command's response_url serves the first card at most (a channel Errand
+            # cannot post in): once it is posted, it is dropped.
+            return {**self._first_card(job), "response_url": None}
         if milestone.name == CARD:
             self._edit_card(job)
             return {}

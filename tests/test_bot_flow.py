@@ -6,7 +6,9 @@ import time
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from models.job import Job
 from tests.support.procs import wait_for
 from tests.support.slack import BotProcess, buttons, card_text, job_id_of, thread_texts
 from tests.support.stack import Stack
@@ -56,6 +58,8 @@ def test_research_from_slash_command_to_result_in_thread(stack: Stack, bot: BotP
     assert len(bot.slack.cards("C_GENERAL")) == 1
     shown = stack.show(job_id)
     assert shown["thread_ts"] == card["ts"] and shown["requested_by"] == "U_REQUESTER"
+    with stack.db.unit() as unit:  # the command's response_url is not kept once used
+        assert unit.session.scalar(select(Job.response_url).where(Job.id == job_id)) is None
 
 
 def test_cancel_by_requester_and_refused_to_someone_else(stack: Stack, bot: BotProcess) -> None:
