@@ -60,7 +60,10 @@ def batch_modal(
                 "type": "input",
                 "block_id": BlockId.BATCH_FILE.value,
                 "label": {"type": "plain_text", "text": "File of rows"},
-                "hint": {"type": "plain_text", "text": "CSV (.csv, .txt) or JSON Lines (.jsonl)"},
+                "hint": {
+                    "type": "plain_text",
+                    "text": "A CSV's first line names the columns; JSON Lines: one object a line.",
+                },
                 "element": {
                     "type": "file_input",
                     "action_id": BlockId.BATCH_FILE_INPUT.value,
