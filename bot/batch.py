@@ -27,7 +27,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
-from bot.blocks.batch import (
+from bot.blocks.batch_modal import (
     FILETYPES,
     NAME_MAX,
     PROBLEM_MAX,

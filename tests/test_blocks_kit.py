@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.blocks import thread
-from bot.blocks.batch import batch_modal, reading_modal, started_modal
+from bot.blocks.batch_modal import batch_modal, reading_modal, started_modal
 from bot.blocks.card import card
 from bot.blocks.home import home_view
 from bot.blocks.lists import job_list

@@ -77,6 +77,8 @@ def submit_batch(
     text, chars = validate_batch(kind, instructions, rows)
     where = {"team_id": team, "channel_id": channel, "response_url": response_url}
     job = _job_row(kind, text, user, where, idempotency_key)
+    # What the card and the budget need, without reading the rows: their number and size.
+    job["output"] = {"rows": len(rows), "input_chars": chars, "filename": filename}
     job_, attempt, event, notice = _rows(job, kind, text, user)
     event["detail"] = f"{kind.name}: {len(rows):,} rows from {filename or 'a file'}: {text[:200]}"
     file = _rows_file(job, rows, chars, filename)
