@@ -15,6 +15,7 @@ from sandbox import slack_signing as signing
 from tests.support.procs import wait_for
 from tests.support.slack import SECRET, BotProcess, card_text, job_id_of
 from tests.support.stack import Stack
+from tests.test_batch import QUICK, results
 
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -157,6 +158,26 @@ def test_a_good_200_row_csv_makes_one_batch_job_with_its_card_in_the_channel(
     [delivery] = [d for d in bot.slack.deliveries() if d["type"] == "view_submission"]
     assert bot.signed(signing.interactivity_body(delivery["payload"])).status_code == 200
     assert [j["id"] for j in _jobs(stack)] == [job["id"]]
+
+
+def test_a_200_row_csv_through_the_modal_gets_200_answers_in_the_thread(
+    stack: Stack, bot: BotProcess
+) -> None:
+    """End to end: the modal, a real worker, the provider's Batch API stand-in, the results
+    file in the card's thread."""
+    stack.openai.configure(**QUICK)
+    stack.start_worker()
+    todo = "Name the river that runs through the city."
+    modal = _open(bot, todo)
+    assert _submit(bot, modal, _upload(bot, "cities.csv", csv_rows(200)), todo)["status"] == 200
+    [job] = _jobs(stack)
+    assert stack.wait_status(job["id"], "completed", timeout=90) == "completed"
+    comment, lines = results(bot, job["id"])
+    assert len(lines) == 200 and list(lines[0]) == ["city", "country", "answer", "error"]
+    assert [line["city"] for line in lines] == [f"City {n}" for n in range(1, 201)]
+    assert all(line["answer"].strip() and not line["error"] for line in lines)
+    assert "200 rows: 200 done, 0 failed" in comment
+    assert "200 of 200 rows done" in card_text(bot.slack.card("C_GENERAL"))
 
 
 @SQLITE
