@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from bot.download import FileRefused, download
 from sandbox import slack_signing as signing
 from tests.support.procs import wait_for
-from tests.support.slack import SECRET, BotProcess, card_text, job_id_of
+from tests.support.slack import SECRET, TOKEN, BotProcess, SlackSandbox, card_text, job_id_of
 from tests.support.stack import Stack
 from tests.test_batch import QUICK, results
 
@@ -40,9 +41,9 @@ def _modals(bot: BotProcess) -> list[dict[str, Any]]:
     return found
 
 
-def _open(bot: BotProcess, text: str = "") -> dict[str, Any]:
-    """Type `/batch [text]` in #general; the modal once it is open."""
-    sent = _wired(bot).slack.act("command", user=ME, channel="C_GENERAL", text=f"/batch {text}")
+def _open(bot: BotProcess, text: str = "", channel: str = "C_GENERAL") -> dict[str, Any]:
+    """Type `/batch [text]` in `channel`; the modal once it is open."""
+    sent = _wired(bot).slack.act("command", user=ME, channel=channel, text=f"/batch {text}")
     assert sent["status"] == 200, sent
     wait_for(lambda: _modals(bot), 10, "no modal opened")
     [modal] = _modals(bot)
@@ -124,17 +125,38 @@ def test_empty_instructions_are_refused_under_the_instructions(
 
 
 @SQLITE
+@pytest.mark.parametrize(
+    "status, words", [(503, "try again in a minute"), (404, "upload it again")], ids=["503", "404"]
+)
 def test_slack_failing_to_hand_over_the_file_is_said_in_the_modal(
-    stack: Stack, bot: BotProcess
+    stack: Stack, bot: BotProcess, status: int, words: str
 ) -> None:
     modal = _open(bot)
-    bot.slack.fault(method="file_download", status=503, count=1)
+    bot.slack.fault(method="file_download", status=status, count=1)
     answer = _submit(bot, modal, _upload(bot, "rows.csv", csv_rows(3)))
-    assert "try again in a minute" in answer["errors"][FILE], answer
+    assert words in answer["errors"][FILE], answer
     assert _jobs(stack) == []
     again = _submit(bot, modal, _upload(bot, "rows.csv", csv_rows(3)))  # nothing was lost
     assert again == {"ok": True, "status": 200}
     assert len(_jobs(stack)) == 1
+
+
+def test_the_token_goes_only_to_slack_and_a_sign_in_page_is_never_read_as_rows(
+    slack: SlackSandbox,
+) -> None:
+    """The download itself, against the stand-in: a token Slack refuses lands on its
+    sign-in page (a redirect, then HTML), which is refused, never parsed; a URL off
+    Slack's hosts is not sent the token at all."""
+    content = base64.b64encode(csv_rows(2)).decode()
+    file = slack.act("upload", user=ME, name="rows.csv", content_base64=content)["file"]
+    with pytest.raises(FileRefused, match="files:read"):
+        download(file, "xoxp-not-a-bot-token", slack.api_url, timeout=5)
+    with pytest.raises(FileRefused, match="upload it again"):  # never given to the app
+        download(file, TOKEN, slack.api_url, timeout=5)
+    elsewhere = {**file, "url_private_download": "http://127.0.0.2:9/x.csv"}
+    with pytest.raises(FileRefused, match="where to download"):
+        download(elsewhere, TOKEN, slack.api_url, timeout=5)
+    assert [c["status"] for c in slack.calls("file_download")] == [302, 404]
 
 
 def test_a_good_200_row_csv_makes_one_batch_job_with_its_card_in_the_channel(
@@ -225,16 +247,17 @@ def test_a_slow_file_whose_modal_was_closed_is_answered_in_a_message(
 
 
 @SQLITE
-def test_an_archived_channel_still_gets_its_job_and_the_card_goes_to_a_dm(
-    stack: Stack, bot: BotProcess
+@pytest.mark.parametrize("lost", ["archived", "bot not a member"])
+def test_a_channel_errand_cannot_post_in_still_gets_the_job_with_its_card_in_a_dm(
+    stack: Stack, bot: BotProcess, lost: str
 ) -> None:
     stack.start_worker()
-    modal = _open(bot)
-    bot.slack.archive("C_GENERAL")
-    assert _submit(bot, modal, _upload(bot, "cities.csv", csv_rows(3))) == {
-        "ok": True,
-        "status": 200,
-    }
+    channel = "C_GENERAL" if lost == "archived" else "C_NOBOT"
+    modal = _open(bot, channel=channel)
+    if lost == "archived":
+        bot.slack.archive(channel)
+    answer = _submit(bot, modal, _upload(bot, "cities.csv", csv_rows(3)))
+    assert answer == {"ok": True, "status": 200}
     [job] = _jobs(stack)
     wait_for(lambda: stack.show(job["id"])["channel_id"].startswith("D"), 30, "no DM")
     dm = stack.show(job["id"])["channel_id"]
