@@ -114,6 +114,8 @@ class Batches:
         ack()
 
     def open_modal(self, command: Body, client: WebClient, respond: Respond) -> None:
+        """The form, prefilled with the command's text; where to answer rides along. Bolt
+        passes `respond` for `answering`, which tells the person if the modal cannot open."""
         if self._kind() is None:
             return
         meta = {"channel": command.get("channel_id"), "response_url": command.get("response_url")}
