@@ -77,10 +77,13 @@ def _result(item: dict[str, Any], usage: _Usage) -> tuple[str, str, str]:
         return "failed", "", f"the AI provider could not run this row ({code})"
     response = item.get("response") or {}
     body = response.get("body") or {}
-    if response.get("status_code") != 200:
-        status = response.get("status_code")
-        code = (body.get("error") or {}).get("code") or f"HTTP {status}"
-        return "failed", "", f"the AI provider refused this row ({code})"
+    status = response.get("status_code")
+    if status != 200:
+        error = body.get("error") or {}
+        code = error.get("code") or error.get("type") or f"HTTP {status}"
+        if isinstance(status, int) and status < 500:
+            return "failed", "", f"the AI provider refused this row ({code})"
+        return "failed", "", f"the AI provider could not run this row ({code})"
     usage.add(body.get("usage") or {})
     return _answered(body)
 
