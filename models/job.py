@@ -71,6 +71,8 @@ class Job(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the retention policy removed its input and output (the row stays, for audit).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     attempt_rows: Mapped[list[Attempt]] = relationship(
         back_populates="job", order_by="Attempt.number", lazy="selectin"
