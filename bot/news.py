@@ -133,7 +133,7 @@ class News:
     def _batch_results(self, m: Milestone) -> bool:
         """The results file with its summary in the job's thread; False when the batch
         ended with none (refused, or stopped before any row ran): its line says why."""
-        data = m.results()
+        data = m.results() if m.job.output_text else None  # a retry clears the last summary
         if data is None:
             return False
         if m.detail.get("result_sent"):

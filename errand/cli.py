@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     cost_commands.add_arguments(costs)
     costs.set_defaults(handler="errand.cost_commands:costs")
     _notices_parser(sub.add_parser("notices", help="Slack news not delivered (yet)"))
+    purge = sub.add_parser("purge", help="apply the retention policy now")
+    purge.add_argument("--dry-run", action="store_true", help="say what would go; change nothing")
+    purge.set_defaults(handler="errand.purge_command:purge")
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply migrations").set_defaults(

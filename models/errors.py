@@ -37,3 +37,15 @@ class TransitionRefused(ErrandError):
         self.job_id = job_id
         self.current = JobStatus(current)
         self.target = JobStatus(target)
+
+
+class JobPurged(ErrandError):
+    """The job's input and output were removed by the retention policy: nothing to redo."""
+
+    code = "job_purged"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            f"job {job_id} is past its retention period: its question and answer were "
+            "purged, so it cannot run again. Ask again with a new command."
+        )

@@ -43,6 +43,7 @@ def job_summary(job: Job) -> dict[str, Any]:
         "updated_at": _iso(job.updated_at),
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
+        "purged_at": _iso(job.purged_at),
     }
 
 

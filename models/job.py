@@ -35,7 +35,7 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     lane: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     team_id: Mapped[str | None] = mapped_column(String(32))
     requested_by: Mapped[str] = mapped_column(String(64))
@@ -71,6 +71,8 @@ class Job(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the retention policy removed its input and output (the row stays, for audit).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     attempt_rows: Mapped[list[Attempt]] = relationship(
         back_populates="job", order_by="Attempt.number", lazy="selectin"
@@ -132,8 +134,8 @@ class Event(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str | None] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str | None] = mapped_column(String(32))
     detail: Mapped[str | None] = mapped_column(Text)
 
     job: Mapped[Job] = relationship(back_populates="events")

@@ -62,6 +62,9 @@ class Kind(BaseModel):
     # Held in `awaiting_approval` before its first create until an approver lets it start:
     # for kinds where a single run costs enough that someone should agree to it first.
     approve_before_start: bool = False
+    # Days after a job of this kind ends before its input and output are purged; unset:
+    # ERRAND_RETENTION_DAYS (and unset there too: kept).
+    retention_days: float | None = Field(default=None, gt=0)
     follow: FollowPolicy = Field(default_factory=FollowPolicy)
     webhook_follow: FollowPolicy = Field(
         default_factory=lambda: FollowPolicy(first_check=60, growth=2, max_interval=300)

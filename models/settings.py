@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="ERRAND_LOG_LEVEL")
     metrics_port: int | None = Field(default=None, alias="ERRAND_METRICS_PORT")
     bot_db_timeout: float = Field(default=2.0, ge=0, alias="ERRAND_BOT_DB_TIMEOUT")
+    retention_days: float | None = Field(default=None, gt=0, alias="ERRAND_RETENTION_DAYS")
+    retention_archive: str | None = Field(default=None, alias="ERRAND_RETENTION_ARCHIVE")
+    retention_interval: float = Field(default=3600.0, gt=0, alias="ERRAND_RETENTION_INTERVAL")
     allow_self_approval: bool = Field(default=False, alias="ERRAND_ALLOW_SELF_APPROVAL")
 
     @field_validator("approvers", "oncall", mode="before")

@@ -17,6 +17,7 @@ from models.batch import TIER
 from tests.support.procs import wait_for
 from tests.support.slack import TOKEN, BotProcess, card_text, thread_texts
 from tests.support.stack import Stack
+from tests.support.webhooks import wire
 
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 CHANNEL = "C_GENERAL"
@@ -30,7 +31,7 @@ def rows_file(tmp_path: Path, count: int) -> Path:
         writer = csv.writer(out)
         writer.writerow(["name", "question"])
         for n in range(1, count + 1):
-            writer.writerow([f"Person {n}, \"the {n}th\"", f"What is {n} squared?\nShow it."])
+            writer.writerow([f'Person {n}, "the {n}th"', f"What is {n} squared?\nShow it."])
     return path
 
 
@@ -73,7 +74,7 @@ def test_a_csv_of_200_rows_gets_its_results_file_in_the_thread(
     comment, lines = results(bot, job_id)
     assert len(lines) == 200
     assert list(lines[0]) == ["name", "question", "answer", "error"]
-    assert [line["name"] for line in lines] == [f"Person {n}, \"the {n}th\"" for n in range(1, 201)]
+    assert [line["name"] for line in lines] == [f'Person {n}, "the {n}th"' for n in range(1, 201)]
     assert all(line["answer"].strip() and not line["error"] for line in lines)
     shown = stack.show(job_id)
     assert (shown["lane"], shown["service_tier"]) == ("batch", TIER)
@@ -135,3 +136,58 @@ def test_bad_files_are_refused_by_the_cli_with_no_job(stack: Stack, tmp_path: Pa
         assert made.returncode == 2, (name, made.stdout, made.stderr)
         assert words in made.stderr and "Traceback" not in made.stderr, made.stderr
     assert stack.cli("jobs", "list", "--json").stdout.strip() == "[]"
+
+
+@SQLITE
+def test_a_batch_create_that_went_unanswered_is_adopted_not_made_twice(
+    stack: Stack, bot: BotProcess, tmp_path: Path
+) -> None:
+    """The provider makes the batch but its answer is lost (a 500 after the work): the
+    attempt's next claim finds the batch by its metadata and follows it."""
+    stack.env["ERRAND_CREATE_UNKNOWN_WAIT"] = "1"
+    stack.openai.configure(**QUICK)
+    stack.openai.fault(endpoint="batches.create", status=500, made=True)
+    stack.start_worker()
+    job_id = submit(stack, rows_file(tmp_path, 30))
+    assert stack.wait_status(job_id, "completed", timeout=40) == "completed"
+    shown = stack.show(job_id)
+    assert len(batches_of(stack, job_id)) == 1
+    assert len(stack.openai.requests(endpoint="batches.create")) == 1
+    assert shown["provider_creates"] == 1
+    assert "start_unanswered" in [e["action"] for e in shown["events"]]
+    _, lines = results(bot, job_id)
+    assert len(lines) == 30 and all(line["answer"] for line in lines)
+
+
+@SQLITE
+def test_with_webhooks_a_batch_ends_when_the_provider_says_so(
+    hooked: Stack, bot: BotProcess, tmp_path: Path
+) -> None:
+    """With webhooks the poll is a slow safety net (30 s first); `batch.completed` ends the
+    job long before it, and rows that failed at the provider say so in the file."""
+    wire(hooked, bot)
+    hooked.openai.configure(**QUICK, batch_row_failure_rate=0.3)
+    hooked.start_worker()
+    job_id = submit(hooked, rows_file(tmp_path, 40))
+    assert hooked.wait_status(job_id, "completed", timeout=25) == "completed"
+    comment, lines = results(bot, job_id)
+    failed = [line for line in lines if line["error"]]
+    assert 1 <= len(failed) < 40 and not any(line["answer"] for line in failed)
+    assert {line["error"] for line in failed} == {
+        "the AI provider could not run this row (server_error)"
+    }
+    assert f"40 rows: {40 - len(failed)} done, {len(failed)} failed" in comment
+
+
+@SQLITE
+def test_a_batch_past_the_providers_window_delivers_what_ran(
+    stack: Stack, bot: BotProcess, tmp_path: Path
+) -> None:
+    stack.openai.configure(**{**QUICK, "batch_rows_per_second": 10, "batch_expire_seconds": 3})
+    stack.start_worker()
+    job_id = submit(stack, rows_file(tmp_path, 100))
+    assert stack.wait_status(job_id, "expired", timeout=30) == "expired"
+    comment, lines = results(bot, job_id)
+    ran = [line for line in lines if line["answer"]]
+    assert 0 < len(ran) < 100 and "Out of time. 100 rows:" in comment
+    assert "24-hour window" in comment

@@ -3,6 +3,8 @@ a repeated key returns the first job and stores nothing more."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -10,6 +12,8 @@ from models.errors import InputRejected
 from models.job import Job
 from models.job_file import JobFile
 from models.rows import parse_rows, unpack_rows
+from models.store.budget import estimate
+from models.store.claim import LaunchRules, claim_launches
 from models.store.submission import submit, submit_batch
 from tests.support.stack import Stack
 
@@ -50,3 +54,23 @@ def test_instructions_and_rows_are_checked_before_anything_is_stored(stack: Stac
             call()
     with stack.db.unit() as unit:
         assert unit.session.scalars(select(Job)).all() == []
+
+
+def test_a_batch_is_estimated_row_by_row_and_held_over_the_budget(stack: Stack) -> None:
+    """One row's estimate is far under the budget; two hundred rows' is not."""
+    rules = LaunchRules(lease=timedelta(seconds=60), unknown_wait=timedelta(0), budget_usd=0.05)
+    one = parse_rows(b"q\nWhy?\n", "one.csv")
+    many = parse_rows(b"q\n" + b"Why?\n" * 200, "many.csv")
+    small = submit_batch(stack.db, stack.kinds, "batch", "Answer.", one, user="U1")
+    big = submit_batch(stack.db, stack.kinds, "batch", "Answer.", many, user="U2")
+    claimed = claim_launches(stack.db, stack.kinds, rules, limit=5)
+    assert [launch.job_id for launch in claimed] == [small.id]
+    with stack.db.unit() as unit:
+        held = unit.session.get(Job, big.id)
+        assert held is not None and held.status == "awaiting_approval"
+        single = estimate(stack.kinds, small)
+        assert single is not None and estimate(stack.kinds, held) == pytest.approx(
+            200 * single, rel=0.01
+        )
+        full = stack.kinds.estimate(stack.kinds.get("batch"), "gpt-5-mini", 0)
+        assert full is not None and single < full  # at batch prices

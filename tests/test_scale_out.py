@@ -6,8 +6,9 @@ job completes once: one response at the provider, one status card and one result
 message in Slack. The provider's webhooks come through the balancer too, as they would
 on many machines: they are what reveals a response whose create call the killed worker
 sent but never heard answered (the provider's create is not idempotent, and without
-webhooks that attempt is created once more after ERRAND_CREATE_UNKNOWN_WAIT). Only Errand's outside interfaces are used (its CLI, the bot's HTTP
-endpoints) and the stand-ins' control APIs.
+webhooks that attempt is created once more after ERRAND_CREATE_UNKNOWN_WAIT). Only
+Errand's outside interfaces are used (its CLI, the bot's HTTP endpoints) and the
+stand-ins' control APIs.
 """
 
 from __future__ import annotations

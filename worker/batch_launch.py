@@ -22,7 +22,7 @@ from models.kinds import FollowPolicy, Kind
 from models.rows import Rows, row_prompt
 from models.signals import arrived_early, response_changed, stray_again
 from models.store.attempt import Launch, Recorded, note_extra, note_started, record_response
-from models.store.batch import load_rows, renew_claim
+from models.store.batch import adopted, load_rows, renew_claim
 from worker.batch_api import ENDPOINT
 from worker.context import Context
 from worker.provider import ErrorClass, ProviderError
@@ -40,12 +40,14 @@ def start_batch(ctx: Context, launch: Launch, kind: Kind) -> Recorded | str:
     as nothing made)."""
     metadata = batch_metadata(launch.job_id, launch.attempt, kind.name)
     found = _earlier(ctx, launch, metadata)
-    if found is None:
-        file_id = _upload(ctx, launch, kind)
-        if not renew_claim(ctx.db, launch, utcnow() + timedelta(seconds=ctx.settings.start_lease)):
-            return CLAIM_LOST  # the upload outlasted the lease: another claim creates
-        found = ctx.provider.batches.create(file_id, metadata)
-    return take_batch(ctx, launch.job_id, launch.attempt, found, kind)
+    if found is not None:
+        adopted(ctx.db, launch)
+        return take_batch(ctx, launch.job_id, launch.attempt, found, kind)
+    file_id = _upload(ctx, launch, kind)
+    if not renew_claim(ctx.db, launch, utcnow() + timedelta(seconds=ctx.settings.start_lease)):
+        return CLAIM_LOST  # the upload outlasted the lease: another claim creates
+    made = ctx.provider.batches.create(file_id, metadata)
+    return take_batch(ctx, launch.job_id, launch.attempt, made, kind)
 
 
 def batch_metadata(job_id: str, attempt: int, kind: str) -> dict[str, str]:

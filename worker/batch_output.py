@@ -9,6 +9,7 @@ messages never do (they stay in the provider's files).
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +41,7 @@ def read_results(rows: int, *files: bytes) -> Results:
     found: dict[int, tuple[str, str, str]] = {}
     usage = _Usage()
     for data in files:
-        for line in data.decode("utf-8", "replace").split("\n"):
+        for line in io.BytesIO(data):  # a line at a time: an output file can be 100 MB
             parsed = _line(line, rows)
             if parsed is not None:
                 number, item = parsed
@@ -53,7 +54,7 @@ def read_results(rows: int, *files: bytes) -> Results:
     return Results(cells, usage.as_dict() if usage.counted else {}, tally)
 
 
-def _line(line: str, rows: int) -> tuple[int, dict[str, Any]] | None:
+def _line(line: bytes, rows: int) -> tuple[int, dict[str, Any]] | None:
     """The row number and the line, for a line naming a row of this batch."""
     if not line.strip():
         return None
@@ -77,10 +78,13 @@ def _result(item: dict[str, Any], usage: _Usage) -> tuple[str, str, str]:
         return "failed", "", f"the AI provider could not run this row ({code})"
     response = item.get("response") or {}
     body = response.get("body") or {}
-    if response.get("status_code") != 200:
-        status = response.get("status_code")
-        code = (body.get("error") or {}).get("code") or f"HTTP {status}"
-        return "failed", "", f"the AI provider refused this row ({code})"
+    status = response.get("status_code")
+    if status != 200:
+        error = body.get("error") or {}
+        code = error.get("code") or error.get("type") or f"HTTP {status}"
+        if isinstance(status, int) and status < 500:
+            return "failed", "", f"the AI provider refused this row ({code})"
+        return "failed", "", f"the AI provider could not run this row ({code})"
     usage.add(body.get("usage") or {})
     return _answered(body)
 

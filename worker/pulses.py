@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from rq.scheduler import RQScheduler
 
+from models.retention import Policy, purge_due
 from models.signals import wake
 from worker import launch, notify, recover, stream
 from worker.context import Context
@@ -52,6 +53,7 @@ def pulses(ctx: Context) -> list[Pulse]:
         Pulse("launch", lambda: _launch(ctx, launching, pressure), 0.25),
         Pulse("recover", lambda: str(recover.recover(ctx)), 5.0),
         Pulse("schedule", _scheduler(ctx), 1.0),
+        Pulse("retention", lambda: _retention(ctx), ctx.settings.retention_interval),
     ]
 
 
@@ -74,6 +76,13 @@ def _notify(ctx: Context, executor: ThreadPoolExecutor, pressure: Pressure) -> s
 def _launch(ctx: Context, executor: ThreadPoolExecutor, pressure: Pressure) -> str:
     limit = pressure.launch_limit(launch.BATCH)
     return f"started {launch.launch_due(ctx, executor, limit=limit)}"
+
+
+def _retention(ctx: Context) -> str:
+    report = purge_due(ctx.db, Policy.of(ctx.settings, ctx.kinds))
+    if report.job_ids:
+        log.info("purged", extra={"jobs": len(report.job_ids)})
+    return f"purged {len(report.job_ids)}"
 
 
 def _scheduler(ctx: Context) -> Callable[[], str]:

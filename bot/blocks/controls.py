@@ -32,11 +32,13 @@ def button(action: ActionId, job_id: str) -> dict[str, Any]:
 
 
 def card_actions(job: Job) -> list[ActionId]:
-    """Queued, running or awaiting approval: Cancel. Failed, canceled, expired: Retry."""
+    """Queued, running or awaiting approval: Cancel. Failed, canceled, expired: Retry,
+    unless retention purged the question it would ask again."""
     status = JobStatus(job.status)
     if status in CANCELABLE and not job.stop_requested:
         return [ActionId.JOB_CANCEL]
-    if status in RETRYABLE:  # people may always try again; only automatic attempts are capped
+    # People may always try again; only automatic attempts are capped.
+    if status in RETRYABLE and job.purged_at is None:
         return [ActionId.JOB_RETRY]
     return []
 

@@ -17,6 +17,7 @@ from models.job import Job
 # "more" line stay under the 50-block message limit (and the 100 of a view).
 MAX_ROWS = 15
 ASK_PREVIEW = 150
+PURGED = "_Question and answer purged: past the retention period._"
 
 
 def job_row(job: Job, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -24,9 +25,13 @@ def job_row(job: Job, now: datetime | None = None) -> list[dict[str, Any]]:
     facts = [status_label(job), timing(job), cost_label(job)]
     line = (
         f"`{job.id}` *{fit(job.kind, 40)}* by {actor(job.requested_by)} · "
-        f"{' · '.join(f for f in facts if f)}\n{fit(job.input_text, ASK_PREVIEW)}"
+        f"{' · '.join(f for f in facts if f)}\n{_asked(job)}"
     )
     return [section(line), *actions_block(job.id, card_actions(job))]
+
+
+def _asked(job: Job) -> str:
+    return PURGED if job.purged_at else fit(job.input_text, ASK_PREVIEW)
 
 
 def job_list(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.db import Database
-from models.errors import TransitionRefused
+from models.errors import JobPurged, TransitionRefused
 from models.ids import normalize_job_id
 from models.job import Job
 from models.kinds import KindsConfig
@@ -28,6 +28,8 @@ def request_retry(db: Database, kinds: KindsConfig, job_id: str, *, actor: str) 
     job = get_job(db, job_id)
     if job.status not in RETRYABLE:
         raise TransitionRefused(job.id, job.status, JobStatus.QUEUED)
+    if job.purged_at is not None:
+        raise JobPurged(job.id)
     _again(db, kinds, job, actor=actor, action="retry", sources=RETRYABLE)
     return get_job(db, job.id)
 
@@ -38,6 +40,8 @@ def redraft(db: Database, kinds: KindsConfig, job_id: str, *, actor: str) -> Job
     job = get_job(db, job_id)
     if job.status != JobStatus.REJECTED:
         raise TransitionRefused(job.id, job.status, JobStatus.QUEUED)
+    if job.purged_at is not None:
+        raise JobPurged(job.id)
     feedback = (
         f"{job.input_text}\n\nA reviewer rejected the previous draft. Their feedback, "
         f"which the new draft must address:\n{job.decision_note or 'no reason given'}"

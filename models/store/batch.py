@@ -70,6 +70,17 @@ def renew_claim(db: Database, launch: Launch, until: datetime) -> bool:
     return renewed == 1
 
 
+def adopted(db: Database, launch: Launch) -> None:
+    """The launch took a batch an earlier create made instead of sending its own: its claim
+    counted a create call that was never sent."""
+    with db.unit() as unit:
+        unit.session.execute(
+            update(attempts)
+            .where(attempts.c.id == launch.attempt_id)
+            .values(create_calls=attempts.c.create_calls - 1)
+        )
+
+
 def apply_batch(
     session: Session, kinds: KindsConfig, seen: BatchSeen, *, webhooks: bool
 ) -> Applied | None:
@@ -131,8 +142,7 @@ def _finish(
         .values(finished_at=utcnow(), usage=seen.usage, error=error, cost_usd=cost)
         .values(service_tier=TIER, **said)
     )
-    if seen.results is not None:
-        _store_results(session, job.id, seen)
+    _store_results(session, job.id, seen)
     values: dict[str, Any] = {
         "output_text": batch_summary(seen.tally, cost, seen.status) if seen.tally else None,
         "output": _output(job, seen),
