@@ -12,6 +12,7 @@ class Command(StrEnum):
     DRAFT = "/draft"
     DEEP = "/deep"
     ASK = "/ask"
+    BATCH = "/batch"
     JOBS = "/jobs"
 
 
@@ -31,6 +32,7 @@ class CallbackId(StrEnum):
     """Modals Errand opens."""
 
     REJECT_REASON = "job_reject_reason"
+    BATCH = "batch_rows"
 
 
 class BlockId(StrEnum):
@@ -40,6 +42,10 @@ class BlockId(StrEnum):
     ONCALL_ACTIONS = "oncall_actions"
     REASON = "reason"
     REASON_INPUT = "reason_input"  # the input element's action_id inside REASON
+    BATCH_FILE = "batch_file"
+    BATCH_FILE_INPUT = "batch_file_input"
+    BATCH_INSTRUCTIONS = "batch_instructions"
+    BATCH_INSTRUCTIONS_INPUT = "batch_instructions_input"
 
 
 class EventType(StrEnum):
@@ -68,11 +74,12 @@ CANNOT_POST = frozenset(
 
 # Bot scopes, each for a call the code makes; manifest.yml must list exactly these.
 SCOPES: tuple[str, ...] = (
-    "commands",  # the three slash commands
+    "commands",  # the slash commands
     "chat:write",  # status cards, thread replies, ephemeral answers, chat.update
     "im:write",  # conversations.open, to DM someone Errand cannot reach in a channel
     "usergroups:read",  # usergroups.users.list, for approver and on-call groups
     "files:write",  # files_upload_v2, for results too long for messages
+    "files:read",  # url_private downloads of the file a person gives /batch
     # conversations.replies, to look for a post an earlier try may have made after all
     "channels:history",
     "groups:history",

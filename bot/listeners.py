@@ -11,6 +11,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.batch import Batches
 from bot.blocks.card import card
 from bot.blocks.home import home_view
 from bot.blocks.lists import job_list
@@ -43,12 +44,15 @@ def register_listeners(app: App, ctx: BotContext, roles: Roles) -> None:
     The ack is answered on the request's thread with nothing slow before it; the
     work (Slack calls, most database work) runs lazily after it. A job command
     stores its job before answering, and the reject modal waits for the decision,
-    because each answer depends on what was stored.
+    because each answer depends on what was stored; so does the /batch modal, for up to
+    two seconds of reading its file (bot/batch.py).
     """
-    on, presses = Listeners(ctx, roles), Presses(ctx, roles)
+    on, presses, batches = Listeners(ctx, roles), Presses(ctx, roles), Batches(ctx)
     for command in (Command.RESEARCH, Command.DRAFT, Command.DEEP, Command.ASK):
         app.command(command.value)(on.start_job)
     app.command(Command.JOBS.value)(ack=_ack, lazy=[answering(on.list_jobs)])
+    app.command(Command.BATCH.value)(ack=batches.command, lazy=[answering(batches.open_modal)])
+    app.view(CallbackId.BATCH.value)(batches.submitted)
     for action in ActionId:
         app.action(action.value)(ack=_ack, lazy=[answering(presses.press)])
     app.view(CallbackId.REJECT_REASON.value)(presses.reject_submitted)

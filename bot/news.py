@@ -18,13 +18,15 @@ from slack_sdk.errors import SlackApiError
 
 from bot.answer import AnswerStream
 from bot.blocks import review, thread
+from bot.blocks.batch import results_comment
 from bot.blocks.controls import actions_block
 from bot.blocks.result import file_comment, result_messages, too_long_for_messages
 from bot.blocks.text import section
 from bot.budget import Budget
-from bot.ids import ActionId
+from bot.ids import CANNOT_POST, ActionId
 from bot.poster import ChannelGone, Part, Poster, Where
 from bot.slack import call, error_code
+from models.batch import LANE, results_filename
 from models.job import Job
 from models.notifier import Milestone, Undeliverable
 from models.status import RESULTS, JobStatus
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 # the channel's Slack budget has room to spare for results.
 PASSING = frozenset({"started", "still_running", "progress"})
 INTERACTIVE = "interactive"  # the lane whose answers stream into the thread (bot.answer)
+# A batch lane job's end delivers its results file, whichever way the batch ended.
+BATCH_ENDS = frozenset({"completed", "failed", "canceled", "expired"})
 
 
 class News:
@@ -86,6 +90,8 @@ class News:
         if m.name == "progress" and job.lane == INTERACTIVE:
             self.answers.progress(m)
             return
+        if job.lane == LANE and m.name in BATCH_ENDS and self._batch_results(m):
+            return
         if m.name in lines:
             urgent = m.name not in PASSING
             self.poster.post_all(m, [Part(lines[m.name]())], step="line", urgent=urgent)
@@ -124,6 +130,35 @@ class News:
         )
         m.detail[f"{step}_sent"] = 1
         m.checkpoint(m.detail)
+
+    def _batch_results(self, m: Milestone) -> bool:
+        """The results file with its summary in the job's thread; False when the batch
+        ended with none (refused, or stopped before any row ran): its line says why."""
+        data = m.results() if m.job.output_text else None  # a retry clears the last summary
+        if data is None:
+            return False
+        if m.detail.get("result_sent"):
+            return True
+        job = m.job
+        try:
+            call(
+                self.client.files_upload_v2,
+                budget=self.budget,
+                channel=job.channel_id,
+                thread_ts=job.thread_ts,
+                content=data,
+                filename=results_filename(job.id),
+                title=f"Results of job {job.id}",
+                initial_comment=results_comment(job),
+            )
+        except SlackApiError as exc:
+            if error_code(exc) not in CANNOT_POST:
+                raise
+            self.budget.lose(str(job.channel_id))
+            raise ChannelGone(error_code(exc)) from exc
+        m.detail["result_sent"] = 1
+        m.checkpoint(m.detail)
+        return True
 
     # -- review -----------------------------------------------------------------------
 

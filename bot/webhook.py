@@ -20,7 +20,8 @@ from models.signals import response_changed
 
 log = logging.getLogger(__name__)
 
-RESPONSE_EVENT = "response."
+# `response.*` for a response, `batch.*` for a batch: either makes its job's check due.
+EVENTS = ("response.", "batch.")
 
 
 def register_webhook(web: Flask, ctx: BotContext) -> None:
@@ -50,7 +51,7 @@ def _response_id(event: object) -> str | None:
 
 
 def _accept(ctx: BotContext, kind: str, response_id: str | None) -> Response:
-    if not kind.startswith(RESPONSE_EVENT) or response_id is None:
+    if not kind.startswith(EVENTS) or response_id is None:
         WEBHOOKS.labels("ignored").inc()
         return Response(status=204)
     if not response_changed(ctx.db, ctx.redis, response_id):

@@ -137,6 +137,7 @@ def _jobs_parser(jobs: argparse.ArgumentParser) -> None:
     submit.add_argument("text")
     submit.add_argument("--user", default="cli")
     submit.add_argument("--channel")
+    submit.add_argument("--file", help="a batch job's rows: CSV with a header row, or JSON Lines")
     submit.add_argument("--json", action="store_true")
     submit.set_defaults(handler=f"{JOBS}:jobs_submit")
     listing = sub.add_parser("list", help="jobs, newest first")

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from errand.operator_db import operator_parts
 from errand.parts import Parts
+from models.errors import InputRejected
 from models.export import job_detail, job_summary
+from models.rows import Rows, parse_rows
 from models.settings import Settings
 from models.store import actions, queries, stops
-from models.store.submission import submit
+from models.store.submission import submit, submit_batch
 
 SHOWN = (
     "id",
@@ -33,13 +36,28 @@ def _print_json(value: Any) -> None:
 
 
 def jobs_submit(args: argparse.Namespace, settings: Settings) -> int:
+    rows = _rows(args.file) if args.file else None  # a bad file is refused before anything
     parts = operator_parts(settings)
-    job = submit(parts.db, parts.kinds, args.kind, args.text, user=args.user, channel=args.channel)
+    where = {"user": args.user, "channel": args.channel}
+    if rows is None:
+        job = submit(parts.db, parts.kinds, args.kind, args.text, **where)
+    else:
+        name = Path(args.file).name
+        kinds = parts.kinds
+        job = submit_batch(parts.db, kinds, args.kind, args.text, rows, **where, filename=name)
     if args.json:
         _print_json(job_summary(queries.get_job(parts.db, job.id)))
     else:
         print(job.id)
     return 0
+
+
+def _rows(path: str) -> Rows:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputRejected(f"cannot read {path}: {exc.strerror or exc}") from None
+    return parse_rows(data, Path(path).name)
 
 
 def jobs_list(args: argparse.Namespace, settings: Settings) -> int:

@@ -115,16 +115,19 @@ class KindsConfig(BaseModel):
     def _tools(self, calls: dict[str, int]) -> float:
         return sum(self.tool_prices.get(tool, 0.0) * count for tool, count in calls.items())
 
-    def estimate(self, kind: Kind, model: str, input_chars: int) -> float | None:
+    def estimate(
+        self, kind: Kind, model: str, input_chars: int, *, rows: int = 1, tier: str | None = None
+    ) -> float | None:
         """The most one attempt can cost in tokens: its input (about four characters a
-        token, instructions included) and the kind's whole output allowance. Tool calls are
-        not counted: how many a model makes is not known before it runs."""
+        token, the kind's instructions once per row) and the kind's whole output allowance
+        for each of `rows` requests, in `tier`'s prices. Tool calls are not counted: how
+        many a model makes is not known before it runs."""
         price = self.prices.get(model)
         if price is None:
             return None
-        prompt = math.ceil((input_chars + len(kind.instructions)) / 4)
-        tokens = prompt * price.input + kind.max_output_tokens * price.output
-        return round(tokens / 1_000_000, 6)
+        prompt = math.ceil((input_chars + rows * len(kind.instructions)) / 4)
+        tokens = prompt * price.input + rows * kind.max_output_tokens * price.output
+        return round(tokens * self.tiers.get(tier or "default", 1.0) / 1_000_000, 6)
 
 
 class UnknownKind(ValueError):

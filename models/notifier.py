@@ -62,6 +62,10 @@ def _ignore(_progress: dict[str, Any]) -> None:
     return None
 
 
+def _no_file() -> bytes | None:
+    return None
+
+
 @dataclass(frozen=True)
 class Milestone:
     """One notice with the job as it is now: renderers show the latest state."""
@@ -76,6 +80,8 @@ class Milestone:
     # Saves what a multi-part delivery has sent, before the next part goes out, so a
     # retry resumes where it stopped (the notice's detail on the next try).
     checkpoint: Callable[[dict[str, Any]], None] = field(default=_ignore, compare=False)
+    # A batch job's results file (CSV), read from the store only when it is delivered.
+    results: Callable[[], bytes | None] = field(default=_no_file, compare=False)
 
 
 class Notifier(Protocol):

@@ -1,15 +1,17 @@
 """Batch output and error files: JSONL result lines, written when a batch finishes.
 
 Output lines are ``{"id", "custom_id", "response": {"status_code", "request_id", "body"},
-"error": null}`` (``body`` a ``Response`` for a 200, an ``{"error": ...}`` otherwise);
-requests a cancel or the window's end kept from running go to the error file as
-``{"response": null, "error": {"code": "batch_cancelled" | "batch_expired", "message"}}``.
+"error": null}`` (``body`` a ``Response`` for a 200, an ``{"error": ...}`` otherwise), in no
+particular order, as upstream promises none (match them by ``custom_id``); requests a cancel
+or the window's end kept from running go to the error file as ``{"response": null, "error":
+{"code": "batch_cancelled" | "batch_expired", "message"}}``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 from typing import Any
 
 from sandbox.openai_batches import BatchRecord, BatchRow
@@ -40,6 +42,9 @@ def output_files(batch: BatchRecord, status: str, now: float) -> list[StoredFile
         elif status in _UNEXECUTED:
             bad.append(_unexecuted_line(batch, row, status))
     finished = batch.terminal_at()
+    order = random.Random(batch.id)  # the same batch's files the same on every look
+    order.shuffle(good)
+    order.shuffle(bad)
     made = [_file(batch, "output", good, finished), _file(batch, "error", bad, finished)]
     return [file for file in made if file is not None]
 

@@ -3,8 +3,9 @@ call them.
 
 ``POST /v1/files`` (multipart: ``file``, ``purpose``), ``GET /v1/files/{id}``,
 ``GET /v1/files/{id}/content``, ``DELETE /v1/files/{id}``; ``POST /v1/batches``,
-``GET /v1/batches/{id}``, ``POST /v1/batches/{id}/cancel``. Only ``/v1/responses`` batches
-run here. Output files are written the first time a finished batch is looked at.
+``GET /v1/batches`` (newest first), ``GET /v1/batches/{id}``,
+``POST /v1/batches/{id}/cancel``. Only ``/v1/responses`` batches run here. Output files
+are written the first time a finished batch is looked at.
 """
 
 from __future__ import annotations
@@ -184,6 +185,22 @@ def _batch(batch_id: str) -> BatchRecord | Response:
     if found is None:
         return api_error(not_found(f"No batch found with id '{batch_id}'.", "batch_id"))
     return found
+
+
+@batches_api.get("/batches")
+def list_batches() -> Response:
+    """``GET /v1/batches``: newest first, ``limit`` (1-100, default 20) after ``after``."""
+    raw = request.args.get("limit", "20")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        message = f"Invalid 'limit': integer between 1 and 100 expected, got '{raw}'."
+        return api_error(invalid_request(message, "limit", "integer_out_of_range"))
+    sandbox = state()
+    page, more = sandbox.batches.newest(request.args.get("after"), int(raw))
+    data = [render_batch(batch, sandbox.now()) for batch in page]
+    body: JSON = {"object": "list", "data": data, "has_more": more}
+    if data:
+        body.update(first_id=data[0]["id"], last_id=data[-1]["id"])
+    return json_response(body)
 
 
 @batches_api.get("/batches/<batch_id>")

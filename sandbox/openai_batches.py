@@ -192,6 +192,17 @@ class BatchStore:
         with self._lock:
             return self._batches.get(batch_id)
 
+    def newest(self, after: str | None, limit: int) -> tuple[list[BatchRecord], bool]:
+        """Up to ``limit`` batches, newest first, after the one named ``after`` (the list's
+        cursor); and whether more follow."""
+        with self._lock:
+            ordered = sorted(
+                self._batches.values(), key=lambda b: (b.created_at, b.id), reverse=True
+            )
+        start = next((i + 1 for i, b in enumerate(ordered) if b.id == after), 0) if after else 0
+        page = ordered[start : start + limit]
+        return page, start + limit < len(ordered)
+
     def cancel(self, batch: BatchRecord, now: float) -> str:
         """Start cancelling if still validating or running; return the status to answer."""
         with self._lock:

@@ -42,6 +42,7 @@ ENDPOINTS = (
     "batches.create",
     "batches.retrieve",
     "batches.cancel",
+    "batches.list",
 )
 
 

@@ -46,6 +46,7 @@ ENDPOINT_NAMES = {
     "openai_batches.create_batch": "batches.create",
     "openai_batches.retrieve_batch": "batches.retrieve",
     "openai_batches.cancel_batch": "batches.cancel",
+    "openai_batches.list_batches": "batches.list",
 }
 _RESPONSE_ENDPOINTS = frozenset({"create", "retrieve", "cancel"})
 

@@ -21,6 +21,7 @@ from sandbox import (
     slack_agents,
     slack_chat,
     slack_directory,
+    slack_downloads,
     slack_files,
     slack_history,
     slack_reactions,
@@ -32,7 +33,6 @@ from sandbox.slack_common import SlackError
 from sandbox.slack_config import RuntimeSettings, add_runtime_arguments, runtime_patch
 from sandbox.slack_control import control_blueprint
 from sandbox.slack_http import bearer_token, check_auth, json_response, parse_args, run_recorded
-from sandbox.slack_render_files import file_object
 from sandbox.slack_state import SandboxState
 from sandbox.slack_workspace import SlackSandboxSettings
 
@@ -123,18 +123,11 @@ def _slack_blueprint(state: SandboxState) -> flask.Blueprint:
     @bp.get("/files-pri/<ref>/<name>")
     @bp.get("/files-pri/<ref>/download/<name>")
     def file_private(ref: str, name: str) -> flask.Response:
-        token = bearer_token(flask.request, {})
-        with state.lock:
-            try:
-                check_auth(state, token)
-                stored = slack_files.download(state, ref)
-            except SlackError as err:
-                return json_response(err.body(), 403 if err.status == 200 else err.status, {})
-            mimetype = file_object(state, stored)["mimetype"]
-            content = stored.content or b""
-        download = "/download/" in flask.request.path
-        headers = {"Content-Disposition": f'attachment; filename="{name}"'} if download else {}
-        return flask.Response(content, mimetype=mimetype, headers=headers)
+        return slack_downloads.private_file(state, ref, name)
+
+    @bp.get(slack_downloads.SIGN_IN_PATH)
+    def sign_in() -> flask.Response:
+        return slack_downloads.sign_in(state)
 
     @bp.post("/_sandbox/response_url/<token>")
     def response_url(token: str) -> flask.Response:

@@ -4,7 +4,7 @@ The page (and the control API) asks; this module does it the way Slack does: min
 response_url and a trigger_id, build the request Slack would send, sign it and post it
 to the app (`slack_delivery`). What the app answers in the HTTP body is applied as Slack
 applies it: a slash command's ack text becomes an ephemeral message, a modal's `errors`
-stay on the modal, an empty ack closes it.
+stay on the modal, `update` and `push` show the view answered, an empty ack closes it.
 """
 
 from __future__ import annotations
@@ -129,11 +129,23 @@ class SlackClient:
         )
         reply = delivery.post_form(self.state, body, "view_submission")
         ack = delivery.ack_json(reply)
-        if reply.status_code == 200 and ack.get("response_action") == "errors":
+        action = ack.get("response_action") if reply.status_code == 200 else None
+        if action == "errors":
             return Sent(200, errors=dict(ack.get("errors") or {}))
-        if reply.status_code == 200:
-            self.close(user, close_all=ack.get("response_action") == "clear")
+        if action in ("update", "push"):
+            self._answer_with_view(user, view_id, ack.get("view"), push=action == "push")
+        elif reply.status_code == 200:
+            self.close(user, close_all=action == "clear")
         return Sent(reply.status_code)
+
+    def _answer_with_view(self, user: str, view_id: str, view: object, *, push: bool) -> None:
+        """The modal stays open with the view the app answered; one Slack would refuse
+        leaves the person looking at an error, as in Slack."""
+        with self.state.lock:
+            try:
+                slack_views.answer_with_view(self.state, user, view_id, view, push=push)
+            except SlackError as exc:
+                raise ClientError(f"the app answered with a view Slack refuses: {exc}") from exc
 
     def close(self, user: str, *, close_all: bool = False) -> None:
         """Cancel (or a successful submit): the client pops the modal."""

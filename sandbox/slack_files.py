@@ -109,7 +109,7 @@ def _share(
 def files_info(state: SandboxState, args: JSON) -> JSON:
     """files.info: a file the app can see (uploaded by it, or into one of its modals)."""
     stored = state.files.get(require_str(args, "file"))
-    if stored is None or stored.content is None:
+    if stored is None or stored.content is None or not visible_to_app(state, stored):
         raise SlackError("file_not_found")
     return {
         "ok": True,
@@ -126,6 +126,19 @@ def download(state: SandboxState, ref: str) -> StoredFile:
     if stored is None or stored.content is None:
         raise SlackError("file_not_found", status=404)
     return stored
+
+
+def visible_to_app(state: SandboxState, stored: StoredFile) -> bool:
+    """The app's own uploads, files submitted to it in a modal, and files shared in a
+    conversation it is a member of."""
+    if stored.user is None or stored.submitted_to_app:
+        return True
+    bot = state.settings.bot_user_id
+    for channel_id, _ts, _thread in stored.shares:
+        conv = state.conversations.get(channel_id)
+        if conv is not None and bot in conv.members:
+            return True
+    return False
 
 
 METHODS = {

@@ -108,7 +108,8 @@ class Conversation:
 @dataclass
 class StoredFile:
     """A file from the `files_upload_v2` flow (announced, uploaded, then shared), or one a
-    person uploaded into a modal's `file_input` (`user` is then theirs, not the bot's)."""
+    person uploaded into a modal's `file_input` (`user` is then theirs, not the bot's, and
+    the app may read it once the modal is submitted to it)."""
 
     id: str
     name: str
@@ -122,6 +123,7 @@ class StoredFile:
     completed: bool = False
     shares: list[tuple[str, str, str | None]] = field(default_factory=list)
     user: str | None = None
+    submitted_to_app: bool = False
 
 
 @dataclass

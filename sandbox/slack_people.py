@@ -169,5 +169,6 @@ def submitted_files(state: SandboxState, user: str, element: JSON, ids: object) 
         extension = stored.name.rsplit(".", 1)[-1].lower() if "." in stored.name else ""
         if allowed and extension not in allowed:
             raise ClientError(f"{stored.name}: this field takes {', '.join(sorted(allowed))}")
+        stored.submitted_to_app = True  # the app may read it from now on, as in Slack
         found.append(file_object(state, stored))
     return found

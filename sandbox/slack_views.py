@@ -166,6 +166,25 @@ def views_publish(state: SandboxState, args: JSON) -> JSON:
     return {"ok": True, "view": render.view(state, current)}
 
 
+def answer_with_view(
+    state: SandboxState, user_id: str, view_id: str, view: object, *, push: bool
+) -> None:
+    """A submission answered with `response_action: update` (the submitted modal shows the
+    new view, still open) or `push` (the new view goes on top of it)."""
+    checked = checked_view({"view": view}, "modal")
+    stack = state.modal_stacks.get(user_id, [])
+    if push:
+        if len(stack) >= MODAL_STACK_MAX:
+            raise SlackError("push_limit_reached")
+        stored = _store(state, user_id, checked, stack[0] if stack else None, view_id)
+        state.modal_stacks[user_id] = [*stack, stored.id]
+        state.bump("view_pushed", user=user_id, view_id=stored.id)
+        return
+    current = state.views[view_id]
+    current.view, current.hash = checked, f"{int(time.time())}.{secrets.token_hex(4)}"
+    state.bump("view_updated", user=user_id, view_id=view_id)
+
+
 def user_views(state: SandboxState, user_id: str) -> JSON:
     """Home view and open modals (bottom first) of one user, for the web UI."""
     home = state.views.get(state.home_views.get(user_id, ""))

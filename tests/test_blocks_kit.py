@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.blocks import thread
+from bot.blocks.batch_modal import batch_modal, reading_modal, started_modal
 from bot.blocks.card import card
 from bot.blocks.home import home_view
 from bot.blocks.lists import job_list
@@ -222,6 +223,25 @@ def test_oncall_alerts_pass_validation() -> None:
     for by in (None, "U_REQUESTER"):
         text, blocks = oncall_alert(_worst(status="running"), "Research", now, escalated_by=by)
         check_message(text, blocks)
+
+
+def test_batch_modals_pass_view_validation_and_ping_nobody() -> None:
+    """The form (prefilled past Slack's 3,000-character input, with a refusal that quotes
+    the file), the wait and the started job, with the most hostile file name."""
+    meta = '{"channel": "C1", "response_url": "https://hooks.slack.com/commands/T1/1/x"}'
+    hostile = "<!channel> & <@U999> " * 300
+    views = [
+        batch_modal(meta),
+        batch_modal(meta, instructions="x" * 9_000, max_chars=8_000, problem=hostile),
+        reading_modal(hostile),
+        started_modal("J1", 50_000, hostile, "C1"),
+        started_modal("J1", 1, "a.csv", None),
+    ]
+    for view in views:
+        check_view(view)
+        assert pings(all_text("", view["blocks"])) == set()
+    field = views[1]["blocks"][-1]["element"]
+    assert field["max_length"] == 3_000 and len(field["initial_value"]) == 3_000
 
 
 def test_results_pass_validation_in_every_part() -> None:

@@ -105,7 +105,7 @@ def test_the_output_file_has_the_documented_lines(
     batch = start(client, [line("a"), line("b")])
     done = until(client, batch.id, lambda b: b.status == "completed")
     results = lines_of(client, done.output_file_id)
-    assert [r["custom_id"] for r in results] == ["a", "b"]
+    assert sorted(r["custom_id"] for r in results) == ["a", "b"]  # in no promised order
     first = results[0]
     assert first["id"].startswith("batch_req_") and first["error"] is None
     assert first["response"]["status_code"] == 200
@@ -230,3 +230,26 @@ def test_files_and_batches_refuse_what_upstream_refuses(
         strict_client.files.retrieve(other.id)
     with pytest.raises(openai.NotFoundError):
         strict_client.batches.retrieve("batch_nope")
+
+
+def test_batches_are_listed_newest_first_a_page_at_a_time(
+    client: openai.OpenAI, quick: RunningSandbox
+) -> None:
+    made = [start(client, [line("a")], metadata={"n": str(n)}).id for n in range(3)]
+    first = client.batches.list(limit=2)
+    assert [b.id for b in first.data] == made[:0:-1] and first.has_more
+    assert_matches(raw(quick, "GET", "/batches?limit=2").json(), "ListBatchesResponse")
+    rest = client.batches.list(limit=2, after=first.data[-1].id)
+    assert [b.id for b in rest.data] == made[:1] and not rest.has_more
+    assert [b.metadata for b in client.batches.list()] == [{"n": "2"}, {"n": "1"}, {"n": "0"}]
+    assert raw(quick, "GET", "/batches?limit=101").status_code == 400
+
+
+def test_output_lines_come_in_no_promised_order(
+    client: openai.OpenAI, quick: RunningSandbox
+) -> None:
+    control(quick, "config", {"batch_rows_per_second": 1000})
+    batch = start(client, [line(f"r{n:02}") for n in range(40)])
+    done = until(client, batch.id, lambda b: b.status == "completed")
+    ids = [r["custom_id"] for r in lines_of(client, done.output_file_id)]
+    assert sorted(ids) == [f"r{n:02}" for n in range(40)] and ids != sorted(ids)

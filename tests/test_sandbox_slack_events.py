@@ -328,8 +328,36 @@ def test_a_file_input_modal_submits_the_uploaded_file_as_slack_does(
     assert sent == {"ok": True, "status": 200}
     [seen] = bot.seen["view_submission"]
     assert seen["content"] == "q\nheat\n" and seen["file"]["name"] == "rows.csv"
-    assert httpx.get(seen["file"]["url_private"]).status_code == 403  # the bot token is needed
+    assert httpx.get(seen["file"]["url_private"]).status_code == 302  # the bot token is needed
     assert httpx.get(f"{sandbox.url}/_sandbox/views/U_REQUESTER").json()["modals"] == []
+
+
+def test_a_private_download_without_a_usable_token_is_a_sign_in_page_as_in_slack(
+    sandbox: RunningSandbox, bot: Bot, client: WebClient
+) -> None:
+    """No 401: Slack redirects to its sign-in page, which answers 200 with HTML; a file
+    the app was never given is a 404 page even with the bot token."""
+    trigger = sandbox.state.new_trigger_id("U_REQUESTER")
+    view = client.views_open(trigger_id=trigger, view=BATCH_MODAL)["view"]
+    upload = {"user": "U_REQUESTER", "name": "rows.csv", "content": "q\nheat\n"}
+    file = act(sandbox, "upload", upload)["file"]
+    url, bearer = file["url_private_download"], {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(url, headers=bearer).status_code == 404  # not submitted to the app yet
+    with pytest.raises(SlackApiError, match="file_not_found"):
+        client.files_info(file=file["id"])
+
+    values = {"rows_block": {"rows": [file["id"]]}}
+    act(sandbox, "submit", {"user": "U_REQUESTER", "view_id": view["id"], "values": values})
+    assert httpx.get(url, headers=bearer).content == b"q\nheat\n"
+    for headers in ({}, {"Authorization": "Bearer xoxp-not-ours"}):
+        refused = httpx.get(url, headers=headers)
+        assert refused.status_code == 302 and "/signin" in refused.headers["location"]
+        landed = httpx.get(url, headers=headers, follow_redirects=True)
+        assert landed.status_code == 200 and landed.headers["content-type"].startswith("text/html")
+        assert "Sign in" in landed.text and "heat" not in landed.text
+    downloads = [c for c in sandbox.state.calls if c["method"] == "file_download"]
+    # the 404, the test bot's download on submit, ours, then two refusals each followed
+    assert [c["status"] for c in downloads] == [404, 200, 200, 302, 302, 302, 302]
 
 
 def test_nothing_is_sent_without_a_request_url(sandbox: RunningSandbox) -> None:

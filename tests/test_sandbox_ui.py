@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -194,6 +195,30 @@ def test_approver_rejects_with_a_reason_in_a_modal_and_home_lists_the_job(page: 
     home = page.locator("#home")
     expect(home).to_contain_text("Your errands")
     expect(home).to_contain_text(marker)
+
+
+def test_a_batch_file_is_picked_in_the_modal_and_a_bad_one_is_refused_there(
+    page: Any, tmp_path: Path
+) -> None:
+    marker = unique("river")
+    type_command(page, f"/batch Name each city's main {marker}.")
+    modal = page.locator("#modal")
+    expect(modal).to_contain_text("File of rows")
+    picker = modal.locator("input[type=file]")
+    expect(picker).to_have_attribute("accept", ".csv,.jsonl,.ndjson,.txt")
+    expect(modal.locator("textarea")).to_have_value(f"Name each city's main {marker}.")
+
+    bad, good = tmp_path / "numbers.csv", tmp_path / "cities.csv"
+    bad.write_text("1,2\n3,4\n")
+    good.write_text("city\n" + "".join(f"City {n}\n" for n in range(12)))
+    picker.set_input_files(str(bad))
+    modal.get_by_role("button", name="Run batch").click()
+    expect(modal).to_contain_text("not a header row")
+    modal.locator("input[type=file]").set_input_files(str(good))
+    modal.get_by_role("button", name="Run batch").click()
+    expect(modal).to_have_count(0)
+    expect(latest_ephemeral(page)).to_contain_text("on 12 rows from cities.csv")
+    expect(message_with(page, marker)).to_contain_text("Batch for")
 
 
 def test_oncall_cancels_from_jobs_all_and_requester_from_the_home_tab(page: Any) -> None:

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 PREFIX = "errand:breaker"
+LAUNCHES = frozenset({"create", "batches.create"})  # the calls that start work: they close it
 
 
 class BreakerState(StrEnum):
@@ -58,9 +59,9 @@ class Breaker:
         """
         try:
             if ok:
-                self._success(closes=endpoint == "create")
+                self._success(closes=endpoint in LAUNCHES)
             else:
-                self._failure(reopens=endpoint == "create")
+                self._failure(reopens=endpoint in LAUNCHES)
         except RedisError as exc:
             log.warning("breaker cannot reach Redis", extra={"error": str(exc)})
 

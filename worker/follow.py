@@ -23,9 +23,12 @@ from openai.types.responses import Response
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
+from models.batch import LANE, BatchSeen
+from models.store.batch import apply_batch
 from models.store.checks import delay_check, lose_response
 from models.store.claim import DueCheck, claim_due_checks
 from worker.answers import apply
+from worker.batches import look
 from worker.context import Context
 from worker.metrics import follow_checked
 from worker.provider import ProviderError
@@ -161,12 +164,18 @@ def _check_together(ctx: Context, executor: ThreadPoolExecutor, due: list[DueChe
     return outcomes
 
 
-def _apply(ctx: Context, session: Session, response: Response) -> str:
-    applied = apply(session, ctx.kinds, response, webhooks=ctx.settings.webhooks_enabled)
+def _apply(ctx: Context, session: Session, answer: Response | BatchSeen) -> str:
+    webhooks = ctx.settings.webhooks_enabled
+    if isinstance(answer, BatchSeen):
+        applied = apply_batch(session, ctx.kinds, answer, webhooks=webhooks)
+    else:
+        applied = apply(session, ctx.kinds, answer, webhooks=webhooks)
     return FINISHED if applied and applied.terminal else PENDING
 
 
-def _retrieve(ctx: Context, due: DueCheck) -> Response | ProviderError:
+def _retrieve(ctx: Context, due: DueCheck) -> Response | BatchSeen | ProviderError:
+    if due.lane == LANE:
+        return look(ctx, due.job_id, due.response_id)
     try:
         return ctx.provider.retrieve(due.response_id)
     except ProviderError as error:

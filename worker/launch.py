@@ -26,10 +26,12 @@ import logging
 from concurrent.futures import Executor
 from datetime import timedelta
 
+from models.batch import LANE
 from models.settings import Settings
 from models.store.attempt import Launch, Recorded, Unanswered, fail_start, release_create
 from models.store.claim import LaunchRules, claim_launches
 from models.store.waiting import hold_over_cap, hold_queued
+from worker.batch_launch import start_batch
 from worker.context import Context
 from worker.provider import CreateRequest, ErrorClass, ProviderError
 from worker.responses import settle_strays, take_response
@@ -121,6 +123,12 @@ def _hold(ctx: Context) -> None:
 def start(ctx: Context, launch: Launch) -> str:
     """Send the create call of a launch this worker holds the claim of; record the outcome."""
     kind = ctx.kinds.get(launch.kind)
+    if kind.lane == LANE:
+        try:
+            made = start_batch(ctx, launch, kind)
+        except ProviderError as error:
+            return _create_failed(ctx, launch, error)
+        return "started" if made is Recorded.NEW else str(made)
     request = CreateRequest(
         launch.job_id, launch.attempt, launch.idempotency_key, launch.input_text, kind, launch.model
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 import openai
@@ -19,6 +19,7 @@ from openai import OpenAI
 from openai.types.responses import Response
 
 from models.kinds import Kind
+from worker.batch_api import BatchApi
 from worker.metrics import provider_call
 
 STREAM_IDLE = 120.0  # no event for this long: the stream is closed; the follow pulse re-opens it
@@ -27,6 +28,10 @@ CREATE_TIMEOUT = 30.0  # keep ERRAND_START_LEASE above it: the lease must outlas
 UNSENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 
 Observer = Callable[[str, bool], None]
+T = TypeVar("T")
+# The calls that make something at the provider (a response, a batch): a 404 there is our
+# configuration, and no answer means something may have been made.
+CREATES = frozenset({"create", "batches.create"})
 
 
 class ErrorClass(StrEnum):
@@ -83,13 +88,13 @@ def _by_status(exc: openai.APIStatusError, endpoint: str) -> ProviderError:
     if (
         status in (401, 403)
         or code == "insufficient_quota"
-        or (status == 404 and endpoint == "create")
+        or (status == 404 and endpoint in CREATES)
     ):
         cls = ErrorClass.CONFIG
     elif status in (408, 409, 429):
         cls = ErrorClass.TRANSIENT
     elif status >= 500:
-        cls = ErrorClass.UNKNOWN if endpoint == "create" else ErrorClass.TRANSIENT
+        cls = ErrorClass.UNKNOWN if endpoint in CREATES else ErrorClass.TRANSIENT
     else:
         cls = ErrorClass.REFUSED
     return ProviderError(
@@ -148,6 +153,7 @@ class Provider:
             max_retries=0, timeout=httpx2.Timeout(STREAM_IDLE, connect=10.0)
         )
         self._observers = list(observers)
+        self.batches = BatchApi(self._create_client, self._read_client, self._call)
 
     def _observe(self, endpoint: str, error: ProviderError | None) -> None:
         """Tell the breaker (and metrics) how a call went. A refusal is an answer; a
@@ -201,7 +207,7 @@ class Provider:
         """Ask the provider to stop; idempotent there, and a finished one answers 400."""
         return self._call("cancel", lambda: self._create_client.responses.cancel(response_id))
 
-    def _call(self, endpoint: str, call: Callable[[], Response]) -> Response:
+    def _call(self, endpoint: str, call: Callable[[], T]) -> T:
         """Run one call, classify its failure, and tell the observers either way."""
         try:
             response = call()

@@ -27,6 +27,7 @@ from models.status import PROVIDER_PENDING
 from models.store.attempt import Recorded, note_extra, note_started, record_response
 from models.store.checks import holder
 from worker.answers import apply
+from worker.batch_launch import settle_batch_stray
 from worker.context import Context
 from worker.provider import ProviderError
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 SETTLE_AFTER = 2.0  # seconds a delivery for an unknown response waits for its create's answer
 STRAY_BATCH = 20
+# A webhook's ID names a batch or a response; the provider's IDs say which by their prefix.
+BATCH_ID = "batch_"
 TRY_AGAIN = 10.0  # seconds before a stray the provider did not answer about is looked at again
 
 
@@ -106,6 +109,8 @@ def _settle(ctx: Context, response_id: str) -> str:
     cancelled as an extra."""
     if holder(ctx.db, response_id) is not None:
         return "known"
+    if response_id.startswith(BATCH_ID):
+        return settle_batch_stray(ctx, response_id)
     response = ctx.provider.retrieve(response_id)
     meta = response.metadata or {}
     job_id, number = meta.get("job_id"), str(meta.get("attempt", ""))

@@ -12,9 +12,11 @@ import logging
 
 from openai.types.responses import Response
 
+from models.batch import LANE
 from models.errors import JobNotFound
 from models.store.stops import pending_stop, stop_before_start
 from worker.answers import apply
+from worker.batches import cancel_batch
 from worker.context import Context
 from worker.provider import ProviderError
 
@@ -31,6 +33,8 @@ def stop(ctx: Context, job_id: str) -> str:
         return "nothing to stop"
     if request is None:
         return "nothing to stop"
+    if request.response_id is not None and request.lane == LANE:
+        return cancel_batch(ctx, request.job_id, request.response_id)
     if request.response_id is not None:
         return _cancel_at_provider(ctx, request.job_id, request.response_id)
     stop_before_start(ctx.db, request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.blocks.batch import rows_field
 from bot.blocks.controls import actions_block, card_actions
 from bot.blocks.money import cost_label
 from bot.blocks.people import actor, attempt_label
@@ -46,6 +47,7 @@ def card(job: Job, title: str, now: datetime | None = None) -> tuple[str, list[d
     fields = [
         f"*{fit(title, TITLE_MAX)}* for {actor(job.requested_by)}",
         f"*Status:* {label}",
+        *rows_field(job),
         timing(job),
     ]
     blocks = [

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-import models.job  # noqa: F401  (registers the tables on the metadata)
+import models.job
+import models.job_file  # noqa: F401  (each registers its tables on the metadata)
 from models.base import Base
 from models.db import make_engine
 

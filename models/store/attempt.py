@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import case, select, update
@@ -37,6 +37,10 @@ class Launch:
     input_text: str
     kind: str
     model: str
+    # Create calls sent for the attempt before this one, and when the attempt was opened:
+    # where an earlier create went unanswered, a batch it made can be looked for since then.
+    earlier_creates: int = 0
+    opened_at: datetime | None = None
 
 
 class Recorded(StrEnum):

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from models.batch import LANE, TIER
 from models.job import Attempt, Job
 from models.kinds import Kind, KindsConfig
 from models.status import JobStatus
@@ -28,9 +29,16 @@ KIND_HELD = "Waiting for an approver: {command} jobs need an approver before the
 
 
 def estimate(kinds: KindsConfig, job: Job) -> float | None:
-    """The most the job's next attempt can cost in tokens (None: no price for its model)."""
+    """The most the job's next attempt can cost in tokens (None: no price for its model);
+    a batch's is every row's, at batch prices, so a huge file cannot pass the budget."""
     kind = kinds.kinds.get(job.kind)
-    return kinds.estimate(kind, job.model, len(job.input_text)) if kind else None
+    if kind is None:
+        return None
+    if job.lane != LANE:
+        return kinds.estimate(kind, job.model, len(job.input_text))
+    rows = int((job.output or {}).get("rows") or 1)
+    chars = int((job.output or {}).get("input_chars") or 0) + rows * len(job.input_text)
+    return kinds.estimate(kind, job.model, chars, rows=rows, tier=TIER)
 
 
 def spent_today(session: Session, user: str, now: datetime) -> float:

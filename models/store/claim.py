@@ -48,6 +48,7 @@ class DueCheck:
     job_id: str
     response_id: str
     due_at: datetime
+    lane: str = ""  # a batch lane job's response_id is its batch's
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,8 @@ def _fence(
         job.input_text,
         job.kind,
         job.model,
+        earlier_creates=attempt.create_calls,
+        opened_at=attempt.created_at,
     )
 
 
@@ -222,7 +225,7 @@ def claim_due_checks(db: Database, *, limit: int) -> list[DueCheck]:
     )
     with db.unit() as unit:
         rows = unit.session.execute(
-            select(Job.id, Attempt.response_id, Job.next_check_at)
+            select(Job.id, Attempt.response_id, Job.next_check_at, Job.lane)
             .join(Attempt, is_current_attempt())
             .where(Job.id.in_(pick.scalar_subquery()), Attempt.response_id.is_not(None))
         ).all()
@@ -231,4 +234,4 @@ def claim_due_checks(db: Database, *, limit: int) -> list[DueCheck]:
             unit.session.execute(
                 update(Job).where(Job.id.in_(ids)).values(next_check_at=now + CHECK_LEASE)
             )
-    return [DueCheck(job, str(response), due or now) for job, response, due in rows]
+    return [DueCheck(job, str(response), due or now, lane) for job, response, due, lane in rows]

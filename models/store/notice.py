@@ -25,10 +25,12 @@ from sqlalchemy import Row, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from models.base import utcnow
+from models.batch import LANE
 from models.db import Database
 from models.job import Job, Notice, notices
 from models.notifier import ALERTS, CARD, Milestone
 from models.status import RESULTS, TERMINAL, values
+from models.store.batch import results_file
 
 CLAIM = timedelta(seconds=60)
 MAX_TRIES = 8
@@ -137,9 +139,22 @@ def _milestone(db: Database, row: Row[Any], job: Job, fence: datetime) -> Milest
     detail = dict(row.detail or {})
     if row.tries and row.last_error is None:  # an earlier try ended unrecorded (a worker died)
         detail["uncertain"] = True
+    results = partial(results_file, db, job.id) if job.lane == LANE else _no_results
     return Milestone(
-        row.id, row.milestone, detail, job, row.next_try_at, row.tries + 1, fence, checkpoint
+        row.id,
+        row.milestone,
+        detail,
+        job,
+        row.next_try_at,
+        row.tries + 1,
+        fence,
+        checkpoint,
+        results,
     )
+
+
+def _no_results() -> bytes | None:
+    return None
 
 
 def _lease(session: Session, claims: dict[str, Claimed], until: datetime) -> None:

@@ -67,7 +67,7 @@ def apply_observation(
         return None
     attempt, job = row
     now = utcnow()
-    checks = _count_check(session, attempt, seen.status, now)
+    checks = count_check(session, attempt, seen.status, now)
     if attempt.number != job.attempts or job.status not in ACTIVE:
         return Applied(job.id, terminal=True)
     kind = kinds.get(job.kind)
@@ -78,7 +78,7 @@ def apply_observation(
     return _finish(session, kinds, kind, job, attempt, seen)
 
 
-def _count_check(session: Session, attempt: Attempt, status: str, now: datetime) -> int:
+def count_check(session: Session, attempt: Attempt, status: str, now: datetime) -> int:
     """Count the check; returns the checks made so far, this one included.
 
     Counted from the value read, not from `attempt` after the UPDATE: the ORM
@@ -95,7 +95,7 @@ def _count_check(session: Session, attempt: Attempt, status: str, now: datetime)
 def _progress(session: Session, job: Job, status: str, now: datetime, next_check: datetime) -> None:
     values: dict[str, object] = {"next_check_at": next_check, "last_checked_at": now}
     if status == "in_progress" and job.status == JobStatus.QUEUED:
-        _begin_running(session, job)
+        begin_running(session, job)
     elif job.status == JobStatus.RUNNING and _progress_due(job, now):
         key = f"still_running:{int(now.timestamp())}"
         add_notice(session, job.id, "still_running", key=key)
@@ -103,7 +103,7 @@ def _progress(session: Session, job: Job, status: str, now: datetime, next_check
     session.execute(update(jobs).where(jobs.c.id == job.id).values(**values))
 
 
-def _begin_running(session: Session, job: Job) -> None:
+def begin_running(session: Session, job: Job) -> None:
     try:
         transition(
             session, job.id, JobStatus.RUNNING, actor="provider", action="running", notice="running"
@@ -146,13 +146,13 @@ def _finish(
         "output_text": seen.output_text,
         "output": seen.output,
         "usage": seen.usage,
-        "cost_usd": _add(job.cost_usd, cost),
+        "cost_usd": add_cost(job.cost_usd, cost),
         "service_tier": seen.service_tier,
         "error": seen.error,
         "next_check_at": None,
         **said,
     }
-    _settle(session, job.id, target, actor, values, seen.error)
+    settle_job(session, job.id, target, actor, values, seen.error)
     return Applied(job.id, terminal=True, kind=job.kind, cost_usd=cost)
 
 
@@ -166,7 +166,7 @@ def _target(job: Job, kind: Kind, seen: Observation) -> tuple[JobStatus, str]:
     return target, "provider"
 
 
-def _settle(
+def settle_job(
     session: Session,
     job_id: str,
     target: JobStatus,
@@ -203,12 +203,16 @@ def _retry_after_failure(session: Session, job: Job, reason: str, cost: float | 
         action="auto_retry",
         detail=reason,
         notice="retrying",
-        values={"attempts": number, "next_check_at": None, "cost_usd": _add(job.cost_usd, cost)},
+        values={
+            "attempts": number,
+            "next_check_at": None,
+            "cost_usd": add_cost(job.cost_usd, cost),
+        },
     )
     open_attempt(session, job.id, number)
 
 
-def _add(total: float | None, more: float | None) -> float | None:
+def add_cost(total: float | None, more: float | None) -> float | None:
     if more is None:
         return total
     return round((total or 0.0) + more, 6)

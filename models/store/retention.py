@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from models.db import Database
 from models.job import Event, Job, attempts, events, jobs, notices
+from models.job_file import job_files
 from models.notifier import CARD
 from models.status import TERMINAL
 
@@ -65,6 +66,8 @@ def purge_jobs(db: Database, job_ids: Sequence[str], now: datetime) -> int:
         unit.session.execute(update(attempts).where(where).values(provider_error=None))
         unit.session.execute(update(events).where(events.c.job_id.in_(job_ids)).values(detail=None))
         unit.session.execute(delete(notices).where(notices.c.job_id.in_(job_ids)))
+        files = job_files.c.job_id.in_(job_ids)
+        unit.session.execute(update(job_files).where(files).values(data=None))
     return done
 
 

@@ -38,6 +38,7 @@ class StopRequest:
     target: JobStatus
     actor: str
     response_id: str | None
+    lane: str = ""  # a batch lane job's response_id is its batch's
 
 
 def request_cancel(db: Database, dispatch: Dispatch, job_id: str, *, actor: str) -> str:
@@ -161,6 +162,7 @@ def pending_stop(db: Database, job_id: str) -> StopRequest | None:
         JobStatus(job.stop_requested),
         job.stop_requested_by or "errand",
         attempt.response_id if attempt else None,
+        job.lane,
     )
 
 

@@ -22,7 +22,9 @@ from models.db import Database
 from models.errors import InputRejected
 from models.ids import new_job_id
 from models.job import Job, attempts, events, jobs, notices
+from models.job_file import job_files
 from models.kinds import Kind, KindsConfig
+from models.rows import Rows, pack_rows, row_prompt
 from models.status import JobStatus
 from models.store.attempt import attempt_key
 from models.store.lifecycle import event_row, notice_row
@@ -44,17 +46,86 @@ def submit(
 ) -> Job:
     """Create a job for the workers to launch; a repeated key returns the first job."""
     kind = _kind(kinds, kind_name)
+    if kind.lane == "batch":
+        raise InputRejected(f"{kind.command} runs a file of rows: give the file too.")
     text = validate_input(kind, text)
     where = {"team_id": team, "channel_id": channel, "response_url": response_url}
     job = _job_row(kind, text, user, where, idempotency_key)
+    return _store(db, idempotency_key, job, _rows(job, kind, text, user))
+
+
+def submit_batch(
+    db: Database,
+    kinds: KindsConfig,
+    kind_name: str,
+    instructions: str,
+    rows: Rows,
+    *,
+    user: str,
+    channel: str | None = None,
+    team: str | None = None,
+    response_url: str | None = None,
+    idempotency_key: str | None = None,
+    filename: str | None = None,
+) -> Job:
+    """Create a batch job: `instructions` applied to each of `rows` (from models.rows
+    .parse_rows), stored with the job in the same transaction; a repeated key returns
+    the first job."""
+    kind = _kind(kinds, kind_name)
+    if kind.lane != "batch":
+        raise InputRejected(f"{kind.command} takes no file of rows.")
+    text, chars = validate_batch(kind, instructions, rows)
+    where = {"team_id": team, "channel_id": channel, "response_url": response_url}
+    job = _job_row(kind, text, user, where, idempotency_key)
+    # What the card and the budget need, without reading the rows: their number and size.
+    job["output"] = {"rows": len(rows), "input_chars": chars, "filename": filename}
+    job_, attempt, event, notice = _rows(job, kind, text, user)
+    event["detail"] = f"{kind.name}: {len(rows):,} rows from {filename or 'a file'}: {text[:200]}"
+    file = _rows_file(job, rows, chars, filename)
+    return _store(db, idempotency_key, job, (job_, attempt, event, notice, file))
+
+
+def validate_batch(kind: Kind, instructions: str, rows: Rows) -> tuple[str, int]:
+    """The instructions, and each row as the model will read it, within the kind's limit;
+    returns the instructions and the characters of all rows together."""
+    text = (instructions or "").strip()
+    if not text:
+        raise InputRejected("Say what to do with each row: the instructions are empty.")
+    limit = kind.max_input_chars
+    if len(text) > limit:
+        raise InputRejected(
+            f"The instructions are {len(text):,} characters; at most {limit:,}. Shorten them."
+        )
+    sizes = [len(row_prompt(rows.columns, row)) for row in rows.rows]
+    for number, size in enumerate(sizes, start=1):
+        if size > limit:
+            raise InputRejected(
+                f"Row {number:,} is {size:,} characters; each row can be at most {limit:,}."
+            )
+    return text, sum(sizes)
+
+
+def _store(db: Database, key: str | None, job: Row, rows: tuple[Row, ...]) -> Job:
     try:  # the unique key is the check: one round trip on the slash command's path
-        store_new_job(db.engine, *_rows(job, kind, text, user))
+        store_new_job(db.engine, *rows)
     except IntegrityError:
-        existing = _by_key(db, idempotency_key) if idempotency_key else None
+        existing = _by_key(db, key) if key else None
         if existing is None:
             raise
         return existing
     return Job(**job)
+
+
+def _rows_file(job: Row, rows: Rows, chars: int, filename: str | None) -> Row:
+    return {
+        "job_id": job["id"],
+        "name": "rows",
+        "filename": (filename or None) and filename[:255],
+        "row_count": len(rows),
+        "input_chars": chars,
+        "data": pack_rows(rows),
+        "created_at": job["created_at"],
+    }
 
 
 def validate_input(kind: Kind, text: str) -> str:
@@ -120,9 +191,10 @@ def _rows(job: Row, kind: Kind, text: str, user: str) -> tuple[Row, Row, Row, Ro
     return job, attempt, event, notice_row(job_id, "queued", key="queued", at=now)
 
 
-def store_new_job(engine: Engine, job: Row, attempt: Row, event: Row, notice: Row) -> None:
-    """Insert the four rows; a repeated idempotency key raises `IntegrityError`."""
-    rows = ((jobs, job), (attempts, attempt), (events, event), (notices, notice))
+def store_new_job(engine: Engine, *new: Row) -> None:
+    """Insert the job, its attempt, event and notice (and a batch's rows file); a repeated
+    idempotency key raises `IntegrityError`."""
+    rows = tuple(zip((jobs, attempts, events, notices, job_files), new, strict=False))
     if engine.dialect.name == "postgresql":
         _in_one_statement(engine, rows)
     else:

@@ -129,6 +129,7 @@ function inputBlock(b) {
       + ` file(s), 10 MB each.</div>`;
   }
   return `<div class="bk-input"><label>${textObject(b.label)}</label>${field}`
+    + `${b.hint ? `<div class="hint">${textObject(b.hint)}</div>` : ""}`
     + `${error ? `<div class="error">${esc(error)}</div>` : ""}</div>`;
 }
 
