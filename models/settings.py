@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, alias="ERRAND_METRICS_PORT")
     bot_db_timeout: float = Field(default=2.0, ge=0, alias="ERRAND_BOT_DB_TIMEOUT")
     allow_self_approval: bool = Field(default=False, alias="ERRAND_ALLOW_SELF_APPROVAL")
+    # Zero data retention: no create carries `background=true` or `store=true`; each job
+    # is a stream a worker holds in one of its `zdr_slots` (worker.held).
+    zdr: bool = Field(default=False, alias="ERRAND_ZDR")
+    zdr_slots: int = Field(default=8, ge=1, alias="ERRAND_ZDR_SLOTS")
 
     @field_validator("approvers", "oncall", mode="before")
     @classmethod
