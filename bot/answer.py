@@ -33,6 +33,10 @@ BACKGROUND = (
     "\n\n_This takes longer than a quick answer: it carries on in the background, and"
     " the whole answer follows in this thread when it is done._"
 )
+INTERRUPTED = (
+    "\n\n_The answer was interrupted and is being written again: the whole answer follows"
+    " in this thread when it is done._"
+)
 KEEP_FOR = 86_400  # seconds a job's stream record outlives its last change
 
 
@@ -53,14 +57,16 @@ class AnswerStream:
         self.clock = clock
 
     def progress(self, m: Milestone) -> None:
-        """Start the stream, or append what is new since the last progress."""
+        """Start the stream, or append what is new since the last progress; an answer
+        interrupted (written again from the start) or past its time is handed over."""
         job, state = m.job, self._state(m.job.id)
-        if "text" not in m.detail or state.get("off"):
+        interrupted = bool(m.detail.get("interrupted"))
+        if state.get("off") or ("text" not in m.detail and not interrupted):
             return
-        text = escape(str(m.detail["text"]))
+        text = escape(str(m.detail.get("text", "")))
         try:
-            if self._overdue(job):
-                self._hand_over(job, state)
+            if interrupted or self._overdue(job):
+                self._hand_over(job, state, INTERRUPTED if interrupted else BACKGROUND)
             elif "ts" not in state:
                 self._start(job, text)
             elif len(text) > int(state["sent"]):
@@ -95,16 +101,17 @@ class AnswerStream:
         started = job.started_at or job.created_at
         return limit is not None and (self.clock() - started).total_seconds() > limit
 
-    def _hand_over(self, job: Job, state: dict[str, Any]) -> None:
-        """Past its interactive time: stop the stream with a line saying the answer
-        follows when done; the job's result is then posted as usual."""
+    def _hand_over(self, job: Job, state: dict[str, Any], line: str = BACKGROUND) -> None:
+        """Past its interactive time (or interrupted: its worker died and the answer starts
+        again, written anew): stop the stream with a line saying the answer follows when
+        done; the job's result is then posted as usual."""
         if "ts" in state:
             call(
                 self.client.chat_stopStream,
                 budget=self.budget,
                 channel=job.channel_id,
                 ts=str(state["ts"]),
-                markdown_text=BACKGROUND,
+                markdown_text=line,
             )
         self._save(job.id, off=1)
 

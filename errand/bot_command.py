@@ -6,7 +6,7 @@ import argparse
 
 from bot.serve import run_bot
 from errand.exposition import Exposition
-from errand.parts import connect
+from errand.parts import connect, refuse_unfit_kinds
 from errand.wiring import bot_context
 from models.settings import Settings
 
@@ -17,6 +17,7 @@ def bot(args: argparse.Namespace, settings: Settings) -> int:
     # person is told nothing started instead of seeing Slack's timeout. 0 turns the
     # bound off (a PgBouncer that refuses the `options` startup parameter).
     parts = connect(settings, db_wait=settings.bot_db_timeout or None)
+    refuse_unfit_kinds(settings, parts.kinds)
     exposition = Exposition(parts.db, parts.redis, parts.kinds)
     run_bot(
         bot_context(parts),

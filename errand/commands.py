@@ -12,8 +12,10 @@ from pathlib import Path
 
 from errand import embedded_redis
 from errand.exposition import share_across_processes
+from errand.parts import refuse_unfit_kinds
 from errand.sandbox_mode import SandboxOptions, run_sandbox
 from errand.supervise import spawn, supervise
+from models.kinds import load_kinds
 from models.migrate import upgrade
 from models.settings import Settings, require
 
@@ -27,6 +29,7 @@ def db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Everything on one machine: migrate, a private Redis if needed, a worker, and the bot
     when Slack is configured."""
+    refuse_unfit_kinds(settings, load_kinds(settings.config_path))
     if args.sandbox:
         options = SandboxOptions(host=args.host, port=args.port, duration=args.duration)
         return run_sandbox(settings, options)

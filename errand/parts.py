@@ -32,6 +32,17 @@ class Parts:
         return Dispatcher(self.redis)
 
 
+def refuse_unfit_kinds(settings: Settings, kinds: KindsConfig) -> None:
+    """Under zero data retention, stop at start with one line naming the kinds that need
+    data stored at the provider, rather than accept jobs no worker can run."""
+    unfit = kinds.unfit_for_zdr() if settings.zdr else []
+    if unfit:
+        raise SystemExit(
+            f"errand: ERRAND_ZDR=1 cannot run kinds {', '.join(unfit)}: the batch lane needs "
+            "files stored at the provider; remove them from ERRAND_CONFIG or unset ERRAND_ZDR."
+        )
+
+
 def connect(settings: Settings, *, db_wait: float | None = None) -> Parts:
     """The parts from the settings; `db_wait` bounds every database wait (see
     `models.db.make_engine`). Redis is REDIS_URL, else the embedded Redis `errand run`

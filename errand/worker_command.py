@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 
 from errand.exposition import serve_metrics
-from errand.parts import connect
+from errand.parts import connect, refuse_unfit_kinds
 from errand.wiring import worker_context
 from models.settings import Settings
 from worker.process import run_worker
 
 
 def worker(args: argparse.Namespace, settings: Settings) -> int:
-    ctx = worker_context(connect(settings))
+    parts = connect(settings)
+    refuse_unfit_kinds(settings, parts.kinds)
+    ctx = worker_context(parts)
     serve_metrics(settings.metrics_port)
     run_worker(ctx, burst=args.burst)
     return 0

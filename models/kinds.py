@@ -71,6 +71,11 @@ class Kind(BaseModel):
     )
 
 
+# Lanes whose jobs need the provider to keep data: a batch's input and output are files
+# stored at the provider, so they cannot run under zero data retention (ERRAND_ZDR).
+STORED_LANES = frozenset({"batch"})
+
+
 class KindsConfig(BaseModel):
     """The whole file: kinds by name and the price tables."""
 
@@ -90,6 +95,10 @@ class KindsConfig(BaseModel):
     def by_command(self, command: str) -> Kind | None:
         """The kind a slash command starts, if any."""
         return next((k for k in self.kinds.values() if k.command == command), None)
+
+    def unfit_for_zdr(self) -> list[str]:
+        """The kinds that cannot run without data stored at the provider, by name."""
+        return sorted(k.name for k in self.kinds.values() if k.lane in STORED_LANES)
 
     def cost(
         self,

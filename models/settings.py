@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     retention_archive: str | None = Field(default=None, alias="ERRAND_RETENTION_ARCHIVE")
     retention_interval: float = Field(default=3600.0, gt=0, alias="ERRAND_RETENTION_INTERVAL")
     allow_self_approval: bool = Field(default=False, alias="ERRAND_ALLOW_SELF_APPROVAL")
+    # Zero data retention: no create carries `background=true` or `store=true`; each job
+    # is a stream a worker holds in one of its `zdr_slots` (worker.held).
+    zdr: bool = Field(default=False, alias="ERRAND_ZDR")
+    zdr_slots: int = Field(default=8, ge=1, alias="ERRAND_ZDR_SLOTS")
 
     @field_validator("approvers", "oncall", mode="before")
     @classmethod

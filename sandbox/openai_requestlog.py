@@ -26,6 +26,8 @@ BODY_FIELDS = (
     "previous_response_id",
     "metadata",
     "max_output_tokens",
+    "tools",
+    "include",
 )
 
 

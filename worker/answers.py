@@ -24,7 +24,14 @@ def apply(
 ) -> Applied | None:
     """Record what the provider says about a response (in the caller's transaction) and
     count the cost it recorded."""
-    applied = apply_observation(session, kinds, observation(response), webhooks=webhooks)
+    return apply_seen(session, kinds, observation(response), webhooks=webhooks)
+
+
+def apply_seen(
+    session: Session, kinds: KindsConfig, seen: Observation, *, webhooks: bool
+) -> Applied | None:
+    """`apply` for what Errand saw itself (a held stream closed or broken), and its cost."""
+    applied = apply_observation(session, kinds, seen, webhooks=webhooks)
     if applied is not None and applied.cost_usd:
         cost_recorded(applied.kind, applied.cost_usd)
     return applied

@@ -83,14 +83,10 @@ def launch_due(ctx: Context, executor: Executor, *, limit: int = BATCH) -> int:
     Responses that webhooks revealed are settled first: an attempt whose create went
     unanswered takes its response rather than create again."""
     settle_strays(ctx)
-    allowed = ctx.breaker.launches_allowed(limit)
-    if allowed < limit:
-        _hold(ctx)
+    allowed = allowed_launches(ctx, limit)
     if allowed == 0:
         return 0
     rules = launch_rules(ctx.settings)
-    if rules.max_active is not None:
-        hold_over_cap(ctx.db, rules.max_active, rules.unknown_wait)
     started = 0
     while allowed > 0:
         wanted = min(allowed, AT_ONCE)
@@ -101,6 +97,18 @@ def launch_due(ctx: Context, executor: Executor, *, limit: int = BATCH) -> int:
             break
         allowed -= wanted
     return started
+
+
+def allowed_launches(ctx: Context, limit: int) -> int:
+    """How many of `limit` launches may be claimed now: fewer while the breaker holds
+    (waiting jobs are told why); the requesters' cap is applied on the way."""
+    allowed = ctx.breaker.launches_allowed(limit)
+    if allowed < limit:
+        _hold(ctx)
+    rules = launch_rules(ctx.settings)
+    if allowed and rules.max_active is not None:
+        hold_over_cap(ctx.db, rules.max_active, rules.unknown_wait)
+    return allowed
 
 
 def _hold(ctx: Context) -> None:
@@ -127,7 +135,7 @@ def start(ctx: Context, launch: Launch) -> str:
         try:
             made = start_batch(ctx, launch, kind)
         except ProviderError as error:
-            return _create_failed(ctx, launch, error)
+            return create_failed(ctx, launch, error)
         return "started" if made is Recorded.NEW else str(made)
     request = CreateRequest(
         launch.job_id, launch.attempt, launch.idempotency_key, launch.input_text, kind, launch.model
@@ -135,13 +143,14 @@ def start(ctx: Context, launch: Launch) -> str:
     try:
         response = ctx.provider.create(request)
     except ProviderError as error:
-        return _create_failed(ctx, launch, error)
+        return create_failed(ctx, launch, error)
     recorded = take_response(ctx, launch.job_id, launch.attempt, response, kind)
     log.info("started", extra={"job_id": launch.job_id, "response_id": response.id})
     return "started" if recorded is Recorded.NEW else recorded.value
 
 
-def _create_failed(ctx: Context, launch: Launch, error: ProviderError) -> str:
+def create_failed(ctx: Context, launch: Launch, error: ProviderError) -> str:
+    """Record a create that gave no response, by what its error means (module docstring)."""
     extra = {"job_id": launch.job_id, "reason": error.reason, "class": error.cls.value}
     log.warning("create failed", extra=extra)
     if error.cls is ErrorClass.REFUSED:

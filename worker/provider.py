@@ -23,6 +23,9 @@ from worker.batch_api import BatchApi
 from worker.metrics import provider_call
 
 STREAM_IDLE = 120.0  # no event for this long: the stream is closed; the follow pulse re-opens it
+# A held stream (zero data retention) cannot be re-opened, so it waits longer for a quiet
+# model (a deep research between searches) before calling the connection lost.
+HELD_IDLE = 300.0
 CREATE_TIMEOUT = 30.0  # keep ERRAND_START_LEASE above it: the lease must outlast the call
 # The request never left: connecting failed, or no pooled connection was free.
 UNSENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
@@ -152,6 +155,9 @@ class Provider:
         self._stream_client = client.with_options(
             max_retries=0, timeout=httpx2.Timeout(STREAM_IDLE, connect=10.0)
         )
+        self._held_client = client.with_options(
+            max_retries=0, timeout=httpx2.Timeout(HELD_IDLE, connect=10.0)
+        )
         self._observers = list(observers)
         self.batches = BatchApi(self._create_client, self._read_client, self._call)
 
@@ -171,25 +177,27 @@ class Provider:
         return self._call("create", lambda: self._create_once(request))
 
     def _create_once(self, request: CreateRequest) -> Response:
-        kind = request.kind
-        extra: dict[str, Any] = {"tools": kind.tools} if kind.tools else {}
         # stream=True: the ID arrives with `response.created`, before the answer would;
         # closing the stream leaves a background response running (worker.stream reads
         # streaming kinds' events later).
         made: Any = self._create_client.responses.create(
-            model=request.model,
-            input=request.input_text,
-            instructions=kind.instructions or openai.omit,
-            background=True,
-            store=True,
-            stream=True,
-            max_output_tokens=kind.max_output_tokens,
-            service_tier=kind.service_tier or openai.omit,
-            metadata={"job_id": request.job_id, "attempt": str(request.attempt), "kind": kind.name},
-            extra_headers={"Idempotency-Key": request.idempotency_key},
-            **extra,
+            background=True, store=True, **_create_body(request)
         )
         return _first_response(made)
+
+    def open_held(self, request: CreateRequest) -> Held:
+        """Start a response that lives only as long as this stream (zero data retention):
+        `store=false`, no `background`. Its first event names it; the caller reads the rest,
+        and closing the stream ends the response."""
+        return self._call("create", lambda: self._open_held_once(request))
+
+    def _open_held_once(self, request: CreateRequest) -> Held:
+        made: Any = self._held_client.responses.create(store=False, **_create_body(request))
+        try:
+            return Held(_first_event_response(made), made)
+        except BaseException:
+            made.close()
+            raise
 
     def retrieve(self, response_id: str) -> Response:
         """Read a response's current state; errors come back classified."""
@@ -219,6 +227,42 @@ class Provider:
         return response
 
 
+@dataclass(frozen=True)
+class Held:
+    """A held stream's response as first announced, and its events still to read (close
+    them to end the response)."""
+
+    response: Response
+    events: Any
+
+
+def _create_body(request: CreateRequest) -> dict[str, Any]:
+    """What every create sends, whichever way it keeps the response."""
+    kind = request.kind
+    extra: dict[str, Any] = {"tools": kind.tools} if kind.tools else {}
+    return {
+        "model": request.model,
+        "input": request.input_text,
+        "instructions": kind.instructions or openai.omit,
+        "stream": True,
+        "max_output_tokens": kind.max_output_tokens,
+        "service_tier": kind.service_tier or openai.omit,
+        "metadata": {"job_id": request.job_id, "attempt": str(request.attempt), "kind": kind.name},
+        "extra_headers": {"Idempotency-Key": request.idempotency_key},
+        **extra,
+    }
+
+
+def _first_event_response(events: Any) -> Response:
+    """The response the stream's first event (`response.created`) carries; the stream
+    stays open for the rest."""
+    for event in events:
+        response = getattr(event, "response", None)
+        if isinstance(response, Response):
+            return response
+    raise ProviderError("the create's stream ended before the response", cls=ErrorClass.UNKNOWN)
+
+
 def _first_response(made: object) -> Response:
     """A streamed create answers with events; the first (`response.created`) carries the
     response. Closing the connection leaves a background response running."""
@@ -226,11 +270,7 @@ def _first_response(made: object) -> Response:
         return made
     events: Any = made
     with events:
-        for event in events:
-            response = getattr(event, "response", None)
-            if isinstance(response, Response):
-                return response
-    raise ProviderError("the create's stream ended before the response", cls=ErrorClass.UNKNOWN)
+        return _first_event_response(events)
 
 
 def make_openai_client(api_key: str, *, max_connections: int = 64) -> OpenAI:

@@ -47,6 +47,7 @@ class Pulse:
     run: Callable[[], str]
     period: float
     woken: bool = False  # others call `wake` for it: it listens rather than polls
+    on_stop: Callable[[], None] | None = None  # once no tick runs, as the worker stops
 
 
 def _done(redis: Redis, name: str, period: float) -> None:
@@ -73,6 +74,7 @@ class Pulses:
         self._redis = redis
         self._wake = wake
         self._lease = redis.register_script(_LEASE)
+        self._pulses = pulses
         self._halt = threading.Event()
         self._threads = [
             threading.Thread(target=self._keep, args=(p,), name=f"errand-{p.name}", daemon=True)
@@ -84,11 +86,15 @@ class Pulses:
             thread.start()
 
     def stop(self, *, grace: float = 30.0) -> None:
-        """Start no more ticks and let the running ones finish their transactions."""
+        """Start no more ticks and let the running ones finish their transactions; then
+        let each pulse hand over what it holds (`Pulse.on_stop`)."""
         self._halt.set()
         deadline = time.monotonic() + grace
         for thread in self._threads:
             thread.join(max(deadline - time.monotonic(), 0.0))
+        for pulse in self._pulses:
+            if pulse.on_stop is not None:
+                pulse.on_stop()
 
     def _keep(self, pulse: Pulse) -> None:
         while not self._halt.is_set():

@@ -15,6 +15,7 @@ from worker import launch, notify, recover, stream
 from worker.context import Context
 from worker.dispatch import QUEUES
 from worker.follow import Follower
+from worker.held import HeldStreams
 from worker.pressure import Pressure
 from worker.pulse import Pulse
 
@@ -41,7 +42,6 @@ def pulses(ctx: Context) -> list[Pulse]:
         on_finished=lambda: wake(ctx.redis, "notify"),
     )
     notifying = ThreadPoolExecutor(size, thread_name_prefix="errand-notify")
-    launching = ThreadPoolExecutor(LAUNCH_THREADS, thread_name_prefix="errand-launch")
     return [
         Pulse(
             "follow",
@@ -50,18 +50,28 @@ def pulses(ctx: Context) -> list[Pulse]:
             woken=True,
         ),
         Pulse("notify", lambda: _notify(ctx, notifying, pressure), 0.25, woken=True),
-        Pulse("launch", lambda: _launch(ctx, launching, pressure), 0.25),
+        _launching(ctx, pressure),
         Pulse("recover", lambda: str(recover.recover(ctx)), 5.0),
         Pulse("schedule", _scheduler(ctx), 1.0),
         Pulse("retention", lambda: _retention(ctx), ctx.settings.retention_interval),
     ]
 
 
+def _launching(ctx: Context, pressure: Pressure) -> Pulse:
+    """One launch pulse for the deployment; under zero data retention, one per worker,
+    claiming for its own slots (`worker.held`)."""
+    if ctx.settings.zdr:
+        return HeldStreams(ctx, pressure).pulse()
+    launching = ThreadPoolExecutor(LAUNCH_THREADS, thread_name_prefix="errand-launch")
+    return Pulse("launch", lambda: _launch(ctx, launching, pressure), 0.25)
+
+
 def _follow(ctx: Context, follower: Follower, pressure: Pressure) -> str:
     """Start every due check, and start or resume the streams of streaming kinds."""
     report = follower.tick()
     pressure.report("follow", report.max_slack)
-    stream.redrive(ctx)
+    if not ctx.settings.zdr:  # held streams are read by the worker that holds them
+        stream.redrive(ctx)
     if report.checked:
         log.info("follow tick", extra=report.__dict__)
     return f"checked {report.checked}, finished {report.finished}, errors {report.errors}"

@@ -12,9 +12,10 @@ import logging
 
 from openai.types.responses import Response
 
+from models.base import utcnow
 from models.batch import LANE
 from models.errors import JobNotFound
-from models.store.stops import pending_stop, stop_before_start
+from models.store.stops import StopRequest, pending_stop, stop_before_start, stop_unheld
 from worker.answers import apply
 from worker.batches import cancel_batch
 from worker.context import Context
@@ -35,10 +36,23 @@ def stop(ctx: Context, job_id: str) -> str:
         return "nothing to stop"
     if request.response_id is not None and request.lane == LANE:
         return cancel_batch(ctx, request.job_id, request.response_id)
+    if request.held_until is not None:
+        return _stop_held(ctx, request)
     if request.response_id is not None:
         return _cancel_at_provider(ctx, request.job_id, request.response_id)
     stop_before_start(ctx.db, request)
     return "stopped before start"
+
+
+def _stop_held(ctx: Context, request: StopRequest) -> str:
+    """A held stream (zero data retention) is closed by the worker holding it, which sees
+    the stop within a second; one whose claim has lapsed has no worker, and the provider
+    keeps nothing to cancel, so the stop lands in the database alone. (While a holder
+    lives, the recover pulse enqueues this task again until the stop has landed.)"""
+    if request.held_until is not None and request.held_until > utcnow():
+        return "its worker closes the stream"
+    stop_unheld(ctx.db, request)
+    return "stopped; its stream had ended"
 
 
 def _cancel_at_provider(ctx: Context, job_id: str, response_id: str) -> str:

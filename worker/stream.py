@@ -129,13 +129,15 @@ def read(ctx: Context, target: StreamTarget, kind: Kind) -> str:
         STREAMS.labels(phase, "open_failed").inc()
         return "could not open"
     provider_call("stream", "ok")
-    outcome = _follow(ctx, target, reading, events)
-    _save(ctx, target, reading, force=True, poll_now=outcome != "finished")
+    outcome = follow(ctx, target, reading, events)
+    save(ctx, target, reading, force=True, poll_now=outcome != "finished")
     STREAMS.labels(phase, outcome).inc()
     return outcome
 
 
-def _follow(ctx: Context, target: StreamTarget, reading: Reading, events: Any) -> str:
+def follow(ctx: Context, target: StreamTarget, reading: Reading, events: Any) -> str:
+    """Apply events until the response ends ("finished"), the stream breaks ("dropped") or
+    it ends without a word of why ("ended")."""
     try:
         with events:
             for event in events:
@@ -168,15 +170,15 @@ def _on_event(ctx: Context, target: StreamTarget, reading: Reading, event: Any) 
             reading.text.append(delta)
     response = getattr(event, "response", None)
     if isinstance(response, Response) and (kind in LIFECYCLE or kind in TERMINAL):
-        _save(ctx, target, reading, force=True)
+        save(ctx, target, reading, force=True)
         with ctx.db.unit() as unit:
             apply(unit.session, ctx.kinds, response, webhooks=ctx.settings.webhooks_enabled)
         return kind in TERMINAL
-    _save(ctx, target, reading)
+    save(ctx, target, reading)
     return False
 
 
-def _save(
+def save(
     ctx: Context,
     target: StreamTarget,
     reading: Reading,

@@ -214,14 +214,16 @@ def _give_up(session: Session, job_id: str, attempt_id: int) -> None:
 
 def claim_due_checks(db: Database, *, limit: int) -> list[DueCheck]:
     """Lease the oldest due checks (in `next_check_at`) so no other worker takes them
-    this minute."""
+    this minute. A held stream's response (zero data retention, `models.store.hold`) is
+    not checked: the provider keeps nothing to retrieve, and its holder reports it."""
     now = utcnow()
     pick = (
         select(Job.id)
-        .where(is_active(), Job.next_check_at <= now)
+        .join(Attempt, is_current_attempt())
+        .where(is_active(), Job.next_check_at <= now, Attempt.claim_token.is_(None))
         .order_by(Job.next_check_at)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=Job, skip_locked=True)
     )
     with db.unit() as unit:
         rows = unit.session.execute(

@@ -10,7 +10,7 @@ worker cancels the response after commit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from sqlalchemy import select, update
@@ -28,6 +28,7 @@ from models.store.queries import get_job
 
 BATCH = 200
 UNSTARTED = "stopped before it reached the provider"
+STREAM_LOST = "stopped; its response's stream had ended with its worker, and nothing is kept"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class StopRequest:
     actor: str
     response_id: str | None
     lane: str = ""  # a batch lane job's response_id is its batch's
+    # Zero data retention: the response lives in a worker's stream, claimed until then;
+    # that worker closes the stream (`models.store.hold`), or nobody holds it any more.
+    held_until: datetime | None = None
 
 
 def request_cancel(db: Database, dispatch: Dispatch, job_id: str, *, actor: str) -> str:
@@ -157,12 +161,16 @@ def pending_stop(db: Database, job_id: str) -> StopRequest | None:
     if job.status not in ACTIVE or not job.stop_requested:
         return None
     attempt = job.current_attempt
+    held_until = None
+    if attempt is not None and attempt.response_id and attempt.claim_token:
+        held_until = attempt.claimed_until or utcnow()
     return StopRequest(
         job.id,
         JobStatus(job.stop_requested),
         job.stop_requested_by or "errand",
         attempt.response_id if attempt else None,
         job.lane,
+        held_until,
     )
 
 
@@ -182,3 +190,28 @@ def stop_before_start(db: Database, stop: StopRequest) -> None:
             )
         except TransitionRefused:
             return
+
+
+def stop_unheld(db: Database, stop: StopRequest) -> None:
+    """End a held job whose worker is gone as its stop asked: its stream ended with the
+    worker, and the provider keeps nothing to cancel."""
+    with db.unit() as unit:
+        try:
+            transition(
+                unit.session,
+                stop.job_id,
+                stop.target,
+                actor=stop.actor,
+                action=stop.target.value,
+                values={"next_check_at": None},
+                notice=stop.target.value,
+                detail=STREAM_LOST,
+            )
+        except TransitionRefused:
+            return
+        number = select(Job.attempts).where(Job.id == stop.job_id).scalar_subquery()
+        unit.session.execute(
+            update(attempts)
+            .where(attempts.c.job_id == stop.job_id, attempts.c.number == number)
+            .values(finished_at=utcnow(), claimed_until=None, claim_token=None)
+        )

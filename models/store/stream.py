@@ -25,6 +25,12 @@ class StreamTarget:
     attempt: int
     response_id: str
     cursor: int | None
+    run: int = 0  # a held stream's run of its attempt (`models.store.hold`); 0 otherwise
+
+    @property
+    def progress_key(self) -> str:
+        """Progress notices' key prefix: a restarted run numbers its events from 0 again."""
+        return f"{self.attempt}.{self.run}" if self.run else str(self.attempt)
 
 
 def stream_target(db: Database, job_id: str) -> tuple[str, StreamTarget] | None:
@@ -42,7 +48,8 @@ def stream_target(db: Database, job_id: str) -> tuple[str, StreamTarget] | None:
 
 
 def streamable(db: Database, kinds: list[str], *, limit: int) -> list[tuple[str, str]]:
-    """(job, response) of active jobs of streaming kinds with a response and no stop asked."""
+    """(job, response) of active jobs of streaming kinds with a response and no stop asked,
+    that no worker holds as the stream it created (zero data retention)."""
     with db.unit() as unit:
         rows = unit.session.execute(
             select(Job.id, Attempt.response_id)
@@ -52,6 +59,7 @@ def streamable(db: Database, kinds: list[str], *, limit: int) -> list[tuple[str,
                 is_active(),
                 Job.stop_requested.is_(None),
                 Attempt.response_id.is_not(None),
+                Attempt.claim_token.is_(None),
             )
             .limit(limit)
         ).all()
@@ -83,7 +91,7 @@ def save_reading(
         )
         _schedule_poll(unit.session, target, poll_at, poll_now=poll_now)
         if progress is not None and _is_current(unit.session, target):
-            key = f"progress:{target.attempt}:{cursor}"
+            key = f"progress:{target.progress_key}:{cursor}"
             add_notice(unit.session, target.job_id, "progress", key=key, detail=progress)
 
 
