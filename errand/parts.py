@@ -33,14 +33,26 @@ class Parts:
 
 
 def refuse_unfit_kinds(settings: Settings, kinds: KindsConfig) -> None:
-    """Under zero data retention, stop at start with one line naming the kinds that need
-    data stored at the provider, rather than accept jobs no worker can run."""
+    """Under zero data retention, stop at start with one line naming the kinds of the
+    operator's own kinds file that need data stored at the provider, rather than accept
+    jobs no worker can run. (The packaged kinds drop theirs: `_kinds`.)"""
     unfit = kinds.unfit_for_zdr() if settings.zdr else []
     if unfit:
         raise SystemExit(
             f"errand: ERRAND_ZDR=1 cannot run kinds {', '.join(unfit)}: the batch lane needs "
             "files stored at the provider; remove them from ERRAND_CONFIG or unset ERRAND_ZDR."
         )
+
+
+def _kinds(settings: Settings) -> KindsConfig:
+    """The kinds file; under zero data retention the packaged one leaves out the kinds
+    that need data stored at the provider (`/batch` then says it is not set up)."""
+    kinds = load_kinds(settings.config_path)
+    if not settings.zdr or settings.config_path:
+        return kinds
+    return kinds.model_copy(
+        update={"kinds": {n: k for n, k in kinds.kinds.items() if n not in kinds.unfit_for_zdr()}}
+    )
 
 
 def connect(settings: Settings, *, db_wait: float | None = None) -> Parts:
@@ -52,7 +64,7 @@ def connect(settings: Settings, *, db_wait: float | None = None) -> Parts:
     )
     return Parts(
         settings=settings,
-        kinds=load_kinds(settings.config_path),
+        kinds=_kinds(settings),
         db=Database.connect(settings.database_url, wait=db_wait),
         redis=Redis.from_url(redis_url, health_check_interval=30, socket_timeout=10),
     )
