@@ -7,8 +7,10 @@ Runs a real bot and worker against both stand-ins, with its own PostgreSQL datab
 question signed as Slack signs slash commands, wait for its answer to finish streaming,
 then ask the next. Per question:
 * first visible: from the provider's first token (the stand-in says when its first text
-  delta happens) to the first text Slack shows (`chat.startStream` or `appendStream`);
-* to the end: from sending the command to `chat.stopStream`.
+  delta happens) to the first text Slack shows (`chat.startStream` or `appendStream`, or
+  the post of the message that shows it where it is not streamed);
+* to the end: from sending the command to `chat.stopStream` (or the message's last edit,
+  or the post of the result).
 The Slack stand-in enforces Slack's documented rate tiers unless `--rate-limits off`.
 """
 
@@ -35,6 +37,7 @@ from bench.common import (
     start_bot,
     stop,
 )
+from bot.blocks.text import mrkdwn
 from models.job import Job
 from sandbox import slack_signing as signing
 from sandbox.processes import spawn
@@ -61,6 +64,7 @@ class Timing:
     first_visible: float | None
     to_end: float | None
     streamed: bool
+    edited: bool = False  # not streamed: shown as one message edited as it grew
 
 
 def main() -> None:
@@ -109,6 +113,7 @@ def _figures(
         "answer_seconds": [args.min, args.max],
         "slack_rate_limits": args.rate_limits,
         "streamed": sum(t.streamed for t in timings),
+        "shown_as_edited_message": sum(t.edited for t in timings),
         "finished": len(end),
         "first_visible_s_p50": pct(first, 0.5),
         "first_visible_s_p99": pct(first, 0.99),
@@ -135,13 +140,12 @@ def _ask(run: Run, n: int) -> Timing:
     if found is None:
         return Timing(None, None, False)
     job_id, thread_ts = found
-    stream = _stopped_stream(run, thread_ts)
-    if stream is None:
-        return Timing(None, None, False)
-    shown = [c["at"] for c in stream["calls"] if c.get("markdown_text")]
+    shown = _shown(run, job_id, thread_ts)
     first_token = _first_token_at(run, job_id)
-    visible = shown[0] - first_token if shown and first_token is not None else None
-    return Timing(visible, stream["ended"] - sent, True)
+    if shown is None or first_token is None:
+        return Timing(None, None, False)
+    first, end, streamed = shown
+    return Timing(first - first_token, end - sent, streamed, edited=not streamed)
 
 
 def _command(run: Run, question: str, user: str) -> bytes:
@@ -168,8 +172,8 @@ def _job(run: Run, question: str) -> tuple[str, str] | None:
     return None
 
 
-def _stopped_stream(run: Run, thread_ts: str) -> dict[str, Any] | None:
-    """The answer's stream in the thread once it is no longer streaming."""
+def _shown(run: Run, job_id: str, thread_ts: str) -> tuple[float, float, bool] | None:
+    """(first words shown, whole answer shown, streamed) once the answer is whole."""
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
         found = httpx.get(
@@ -178,8 +182,29 @@ def _stopped_stream(run: Run, thread_ts: str) -> dict[str, Any] | None:
         ).json()["streams"]
         ended = [s for s in found if s["state"] != "streaming"]
         if ended:
-            return dict(ended[0])
+            shown = [c["at"] for c in ended[0]["calls"] if c.get("markdown_text")]
+            return shown[0], ended[0]["ended"], True
+        message = None if found else _whole_message(run, job_id, thread_ts)
+        if message is not None:
+            return message[0], message[1], False
         time.sleep(LOOK_EVERY)
+    return None
+
+
+def _whole_message(run: Run, job_id: str, thread_ts: str) -> tuple[float, float] | None:
+    """(posted, last edited) of the reply that ends with the whole answer, if one does."""
+    with run.engine.connect() as connection:
+        output = connection.execute(select(Job.output_text).where(Job.id == job_id)).scalar()
+    if not output:
+        return None
+    ending = mrkdwn(output).rstrip()[-40:]
+    messages = httpx.get(f"{run.slack_url}/_sandbox/channels/{CHANNEL}/messages").json()
+    [card] = [m for m in messages["messages"] if m["ts"] == thread_ts]
+    for reply in card.get("replies") or []:
+        sections = [str((b.get("text") or {}).get("text")) for b in reply.get("blocks") or []]
+        if any(ending in t for t in [str(reply.get("text")), *sections]):
+            edited = (reply.get("edited") or {}).get("ts") or reply["ts"]
+            return float(reply["ts"]), float(edited)
     return None
 
 

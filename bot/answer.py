@@ -45,6 +45,7 @@ TOO_LONG = "\n\n_The answer is longer than one message: the whole of it follows 
 KEEP_FOR = 86_400  # seconds a job's answer record outlives its last change
 EDIT_EVERY = 1.5  # seconds between edits of one message: chat.update is Tier 3, ~50 a minute
 MESSAGE_MAX = 39_000  # characters of an edited answer (Slack keeps 40,000 of a message's text)
+KEEP_FOR_FINAL = 3  # chat.update tokens a passing edit leaves for cards and finished answers
 CLOSED = "message_not_in_streaming_state"  # Slack ended the stream (its lifetime is up)
 STREAM, EDIT = "stream", "edit"
 
@@ -129,7 +130,9 @@ class AnswerStream:
             self._stop(job, state, settled(text)[int(state["sent"]) :] + BACKGROUND)
 
     def _open(self, job: Job, text: str) -> None:
-        """A stream in the job's thread; where Slack refuses one, a message to edit."""
+        """A stream in the job's thread; where Slack refuses one, or its budget for
+        starting streams is spent (Tier 2: about 20 a minute for the whole workspace), a
+        message to edit, so the first words show without waiting for a stream."""
         shown = settled(text)
         if not shown:
             return  # nothing that cannot still change: the next notice starts it
@@ -143,11 +146,14 @@ class AnswerStream:
                 recipient_user_id=job.requested_by,
                 recipient_team_id=job.team_id,
             )
-        except SlackApiError as exc:
+        except (SlackApiError, NotifyLater) as exc:
+            if isinstance(exc, NotifyLater) and exc.uncertain:
+                raise  # a stream may have started: the outbox checks before trying again
+            why = error_code(exc) if isinstance(exc, SlackApiError) else "no budget to start one"
             log.info(
-                "streaming refused (%s): the answer is one message, edited as it grows",
-                error_code(exc),
-                extra={"job_id": job.id, "error": error_code(exc)},
+                "not streamed (%s): the answer is one message, edited as it grows",
+                why,
+                extra={"job_id": job.id, "error": why},
             )
             self._post(job, text)
             return
@@ -190,6 +196,7 @@ class AnswerStream:
         call(
             self.client.chat_update,
             budget=self.budget,
+            keep=0 if final else KEEP_FOR_FINAL,
             channel=job.channel_id,
             ts=str(state["ts"]),
             text=body,
