@@ -12,6 +12,9 @@ then ask the next. Per question:
 * to the end: from sending the command to `chat.stopStream` (or the message's last edit,
   or the post of the result).
 The Slack stand-in enforces Slack's documented rate tiers unless `--rate-limits off`.
+The questions are asked in one channel unless `--channels N` spreads them (person k asks
+in channel k mod N): Slack posts about one message a second per channel, and each /ask
+posts its status card there before any of its answer can show.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from models.job import Job
 from sandbox import slack_signing as signing
 from sandbox.processes import spawn
 
-CHANNEL = "C_GENERAL"
+CHANNEL = "C_GENERAL"  # the first channel; more are C_ASK1, C_ASK2, ...
 WAIT = 90.0  # seconds one question may take before it counts as unfinished
 LOOK_EVERY = 0.25  # how often a person's thread is read (times come from the stand-ins)
 
@@ -55,6 +58,7 @@ class Run:
     openai_url: str
     slack_url: str
     engine: Engine
+    channels: int
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ def main() -> None:
     parser.add_argument("--min", type=float, default=4.0, help="shortest answer (s)")
     parser.add_argument("--max", type=float, default=10.0, help="longest answer (s)")
     parser.add_argument("--rate-limits", default="documented", help="documented, off, or a factor")
+    parser.add_argument("--channels", type=int, default=1, help="channels the people ask in")
     args = parser.parse_args()
     with own_database() as url:
         print(json.dumps(run(args, url), indent=2))
@@ -84,6 +89,9 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     httpx.post(
         stand_ins.slack_url + "/_sandbox/settings", json={"rate_limits": args.rate_limits}
     ).raise_for_status()
+    for n in range(1, args.channels):
+        channel = {"id": f"C_ASK{n}", "name": f"ask-{n}"}
+        httpx.post(stand_ins.slack_url + "/_sandbox/channels", json=channel).raise_for_status()
     env = {**errand_env(url, stand_ins.openai_url, stand_ins.slack_url), "ERRAND_LOG_LEVEL": "INFO"}
     running: list[subprocess.Popen[bytes]] = [stand_ins.openai, stand_ins.slack]
     engine = create_engine(url, pool_size=args.concurrency + 2)
@@ -91,7 +99,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         bot, bot_url = start_bot(env, stand_ins.work)
         running.append(bot)
         running.append(spawn(["-m", "errand.cli", "worker"], env, stand_ins.work / "worker.log"))
-        where = Run(bot_url, stand_ins.openai_url, stand_ins.slack_url, engine)
+        where = Run(bot_url, stand_ins.openai_url, stand_ins.slack_url, engine, args.channels)
         began = time.monotonic()
         with ThreadPoolExecutor(args.concurrency) as people:
             timings = list(people.map(lambda n: _ask(where, n), range(args.questions)))
@@ -112,6 +120,7 @@ def _figures(
         "concurrency": args.concurrency,
         "answer_seconds": [args.min, args.max],
         "slack_rate_limits": args.rate_limits,
+        "channels": args.channels,
         "streamed": sum(t.streamed for t in timings),
         "shown_as_edited_message": sum(t.edited for t in timings),
         "finished": len(end),
@@ -130,9 +139,9 @@ def _figures(
 def _ask(run: Run, n: int) -> Timing:
     """One person's question: send it, find its job, wait for its stream to stop."""
     question = f"Bench question {n}: why is the sky blue?"
-    user = f"U_BENCH{n % 10}"
+    user, channel = f"U_BENCH{n % 10}", _channel(n % 10 % run.channels)
     sent = time.time()
-    body = _command(run, question, user)
+    body = _command(run, question, user, channel)
     headers = signing.form_headers(body, SLACK_SECRET)
     answer = httpx.post(run.bot_url + "/slack/events", content=body, headers=headers, timeout=30)
     answer.raise_for_status()
@@ -140,7 +149,7 @@ def _ask(run: Run, n: int) -> Timing:
     if found is None:
         return Timing(None, None, False)
     job_id, thread_ts = found
-    shown = _shown(run, job_id, thread_ts)
+    shown = _shown(run, job_id, channel, thread_ts)
     first_token = _first_token_at(run, job_id)
     if shown is None or first_token is None:
         return Timing(None, None, False)
@@ -148,13 +157,17 @@ def _ask(run: Run, n: int) -> Timing:
     return Timing(first - first_token, end - sent, streamed, edited=not streamed)
 
 
-def _command(run: Run, question: str, user: str) -> bytes:
+def _channel(k: int) -> str:
+    return CHANNEL if k == 0 else f"C_ASK{k}"
+
+
+def _command(run: Run, question: str, user: str, channel: str) -> bytes:
     control = run.slack_url + "/_sandbox"
     response_url = httpx.post(
-        control + "/response_urls", json={"channel_id": CHANNEL, "user_id": user}
+        control + "/response_urls", json={"channel_id": channel, "user_id": user}
     ).json()["response_url"]
     trigger = httpx.post(control + "/triggers", json={"user_id": user}).json()["trigger_id"]
-    return signing.slash_command_body("/ask", question, user, CHANNEL, response_url, trigger)
+    return signing.slash_command_body("/ask", question, user, channel, response_url, trigger)
 
 
 def _job(run: Run, question: str) -> tuple[str, str] | None:
@@ -172,40 +185,46 @@ def _job(run: Run, question: str) -> tuple[str, str] | None:
     return None
 
 
-def _shown(run: Run, job_id: str, thread_ts: str) -> tuple[float, float, bool] | None:
+def _shown(run: Run, job_id: str, channel: str, thread_ts: str) -> tuple[float, float, bool] | None:
     """(first words shown, whole answer shown, streamed) once the answer is whole."""
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
         found = httpx.get(
             run.slack_url + "/_sandbox/streams",
-            params={"channel": CHANNEL, "thread_ts": thread_ts},
+            params={"channel": channel, "thread_ts": thread_ts},
         ).json()["streams"]
         ended = [s for s in found if s["state"] != "streaming"]
         if ended:
             shown = [c["at"] for c in ended[0]["calls"] if c.get("markdown_text")]
             return shown[0], ended[0]["ended"], True
-        message = None if found else _whole_message(run, job_id, thread_ts)
+        message = None if found else _whole_message(run, job_id, channel, thread_ts)
         if message is not None:
             return message[0], message[1], False
         time.sleep(LOOK_EVERY)
     return None
 
 
-def _whole_message(run: Run, job_id: str, thread_ts: str) -> tuple[float, float] | None:
+def _whole_message(
+    run: Run, job_id: str, channel: str, thread_ts: str
+) -> tuple[float, float] | None:
     """(posted, last edited) of the reply that ends with the whole answer, if one does."""
     with run.engine.connect() as connection:
         output = connection.execute(select(Job.output_text).where(Job.id == job_id)).scalar()
     if not output:
         return None
     ending = mrkdwn(output).rstrip()[-40:]
-    messages = httpx.get(f"{run.slack_url}/_sandbox/channels/{CHANNEL}/messages").json()
+    messages = httpx.get(f"{run.slack_url}/_sandbox/channels/{channel}/messages").json()
     [card] = [m for m in messages["messages"] if m["ts"] == thread_ts]
     for reply in card.get("replies") or []:
-        sections = [str((b.get("text") or {}).get("text")) for b in reply.get("blocks") or []]
-        if any(ending in t for t in [str(reply.get("text")), *sections]):
+        if any(ending in t for t in [str(reply.get("text")), *_sections(reply)]):
             edited = (reply.get("edited") or {}).get("ts") or reply["ts"]
             return float(reply["ts"]), float(edited)
     return None
+
+
+def _sections(message: dict[str, Any]) -> list[str]:
+    texts = [block.get("text") for block in message.get("blocks") or []]
+    return [str(t.get("text") if isinstance(t, dict) else t) for t in texts]
 
 
 def _first_token_at(run: Run, job_id: str) -> float | None:

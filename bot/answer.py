@@ -121,13 +121,11 @@ class AnswerStream:
     def _hand_over(self, job: Job, state: dict[str, Any], text: str) -> None:
         """Past its interactive time: end the message with a line saying the answer
         follows when done; the job's result is then posted as usual."""
-        self._save(job.id, off=1)
-        if "ts" not in state:
-            return
         if state.get("mode") == EDIT:
             self._edit(job, state, _message(text, BACKGROUND), final=True)
-        else:
+        elif "ts" in state:
             self._stop(job, state, settled(text)[int(state["sent"]) :] + BACKGROUND)
+        self._save(job.id, off=1)  # only once said: a call held back is tried again
 
     def _open(self, job: Job, text: str) -> None:
         """A stream in the job's thread; where Slack refuses one, or its budget for
