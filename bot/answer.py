@@ -1,18 +1,25 @@
-"""An interactive job's answer, streamed into its thread as the provider writes it.
+"""An interactive job's answer, shown in its thread as the provider writes it.
 
-Each `progress` notice of an `interactive` lane job carries the whole text so far: the
-first starts a Slack stream in the job's thread (`chat.startStream`), later ones append
-what is new (`chat.appendStream`), and `completed` appends the rest of the stored answer
-and stops the stream (`chat.stopStream`). Which message streams, and how much of the
-text it already holds, is kept in Redis per job. Where Slack refuses to stream (or a
-stream breaks), the answer is posted as the usual result when the job completes; so it
-is when the job runs past its kind's `interactive_seconds`: the stream is stopped with a
-line saying so, and the job carries on in the background.
+Each `progress` notice of an `interactive` lane job carries the whole text so far, so
+any notice can bring the thread up to date, whoever delivers it and after whatever
+restart. The first starts a Slack stream in the job's thread (`chat.startStream`), later
+ones append what is new (`chat.appendStream`), and `completed` appends the rest and stops
+the stream (`chat.stopStream`). Streamed text goes out as `bot.blocks.streaming` renders
+it, so no piece sent ever needs rewriting and nobody is pinged.
+
+Where Slack refuses to stream, the answer is one ordinary message instead, edited in
+place as it grows (`chat.update`, at most once per EDIT_EVERY, for Slack's Tier 3); a
+stream that Slack closed meanwhile (it closes them after a few minutes) carries on the
+same way, as edits of the streamed message. Either way the thread gets one copy of the
+answer. Which message shows the answer, how, and how much a stream already holds is kept
+in Redis per job. A job that runs past its kind's `interactive_seconds` ends its message
+with a line saying so and carries on in the background; its result is posted as usual.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
@@ -20,11 +27,12 @@ from typing import Any, cast
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks.text import escape
+from bot.blocks.streaming import settled, whole
+from bot.blocks.text import fit, mrkdwn, size
 from bot.budget import Budget
 from bot.slack import call, error_code
 from models.job import Job
-from models.notifier import Milestone
+from models.notifier import Milestone, NotifyLater
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +45,17 @@ INTERRUPTED = (
     "\n\n_The answer was interrupted and is being written again: the whole answer follows"
     " in this thread when it is done._"
 )
-KEEP_FOR = 86_400  # seconds a job's stream record outlives its last change
+TOO_LONG = "\n\n_The answer is longer than one message: the whole of it follows below._"
+KEEP_FOR = 86_400  # seconds a job's answer record outlives its last change
+EDIT_EVERY = 1.5  # seconds between edits of one message: chat.update is Tier 3, ~50 a minute
+MESSAGE_MAX = 39_000  # characters of an edited answer (Slack keeps 40,000 of a message's text)
+KEEP_FOR_FINAL = 3  # chat.update tokens a passing edit leaves for cards and finished answers
+CLOSED = "message_not_in_streaming_state"  # Slack ended the stream (its lifetime is up)
+STREAM, EDIT = "stream", "edit"
 
 
 class AnswerStream:
-    """Streams interactive jobs' answers; see the module docstring."""
+    """Shows interactive jobs' answers as they grow; see the module docstring."""
 
     def __init__(
         self,
@@ -57,101 +71,202 @@ class AnswerStream:
         self.clock = clock
 
     def progress(self, m: Milestone) -> None:
-        """Start the stream, or append what is new since the last progress; an answer
-        interrupted (written again from the start) or past its time is handed over."""
+        """Bring the job's answer up to the text so far. A call Slack's budget holds back
+        is skipped rather than waited for: the next notice carries all of this text too."""
         job, state = m.job, self._state(m.job.id)
-        interrupted = bool(m.detail.get("interrupted"))
+        interrupted = bool(m.detail.get("interrupted"))  # its worker died (zero data retention)
         if state.get("off") or ("text" not in m.detail and not interrupted):
             return
-        text = escape(str(m.detail.get("text", "")))
+        text = str(m.detail.get("text", ""))
         try:
-            if interrupted or self._overdue(job):
-                self._hand_over(job, state, INTERRUPTED if interrupted else BACKGROUND)
-            elif "ts" not in state:
-                self._start(job, text)
-            elif len(text) > int(state["sent"]):
-                self._append(job, str(state["ts"]), text[int(state["sent"]) :])
-                self._save(job.id, sent=len(text))
+            if interrupted:
+                self._interrupted(job, state)
+            else:
+                self._show(job, state, text)
+        except NotifyLater as later:
+            if later.uncertain:
+                raise  # it may have reached Slack: the outbox checks before trying again
+            log.info("answer update skipped: %s", later, extra={"job_id": job.id})
         except SlackApiError as exc:
             self._give_up(job, error_code(exc))
 
     def finish(self, m: Milestone) -> bool:
-        """Stop the job's stream with the rest of its answer; False when it has no live
-        stream (the caller posts the result as usual)."""
+        """End the job's answer message with the whole answer; False when it has none
+        (or the answer outgrew it), and the caller posts the result as usual."""
         job, state = m.job, self._state(m.job.id)
         if "ts" not in state or state.get("off"):
             return False
-        rest = escape(job.output_text or "")[int(state["sent"]) :]
+        text = job.output_text or ""
         try:
-            call(
-                self.client.chat_stopStream,
-                budget=self.budget,
-                channel=job.channel_id,
-                ts=str(state["ts"]),
-                markdown_text=rest or None,
-            )
+            if state.get("mode") == EDIT:
+                return self._finish_edit(job, state, text)
+            self._stop(job, state, whole(text)[int(state["sent"]) :])
         except SlackApiError as exc:
+            if error_code(exc) == CLOSED:
+                return self._finish_edit(job, state, text)
             self._give_up(job, error_code(exc))
             return False
-        self.budget.redis.delete(KEY.format(job_id=job.id))
+        self._forget(job.id)
         return True
+
+    # -- progress -----------------------------------------------------------------------
+
+    def _show(self, job: Job, state: dict[str, Any], text: str) -> None:
+        if self._overdue(job):
+            self._hand_over(job, state, text)
+        elif "ts" not in state:
+            self._open(job, text)
+        elif state.get("mode") == EDIT:
+            self._edit(job, state, _message(text))
+        else:
+            self._append(job, state, text)
 
     def _overdue(self, job: Job) -> bool:
         limit = self.streams_for(job)
         started = job.started_at or job.created_at
         return limit is not None and (self.clock() - started).total_seconds() > limit
 
-    def _hand_over(self, job: Job, state: dict[str, Any], line: str = BACKGROUND) -> None:
-        """Past its interactive time (or interrupted: its worker died and the answer starts
-        again, written anew): stop the stream with a line saying the answer follows when
-        done; the job's result is then posted as usual."""
-        if "ts" in state:
-            call(
-                self.client.chat_stopStream,
-                budget=self.budget,
-                channel=job.channel_id,
-                ts=str(state["ts"]),
-                markdown_text=line,
-            )
+    def _hand_over(self, job: Job, state: dict[str, Any], text: str) -> None:
+        """Past its interactive time: end the message with a line saying the answer
+        follows when done; the job's result is then posted as usual."""
+        if state.get("mode") == EDIT:
+            self._edit(job, state, _message(text, BACKGROUND), final=True)
+        elif "ts" in state:
+            self._stop(job, state, settled(text)[int(state["sent"]) :] + BACKGROUND)
+        self._save(job.id, off=1)  # only once said: a call held back is tried again
+
+    def _interrupted(self, job: Job, state: dict[str, Any]) -> None:
+        """The answer is being written again from the start (its worker died and nothing at
+        the provider could resume it): a stream ends with a line saying the whole answer
+        follows when done; an edited message is left as it is, and the result follows."""
+        if state.get("mode") == STREAM:
+            self._stop(job, state, INTERRUPTED)
         self._save(job.id, off=1)
 
-    def _start(self, job: Job, text: str) -> None:
+    def _open(self, job: Job, text: str) -> None:
+        """A stream in the job's thread; where Slack refuses one, or its budget for
+        starting streams is spent (Tier 2: about 20 a minute for the whole workspace), a
+        message to edit, so the first words show without waiting for a stream."""
+        shown = settled(text)
+        if not shown:
+            return  # nothing that cannot still change: the next notice starts it
+        try:
+            answer = call(
+                self.client.chat_startStream,
+                budget=self.budget,
+                channel=job.channel_id,
+                thread_ts=job.thread_ts,
+                markdown_text=shown,
+                recipient_user_id=job.requested_by,
+                recipient_team_id=job.team_id,
+            )
+        except (SlackApiError, NotifyLater) as exc:
+            if isinstance(exc, NotifyLater) and exc.uncertain:
+                raise  # a stream may have started: the outbox checks before trying again
+            why = error_code(exc) if isinstance(exc, SlackApiError) else "no budget to start one"
+            log.info(
+                "not streamed (%s): the answer is one message, edited as it grows",
+                why,
+                extra={"job_id": job.id, "error": why},
+            )
+            self._post(job, text)
+            return
+        self._save(job.id, mode=STREAM, ts=str(answer["ts"]), sent=len(shown))
+
+    def _post(self, job: Job, text: str) -> None:
         answer = call(
-            self.client.chat_startStream,
+            self.client.chat_postMessage,
             budget=self.budget,
             channel=job.channel_id,
             thread_ts=job.thread_ts,
-            markdown_text=text,
-            recipient_user_id=job.requested_by,
-            recipient_team_id=job.team_id,
+            text=_message(text),
         )
-        self._save(job.id, ts=str(answer["ts"]), sent=len(text))
+        self._save(job.id, mode=EDIT, ts=str(answer["ts"]), edited=time.time())
 
-    def _append(self, job: Job, ts: str, more: str) -> None:
+    def _append(self, job: Job, state: dict[str, Any], text: str) -> None:
+        more = settled(text)[int(state["sent"]) :]
+        if not more:
+            return
+        try:
+            call(
+                self.client.chat_appendStream,
+                budget=self.budget,
+                channel=job.channel_id,
+                ts=str(state["ts"]),
+                markdown_text=more,
+            )
+        except SlackApiError as exc:
+            if error_code(exc) != CLOSED:
+                raise
+            self._save(job.id, mode=EDIT)  # Slack ended the stream: edit the message on
+            self._edit(job, {**state, "mode": EDIT}, _message(text))
+            return
+        self._save(job.id, sent=int(state["sent"]) + len(more))
+
+    def _edit(self, job: Job, state: dict[str, Any], body: str, *, final: bool = False) -> None:
+        """Replace the message's text, at most once per EDIT_EVERY unless it is the last."""
+        if not final and time.time() - float(state.get("edited", 0)) < EDIT_EVERY:
+            return
         call(
-            self.client.chat_appendStream,
+            self.client.chat_update,
+            budget=self.budget,
+            keep=0 if final else KEEP_FOR_FINAL,
+            channel=job.channel_id,
+            ts=str(state["ts"]),
+            text=body,
+        )
+        self._save(job.id, edited=time.time())
+
+    # -- the end ------------------------------------------------------------------------
+
+    def _stop(self, job: Job, state: dict[str, Any], rest: str) -> None:
+        call(
+            self.client.chat_stopStream,
             budget=self.budget,
             channel=job.channel_id,
-            ts=ts,
-            markdown_text=more,
+            ts=str(state["ts"]),
+            markdown_text=rest or None,
         )
+
+    def _finish_edit(self, job: Job, state: dict[str, Any], text: str) -> bool:
+        """The whole answer as the message's last edit; one too long for a message keeps
+        what it showed with a line that the whole answer follows (posted by the caller)."""
+        body = mrkdwn(text)
+        fits = size(body) <= MESSAGE_MAX
+        try:
+            self._edit(job, state, body if fits else _message(text, TOO_LONG), final=True)
+        except SlackApiError as exc:
+            self._give_up(job, error_code(exc))
+            return False
+        self._forget(job.id)
+        return fits
 
     def _give_up(self, job: Job, code: str) -> None:
         log.info(
-            "answer not streamed (%s); it is posted when complete",
+            "answer not shown as it grows (%s); it is posted when complete",
             code,
             extra={"job_id": job.id, "error": code},
         )
         self._save(job.id, off=1)
 
+    # -- the record in Redis --------------------------------------------------------------
+
     def _state(self, job_id: str) -> dict[str, Any]:
         raw = self.budget.redis.hgetall(KEY.format(job_id=job_id))
         return {_text(k): _text(v) for k, v in dict(raw).items()}
 
-    def _save(self, job_id: str, **fields: str | int) -> None:
+    def _save(self, job_id: str, **fields: str | int | float) -> None:
         key = KEY.format(job_id=job_id)
         self.budget.redis.hset(key, mapping=cast(dict[Any, Any], fields))
         self.budget.redis.expire(key, KEEP_FOR)
+
+    def _forget(self, job_id: str) -> None:
+        self.budget.redis.delete(KEY.format(job_id=job_id))
+
+
+def _message(text: str, ending: str = "") -> str:
+    """The answer so far as one message's mrkdwn, cut to leave room for its `ending`."""
+    return fit(text, MESSAGE_MAX - size(ending), markdown=True) + ending
 
 
 def _text(value: Any) -> str:

@@ -87,8 +87,12 @@ class News:
         }
         if m.name in PASSING and job.status in RESULTS:
             return  # it finished meanwhile: its result says more than this line would
-        if m.name == "progress" and job.lane == INTERACTIVE:
-            self.answers.progress(m)
+        if job.lane == INTERACTIVE and m.name in PASSING:
+            # Its answer shows as it is written: that is the news. A "started" line would
+            # take a post from the channel's budget (about one a second) and hold up the
+            # answer behind it when several people ask at once.
+            if m.name == "progress":
+                self.answers.progress(m)
             return
         if job.lane == LANE and m.name in BATCH_ENDS and self._batch_results(m):
             return

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sandbox.openai_render import has_message
 from sandbox.openai_responses import JSON, ResponseRecord
 
 
@@ -73,6 +74,7 @@ def summary(record: ResponseRecord, now: float) -> JSON:
         "created_at": record.created_at,
         "completed_at": record.finished_at(now),
         "queue_seconds": record.queue_s,
+        "first_token_at": _first_token_at(record),
         "duration_seconds": record.duration_s,
         "outcome": scenario.outcome,
         "chars": len(record.answer.text),
@@ -91,3 +93,8 @@ def summary(record: ResponseRecord, now: float) -> JSON:
         "instructions": record.echoed.get("instructions"),
         "tools": record.echoed.get("tools", []),
     }
+
+
+def _first_token_at(record: ResponseRecord) -> float | None:
+    """When the first text delta happens (whether or not anyone reads the stream then)."""
+    return record.created_at + record.first_token_s if has_message(record) else None

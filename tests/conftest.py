@@ -118,7 +118,8 @@ def stack(
 ) -> Iterator[Stack]:
     """Errand wired to the stand-ins; workers are started by the test.
 
-    `@pytest.mark.kinds(field=value)` overrides every job kind before any process starts.
+    `@pytest.mark.kinds(field=value)` overrides every job kind before any process starts;
+    `@pytest.mark.kinds(per_kind={"research": {field: value}})` only the kinds it names.
     """
     env = {
         "DATABASE_URL": database_url,

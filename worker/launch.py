@@ -15,6 +15,8 @@ Each create is sent once per claim, and its answer decides what follows:
 * our configuration refused (401, 403, no such model, no quota): every launch holds,
   on-call is told once what to fix, nothing fails, and a probe per cool-down resumes;
 * nothing made (a 429, no connection): the attempt waits as long as the provider asks;
+* no capacity for a flex request (a 429 `resource_unavailable`): the job waits with a
+  reason on its card, at least FLEX_WAIT between tries, and never fails for it;
 * no answer (a timeout, a 5xx, a reset): the provider may have made a response we never
   heard of, so the attempt waits ERRAND_CREATE_UNKNOWN_WAIT (a webhook may reveal it
   meanwhile), and is tried at most once more (`models.store.claim`).
@@ -43,6 +45,12 @@ AT_ONCE = 8  # claims per round: the launch pool's threads (worker.pulses.LAUNCH
 # A refused launch is tried again soon: the breaker, not this delay, protects a
 # struggling provider, and a short delay keeps the priority order on recovery.
 RETRY_DELAY = timedelta(seconds=1)
+# Flex capacity comes back in minutes rather than seconds: no need to ask every second.
+FLEX_WAIT = timedelta(seconds=5)
+NO_FLEX_CAPACITY = (
+    "Waiting for flex capacity: this kind of job runs at the provider's cheaper flex tier, "
+    "which has none to spare right now. It starts by itself when there is."
+)
 FAILING = (
     "The AI provider is failing: Errand is holding new jobs and still following "
     "the ones in flight. It resumes by itself when provider calls succeed again."
@@ -167,6 +175,11 @@ def create_failed(ctx: Context, launch: Launch, error: ProviderError) -> str:
 def _unanswered(error: ProviderError) -> Unanswered:
     """What the attempt does after a create that gave no response."""
     hinted = timedelta(seconds=error.retry_after or 0)
+    if error.no_capacity:
+        wait = max(FLEX_WAIT, hinted)
+        return Unanswered(
+            True, wait, "start_waiting", _said(error), error.reason, wait_reason=NO_FLEX_CAPACITY
+        )
     if error.cls is ErrorClass.CONFIG:
         return Unanswered(True, RETRY_DELAY, "start_held", _said(error), error.reason)
     if error.cls is ErrorClass.TRANSIENT:

@@ -35,6 +35,7 @@ T = TypeVar("T")
 # The calls that make something at the provider (a response, a batch): a 404 there is our
 # configuration, and no answer means something may have been made.
 CREATES = frozenset({"create", "batches.create"})
+NO_CAPACITY = "resource_unavailable"  # a flex request the provider has no capacity for now
 
 
 class ErrorClass(StrEnum):
@@ -70,6 +71,12 @@ class ProviderError(Exception):
     def transient(self) -> bool:
         """Worth the same call again later (for a create, within the attempt's limits)."""
         return self.cls in (ErrorClass.TRANSIENT, ErrorClass.UNKNOWN)
+
+    @property
+    def no_capacity(self) -> bool:
+        """The provider has no spare capacity for this tier (flex) now: nothing was made,
+        and the request is waited out rather than counted as a failure."""
+        return self.status == 429 and self.code == NO_CAPACITY
 
 
 def classify(exc: Exception, endpoint: str = "create") -> ProviderError:
@@ -164,9 +171,10 @@ class Provider:
     def _observe(self, endpoint: str, error: ProviderError | None) -> None:
         """Tell the breaker (and metrics) how a call went. A refusal is an answer; a
         configuration error says nothing about the provider's health (the launch holds
-        for it on its own)."""
+        for it on its own), nor does flex capacity running out: it would otherwise hold
+        every kind's launches while only flex ones have to wait."""
         provider_call(endpoint, "ok" if error is None else error.cls.value)
-        if error is not None and error.cls == ErrorClass.CONFIG:
+        if error is not None and (error.cls == ErrorClass.CONFIG or error.no_capacity):
             return
         ok = error is None or error.cls == ErrorClass.REFUSED
         for observer in self._observers:

@@ -12,7 +12,11 @@ worker process, so a long stream never blocks the worker's pulses. (The SDK's
 * Lifecycle events are applied as the follow pulse would apply a retrieve; the
   terminal event carries the whole response, so the job finishes with no retrieve.
 * Progress reaches people as a `progress` notice at most every `progress_every` of
-  the kind; for `interactive` lane jobs it carries the whole text so far (`text`).
+  the kind; for `interactive` lane jobs it carries the whole text so far (`text`), and
+  the first one goes as soon as the first words do. Each progress wakes the notify pulse.
+* An interactive job's stream is always read from its first event, a resumed one too
+  (after a restart): the text so far is rebuilt from the events the cursor has passed,
+  which are otherwise skipped, so the next progress still carries all of it.
 * One reader at a time per response (`worker.leases`). If the stream just dies, the
   follow pulse polls the job as it polls any other, and finishes it.
 """
@@ -32,6 +36,7 @@ from openai.types.responses import Response
 
 from models.base import utcnow
 from models.kinds import Kind
+from models.signals import wake
 from models.store.stream import StreamTarget, save_reading, stream_target, streamable
 from worker.answers import apply
 from worker.context import Context
@@ -61,6 +66,8 @@ class Reading:
     progress_at: float = field(default_factory=time.monotonic)
     every: float = 10.0  # at most one progress notice this often
     text: list[str] | None = None  # the whole text so far, when progress carries it
+    replay_until: int | None = None  # events up to here were read before: text only
+    noted: bool = False  # a progress notice has gone out
 
 
 # -- entry points ----------------------------------------------------------------------
@@ -119,11 +126,12 @@ def read(ctx: Context, target: StreamTarget, kind: Kind) -> str:
     """Read events after the cursor until the response ends or the stream does."""
     phase = "start" if target.cursor is None else "resume"
     reading = Reading(cursor=target.cursor, saved_cursor=target.cursor, every=kind.progress_every)
-    if kind.lane == "interactive" and target.cursor is None:
-        reading.text = []
+    after = target.cursor
+    if kind.lane == "interactive":
+        reading.text, reading.replay_until, after = [], target.cursor, None
     log.info("stream %s", phase, extra={"job_id": target.job_id, "starting_after": target.cursor})
     try:
-        events = ctx.provider.events(target.response_id, after=target.cursor)
+        events = ctx.provider.events(target.response_id, after=after)
     except openai.OpenAIError as exc:
         provider_call("stream", _outcome(exc))
         STREAMS.labels(phase, "open_failed").inc()
@@ -160,22 +168,30 @@ def _on_event(ctx: Context, target: StreamTarget, reading: Reading, event: Any) 
     STREAM_EVENTS.inc()
     kind = str(getattr(event, "type", ""))
     sequence = getattr(event, "sequence_number", None)
+    if kind == "response.output_text.delta":
+        _take_text(reading, str(getattr(event, "delta", "") or ""))
+    if isinstance(sequence, int) and reading.replay_until is not None:
+        if sequence <= reading.replay_until:
+            return False  # read before a restart: only its text was wanted
+        reading.replay_until = None
     if isinstance(sequence, int):
         reading.cursor = sequence
-    if kind == "response.output_text.delta":
-        delta = str(getattr(event, "delta", "") or "")
-        reading.chars += len(delta)
-        reading.tail = (reading.tail + delta)[-PREVIEW_CHARS:]
-        if reading.text is not None:
-            reading.text.append(delta)
     response = getattr(event, "response", None)
     if isinstance(response, Response) and (kind in LIFECYCLE or kind in TERMINAL):
         save(ctx, target, reading, force=True)
         with ctx.db.unit() as unit:
             apply(unit.session, ctx.kinds, response, webhooks=ctx.settings.webhooks_enabled)
         return kind in TERMINAL
-    save(ctx, target, reading)
+    first_words = reading.text is not None and not reading.noted and reading.chars > 0
+    save(ctx, target, reading, force=first_words)
     return False
+
+
+def _take_text(reading: Reading, delta: str) -> None:
+    reading.chars += len(delta)
+    reading.tail = (reading.tail + delta)[-PREVIEW_CHARS:]
+    if reading.text is not None:
+        reading.text.append(delta)
 
 
 def save(
@@ -192,7 +208,8 @@ def save(
         return
     if reading.cursor == reading.saved_cursor and not poll_now:
         return
-    due = now - reading.progress_at >= reading.every and reading.chars > 0
+    first = reading.text is not None and not reading.noted
+    due = (first or now - reading.progress_at >= reading.every) and reading.chars > 0
     progress = _progress(reading) if due else None
     poll_at = utcnow() + HEARTBEAT
     save_reading(
@@ -200,7 +217,8 @@ def save(
     )
     reading.saved_cursor, reading.saved_at = reading.cursor, now
     if due:
-        reading.progress_at = now
+        reading.progress_at, reading.noted = now, True
+        wake(ctx.redis, "notify")
 
 
 def _progress(reading: Reading) -> dict[str, Any]:

@@ -165,6 +165,7 @@ class Unanswered:
     action: str  # the event recorded
     detail: str  # the event's detail, in Errand's words
     provider_error: str  # the provider's own words, for the job's record
+    wait_reason: str | None = None  # shown on the job's card while it waits, in our words
 
 
 def release_create(db: Database, launch: Launch, outcome: Unanswered) -> None:
@@ -193,7 +194,21 @@ def release_create(db: Database, launch: Launch, outcome: Unanswered) -> None:
                 .where(jobs.c.id == launch.job_id)
                 .values(provider_error=outcome.provider_error)
             )
+            if outcome.wait_reason:
+                _tell_wait(unit.session, launch, outcome.wait_reason)
         record_event(unit.session, launch.job_id, "provider", outcome.action, detail=outcome.detail)
+
+
+def _tell_wait(session: Session, launch: Launch, reason: str) -> None:
+    """The job's card says why it waits: once, when it starts waiting for this reason
+    (a successful create clears the reason, `record_response`)."""
+    told = session.execute(
+        update(jobs)
+        .where(jobs.c.id == launch.job_id, jobs.c.wait_reason.is_(None))
+        .values(wait_reason=reason)
+    ).rowcount  # type: ignore[attr-defined]
+    if told:
+        add_notice(session, launch.job_id, "held", key=f"held:{launch.claim_token}")
 
 
 def fail_start(db: Database, launch: Launch, reason: str, provider_error: str) -> bool:

@@ -111,11 +111,15 @@ class Stack:
             "config_path": self.env.get("ERRAND_CONFIG"),
         }
 
-    def write_kinds(self, **overrides: Any) -> None:
-        """Point ERRAND_CONFIG at the packaged kinds with `overrides` applied to every kind."""
+    def write_kinds(
+        self, per_kind: dict[str, dict[str, Any]] | None = None, **overrides: Any
+    ) -> None:
+        """Point ERRAND_CONFIG at the packaged kinds with `overrides` applied to every kind,
+        and `per_kind` (kind name: overrides) to the kinds it names."""
         raw = yaml.safe_load((ROOT / "models" / "kinds.yaml").read_text())
-        for kind in raw["kinds"].values():
+        for name, kind in raw["kinds"].items():
             kind.update(overrides)
+            kind.update((per_kind or {}).get(name, {}))
         path = self.logs / "kinds.yaml"
         path.write_text(yaml.safe_dump(raw))
         self.env["ERRAND_CONFIG"] = str(path)
