@@ -28,9 +28,9 @@ PG = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.fixture
 def zdr(stack: Stack) -> Stack:
     """The stack in zero data retention mode; ask for it before `bot`, which reads it.
-    A claim lapses 3 s after its worker's last renewal, so a killed worker's job restarts
-    within seconds."""
-    stack.env.update({"ERRAND_ZDR": "1", "ERRAND_START_LEASE": "3"})
+    A claim lapses 10 s after its worker's last renewal (each second), so a killed
+    worker's job restarts within seconds, and a worker slowed by a busy machine keeps it."""
+    stack.env.update({"ERRAND_ZDR": "1", "ERRAND_START_LEASE": "10"})
     return stack
 
 
