@@ -182,6 +182,7 @@ def test_a_good_200_row_csv_makes_one_batch_job_with_its_card_in_the_channel(
     assert [j["id"] for j in _jobs(stack)] == [job["id"]]
 
 
+@SQLITE
 def test_a_200_row_csv_through_the_modal_gets_200_answers_in_the_thread(
     stack: Stack, bot: BotProcess
 ) -> None:

@@ -85,7 +85,7 @@ def test_purge_removes_what_was_asked_and_answered_and_keeps_the_audit_stub(
     assert stack.cli("purge").stdout.startswith("Purged the input and output of 0 jobs")
 
 
-@BOTH
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_purged_job_cannot_be_retried(stack: Stack) -> None:
     stack.start_worker()  # tells the news (to the log here): a job's untold news keeps it
     job_id = _submit(stack, "research", "Gone soon [sandbox: duration=60]")

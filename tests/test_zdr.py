@@ -23,6 +23,7 @@ from tests.support.slack import BotProcess, job_id_of, thread_texts
 from tests.support.stack import Stack
 
 PG = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -55,6 +56,7 @@ def _assert_nothing_kept(stack: Stack, sent: list[dict[str, Any]]) -> None:
     assert stack.openai.requests(endpoint="cancel") == []
 
 
+@SQLITE
 def test_jobs_complete_and_no_request_asks_the_provider_to_keep_them(zdr: Stack) -> None:
     ids = [
         submit(zdr.db, zdr.kinds, "research", f"Question {n} [sandbox: duration=2]", user="U").id
@@ -119,6 +121,7 @@ def test_a_worker_killed_mid_response_leaves_the_job_to_finish_on_another(
     assert len(started) == 1  # the thread was told once that the job started
 
 
+@SQLITE
 def test_a_stopping_worker_hands_its_streams_back_at_once(zdr: Stack) -> None:
     """A deploy's SIGTERM: the worker closes its streams and starts their attempts again
     on its way out, so another worker takes them without waiting for the claims to lapse."""
@@ -184,6 +187,7 @@ def _texts(bot: BotProcess) -> list[str]:
     return thread_texts(bot.slack.card("C_GENERAL"))
 
 
+@SQLITE
 def test_cancel_closes_the_stream_and_the_job_ends_canceled(zdr: Stack) -> None:
     zdr.start_worker()
     job_id = submit(zdr.db, zdr.kinds, "research", "Slow [sandbox: duration=30]", user="U_F").id
@@ -220,6 +224,7 @@ def test_a_cancel_after_the_worker_died_ends_the_job_without_starting_it_again(
     assert [e["actor"] for e in shown["events"] if e["to_status"] == "canceled"] == ["U_F"]
 
 
+@SQLITE
 def test_a_stream_broken_mid_answer_is_tried_again_as_the_kind_allows(zdr: Stack) -> None:
     zdr.openai.fault(endpoint="stream", drop_after=6)
     zdr.start_worker()
