@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -13,8 +14,12 @@ from errand import embedded_redis
 from errand.exposition import share_across_processes
 from errand.sandbox_mode import SandboxOptions, run_sandbox
 from errand.supervise import spawn, supervise
+from models.errors import ErrandError
 from models.migrate import upgrade
 from models.settings import Settings, require
+
+LOOPBACK = "127.0.0.1"
+CONSOLE_PORT = 8900
 
 
 def db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
@@ -24,8 +29,8 @@ def db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Everything on one machine: migrate, a private Redis if needed, a worker, and the bot
-    when Slack is configured."""
+    """Everything on one machine: migrate, a private Redis if needed, a worker, the bot
+    when Slack is configured, and the console (which prints its URL)."""
     if args.sandbox:
         options = SandboxOptions(host=args.host, port=args.port, duration=args.duration)
         return run_sandbox(settings, options)
@@ -42,8 +47,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _commands(env: dict[str, str]) -> list[list[str]]:
-    """A worker, and the bot when Slack is configured."""
+    """A worker, the bot when Slack is configured, and the console on loopback: on
+    CONSOLE_PORT, or the next port free there."""
     commands = [["-m", "errand.cli", "worker"]]
     if env.get("SLACK_BOT_TOKEN"):
         commands.append(["-m", "errand.cli", "bot"])
+    port = str(first_free_port(LOOPBACK, CONSOLE_PORT))
+    commands.append(["-m", "errand.cli", "console", "--host", LOOPBACK, "--port", port])
     return commands
+
+
+def first_free_port(host: str, start: int, tries: int = 100) -> int:
+    """`start`, or the first port after it that nothing listens on at `host`."""
+    for port in range(start, start + tries):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise ErrandError(f"no free port for the console at {host}:{start}-{start + tries - 1}")

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     retention_archive: str | None = Field(default=None, alias="ERRAND_RETENTION_ARCHIVE")
     retention_interval: float = Field(default=3600.0, gt=0, alias="ERRAND_RETENTION_INTERVAL")
     allow_self_approval: bool = Field(default=False, alias="ERRAND_ALLOW_SELF_APPROVAL")
+    # The web console: its token (required off loopback), and who its actions are recorded
+    # as (`console:<operator>`; unset: the user the console runs as).
+    console_token: SecretStr | None = Field(default=None, alias="ERRAND_CONSOLE_TOKEN")
+    console_operator: str | None = Field(default=None, alias="ERRAND_CONSOLE_OPERATOR")
 
     @field_validator("approvers", "oncall", mode="before")
     @classmethod
