@@ -6,6 +6,9 @@ Bearer …` header (scripts), or once in the login form, which sets a session co
 token ends every session. Without a token the console listens only on loopback (`errand
 console` refuses any other host) and whoever reaches it is the operator.
 
+Without a token it also answers only requests addressed to a loopback name: a page
+elsewhere whose name was made to point at 127.0.0.1 (DNS rebinding) reads nothing.
+
 Either way every POST carries the session's CSRF token in its form, and an `Origin`, when
 the browser sends one, must be the console itself: a page elsewhere cannot make the
 operator's browser cancel a job. A Bearer request needs neither (browsers never add
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -81,6 +85,8 @@ def install(app: flask.Flask, guard: Guard) -> None:
 def _check(guard: Guard) -> Response | None:
     """None lets the request through; else the refusal."""
     request = flask.request
+    if guard.token is None and not loopback_name(request.host):
+        return refuse(403, "Without a token the console answers only at a loopback address.")
     flask.g.bearer = guard.bearer_ok(request.headers.get("Authorization"))
     flask.g.nonce = guard.session(request.cookies.get(COOKIE))
     if guard.token is None and flask.g.nonce is None:  # loopback: a session for the asking
@@ -94,6 +100,19 @@ def _check(guard: Guard) -> Response | None:
     if request.method == "POST" and not flask.g.bearer and not _csrf_ok(guard):
         return refuse(403, "The form has expired; reload the page and try again.")
     return None
+
+
+def loopback_name(host: str) -> bool:
+    """`localhost`, 127.0.0.0/8 or ::1, with or without a port (`[::1]:8900`); never
+    0.0.0.0, which is every interface."""
+    bare_ipv6 = host.count(":") > 1 and not host.startswith("[")
+    name = host if bare_ipv6 else urlsplit(f"//{host}").hostname or ""
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _same_origin() -> bool:

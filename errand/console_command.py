@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import ipaddress
 from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from console.app import create_app
+from console.auth import loopback_name
 from console.config import ConsoleConfig
 from errand.operator_db import operator_parts
 from models.errors import ErrandError
@@ -27,7 +27,7 @@ OPERATOR_MAX = 56  # `console:` and this fit an event's actor (64)
 def console(args: argparse.Namespace, settings: Settings) -> int:
     """Check the token and the host, then serve until stopped."""
     token = _token(settings)
-    if token is None and not loopback(args.host):
+    if token is None and not loopback_name(args.host):
         raise ErrandError(
             f"--host {args.host}: the console serves other hosts only with "
             "ERRAND_CONSOLE_TOKEN set; without it, it listens on 127.0.0.1 alone"
@@ -49,16 +49,6 @@ def _token(settings: Settings) -> str | None:
     if len(token) < TOKEN_MIN:
         raise ErrandError(f"ERRAND_CONSOLE_TOKEN is shorter than {TOKEN_MIN} characters")
     return token
-
-
-def loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 or `localhost`; never 0.0.0.0, which is every interface."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def operator(settings: Settings) -> str:
