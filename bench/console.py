@@ -37,8 +37,7 @@ from sandbox.processes import free_port, spawn
 KINDS = {"research": 0.6, "ask": 0.25, "draft": 0.1, "deep": 0.05}
 LANES = {"research": "background", "ask": "interactive", "draft": "approval", "deep": "approval"}
 ENDS = {"completed": 0.86, "failed": 0.05, "canceled": 0.04, "expired": 0.01, "rejected": 0.01}
-# No `awaiting_approval`: 17 characters, one more than PostgreSQL's `jobs.status` column holds.
-ENDS.update({"running": 0.01, "queued": 0.01, "needs_review": 0.01})
+ENDS.update({"running": 0.01, "queued": 0.01, "needs_review": 0.005, "awaiting_approval": 0.005})
 WORDS = ["heat", "pumps", "glaciers", "tariffs", "solar", "grid", "battery", "storage"]
 WORDS += ["supply", "chain", "vaccine", "trial", "market", "churn", "pricing", "latency"]
 BATCH = 5_000
