@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     cost_commands.add_arguments(costs)
     costs.set_defaults(handler="errand.cost_commands:costs")
     _notices_parser(sub.add_parser("notices", help="Slack news not delivered (yet)"))
+    _console_parser(sub.add_parser("console", help="the operator's web console"))
     purge = sub.add_parser("purge", help="apply the retention policy now")
     purge.add_argument("--dry-run", action="store_true", help="say what would go; change nothing")
     purge.set_defaults(handler="errand.purge_command:purge")
@@ -106,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
 def _sandbox_options(run: argparse.ArgumentParser) -> None:
     """`run --sandbox`: no credentials; stand-ins play Slack and OpenAI, a page plays Slack."""
     run.add_argument(
-        "--sandbox", action="store_true", help="play Slack and OpenAI locally; prints one URL"
+        "--sandbox", action="store_true", help="play Slack and OpenAI locally; prints a URL"
     )
     run.add_argument("--host", default="127.0.0.1", help="with --sandbox: the page's address")
     run.add_argument(
@@ -119,6 +120,14 @@ def _sandbox_options(run: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="with --sandbox: how long the provider stand-in takes to answer",
     )
+
+
+def _console_parser(console: argparse.ArgumentParser) -> None:
+    console.add_argument("--port", type=int, default=8900, help="0: any free port")
+    console.add_argument(
+        "--host", default="127.0.0.1", help="off loopback it needs ERRAND_CONSOLE_TOKEN"
+    )
+    console.set_defaults(handler="errand.console_command:console")
 
 
 def _notices_parser(notices: argparse.ArgumentParser) -> None:

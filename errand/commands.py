@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 from contextlib import ExitStack
 from pathlib import Path
@@ -15,9 +16,13 @@ from errand.exposition import share_across_processes
 from errand.parts import refuse_unfit_kinds
 from errand.sandbox_mode import SandboxOptions, run_sandbox
 from errand.supervise import spawn, supervise
+from models.errors import ErrandError
 from models.kinds import load_kinds
 from models.migrate import upgrade
 from models.settings import Settings, require
+
+LOOPBACK = "127.0.0.1"
+CONSOLE_PORT = 8900
 
 
 def db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
@@ -27,8 +32,8 @@ def db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Everything on one machine: migrate, a private Redis if needed, a worker, and the bot
-    when Slack is configured."""
+    """Everything on one machine: migrate, a private Redis if needed, a worker, the bot
+    when Slack is configured, and the console (which prints its URL)."""
     refuse_unfit_kinds(settings, load_kinds(settings.config_path))
     if args.sandbox:
         options = SandboxOptions(host=args.host, port=args.port, duration=args.duration)
@@ -46,10 +51,26 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _children(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
-    """A worker, and the bot when Slack is configured. ERRAND_METRICS_PORT goes to one of
-    them, the bot when there is one: its /metrics adds up the worker's counters too."""
+    """A worker, the bot when Slack is configured, and the console on loopback (on
+    CONSOLE_PORT, or the next port free there). ERRAND_METRICS_PORT goes to one of them,
+    the bot when there is one: its /metrics adds up the worker's counters too."""
     worker = ["-m", "errand.cli", "worker"]
-    if not env.get("SLACK_BOT_TOKEN"):
-        return spawn([worker], env)
+    port = str(first_free_port(LOOPBACK, CONSOLE_PORT))
+    console = ["-m", "errand.cli", "console", "--host", LOOPBACK, "--port", port]
     quiet = {name: value for name, value in env.items() if name != "ERRAND_METRICS_PORT"}
-    return spawn([worker], quiet) + spawn([["-m", "errand.cli", "bot"]], env)
+    if not env.get("SLACK_BOT_TOKEN"):
+        return spawn([worker], env) + spawn([console], quiet)
+    return spawn([worker, console], quiet) + spawn([["-m", "errand.cli", "bot"]], env)
+
+
+def first_free_port(host: str, start: int, tries: int = 100) -> int:
+    """`start`, or the first port after it that nothing listens on at `host`."""
+    for port in range(start, start + tries):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise ErrandError(f"no free port for the console at {host}:{start}-{start + tries - 1}")

@@ -9,6 +9,7 @@ wired to them, exactly as production wires them to Slack and OpenAI:
     http://HOST:PORT/_sandbox/   its conversation state, events and response_urls
     http://127.0.0.1:P1/v1       the OpenAI stand-in (OPENAI_BASE_URL), in this process
     http://127.0.0.1:P2/         `errand bot` (signed requests from the page go here)
+    http://127.0.0.1:P3/         `errand console` (the page links to it)
 
 Everything lives in `<ERRAND_DATA_DIR>/sandbox-<PORT>/` (SQLite, the private Redis's
 socket; see `errand.sandbox_home`) and starts empty each time, because the stand-ins keep
@@ -96,15 +97,31 @@ def run_sandbox(settings: Settings, options: SandboxOptions) -> int:
         provider = openai_api.start_in_thread(settings=_provider_settings(options.duration))
         started.callback(provider.stop)
         creds = Credentials.generate()
-        bot_port = free_port()
-        server = _page_server(options, creds, provider, f"http://127.0.0.1:{bot_port}")
+        ports = Ports(bot=free_port(), console=free_port())
+        server = _page_server(options, creds, provider, ports)
         started.callback(_close, server)
         env = _child_env(settings, home, creds, server, provider.base_url, database_url)
-        children = _spawn(env, home, bot_port)
+        children = _spawn(env, home, ports)
         started.callback(_stop_children, children)
-        _wait_ready(f"http://127.0.0.1:{bot_port}/healthz", children)
+        _wait_ready(f"{ports.bot_url}/healthz", children)
         print(f"errand: sandbox ready at {_page_url(server)}/", flush=True)
         return supervise(children)
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Where the sandboxed bot and console listen (loopback)."""
+
+    bot: int
+    console: int
+
+    @property
+    def bot_url(self) -> str:
+        return f"http://127.0.0.1:{self.bot}"
+
+    @property
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.console}/"
 
 
 def _provider_settings(duration: float | None) -> SandboxOpenAISettings:
@@ -119,7 +136,7 @@ def _page_server(
     options: SandboxOptions,
     creds: Credentials,
     provider: openai_api.RunningSandbox,
-    bot_url: str,
+    ports: Ports,
 ) -> BaseWSGIServer:
     """One port for the page and the Slack stand-in, served from a background thread."""
     slack = slack_api.create_app(SlackSandboxSettings(accepted_tokens=frozenset({creds.bot_token})))
@@ -127,11 +144,12 @@ def _page_server(
     ui = create_ui_app(
         UiConfig(
             slack=state,
-            bot_url=bot_url,
+            bot_url=ports.bot_url,
             signing_secret=creds.signing_secret,
             provider=provider.state,
             approvers_group=SANDBOX_ENV["ERRAND_APPROVERS"],
             oncall_group=SANDBOX_ENV["ERRAND_ONCALL"],
+            console_url=ports.console_url,
         )
     )
     app = _route(ui.wsgi_app, slack.wsgi_app)
@@ -201,10 +219,13 @@ def _child_env(
     return env
 
 
-def _spawn(env: dict[str, str], home: Path, bot_port: int) -> list[subprocess.Popen[bytes]]:
-    """The real worker and bot; run from `home` so a stray `.env` cannot rewire them."""
-    bot = ["bot", "--host", "127.0.0.1", "--port", str(bot_port)]
-    return spawn([["-m", "errand.cli", "worker"], ["-m", "errand.cli", *bot]], env, home)
+def _spawn(env: dict[str, str], home: Path, ports: Ports) -> list[subprocess.Popen[bytes]]:
+    """The real worker, bot and console; run from `home` so a stray `.env` cannot rewire
+    them."""
+    bot = ["bot", "--host", "127.0.0.1", "--port", str(ports.bot)]
+    console = ["console", "--host", "127.0.0.1", "--port", str(ports.console)]
+    commands = [["-m", "errand.cli", "worker"], ["-m", "errand.cli", *bot]]
+    return spawn([*commands, ["-m", "errand.cli", *console]], env, home)
 
 
 def _wait_ready(url: str, children: list[subprocess.Popen[bytes]]) -> None:

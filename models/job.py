@@ -30,6 +30,20 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_follow", "status", "next_check_at"),
         Index("ix_jobs_requester", "requested_by", "created_at"),
+        # The console: its list pages in creation order and its overview counts read these
+        # alone, never the rows (whose question and answer make them large).
+        Index(
+            "ix_jobs_listing",
+            "created_at",
+            "id",
+            "status",
+            "kind",
+            "lane",
+            "cost_usd",
+            "requested_by",
+            "channel_id",
+        ),
+        Index("ix_jobs_status_created", "status", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -132,6 +146,8 @@ class Event(Base):
     """The audit trail: every status change and every action, with who did it."""
 
     __tablename__ = "events"
+    # The console's overview counts some actions (the provider's failures) over a window.
+    __table_args__ = (Index("ix_events_action", "action", "to_status", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
@@ -156,6 +172,9 @@ class Notice(Base):
     __table_args__ = (
         UniqueConstraint("job_id", "key"),
         Index("ix_notices_pending", "delivered_at", "next_try_at"),
+        # The console's overview: news given up, and news delivered (results' lag, retries).
+        Index("ix_notices_given_up", "given_up_at"),
+        Index("ix_notices_delivered", "delivered_at", "milestone", "tries", "job_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

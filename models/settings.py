@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     # is a stream a worker holds in one of its `zdr_slots` (worker.held).
     zdr: bool = Field(default=False, alias="ERRAND_ZDR")
     zdr_slots: int = Field(default=8, ge=1, alias="ERRAND_ZDR_SLOTS")
+    # The web console: its token (required off loopback), and who its actions are recorded
+    # as (`console:<operator>`; unset: the user the console runs as).
+    console_token: SecretStr | None = Field(default=None, alias="ERRAND_CONSOLE_TOKEN")
+    console_operator: str | None = Field(default=None, alias="ERRAND_CONSOLE_OPERATOR")
 
     @field_validator("approvers", "oncall", mode="before")
     @classmethod

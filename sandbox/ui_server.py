@@ -35,7 +35,8 @@ COMMANDS = ("/research", "/draft", "/deep", "/ask", "/batch", "/jobs")
 
 @dataclass(frozen=True)
 class UiConfig:
-    """What the page server needs: the Slack state, the bot, the secret, the provider."""
+    """What the page server needs: the Slack state, the bot, the secret, the provider,
+    and the URL of Errand's console (the sandbox only links to it; it knows no more)."""
 
     slack: SandboxState
     bot_url: str
@@ -43,6 +44,7 @@ class UiConfig:
     provider: openai_state.SandboxState
     approvers_group: str
     oncall_group: str
+    console_url: str | None = None  # Errand's operator console, when it runs one
 
 
 def create_ui_app(config: UiConfig) -> flask.Flask:
@@ -134,4 +136,5 @@ def _setup(config: UiConfig) -> JSON:
         "users": users,
         "commands": list(COMMANDS),
         "directives": [{"text": text, "what": what} for text, what in DIRECTIVES],
+        "console_url": config.console_url,
     }

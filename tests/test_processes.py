@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
@@ -21,6 +23,7 @@ from tests.support.procs import end_session, free_port, spawn, wait_for
 
 # The 3 s a person waits after Ctrl-C is timed: alone, not beside four busy test workers.
 CTRL_C_TIMED = pytest.mark.exclusive
+CONSOLE_URL = re.compile(r"errand: console at (http://\S+)")
 
 
 def _pids_mentioning(marker: str) -> list[int]:
@@ -150,6 +153,21 @@ def test_ctrl_c_stops_errand_run_quietly(data: Path, tmp_path: Path) -> None:
     assert len(printed) <= 5, "\n".join(printed[:40])
     assert "Traceback" not in "\n".join(printed)
     wait_for(lambda: not _redis_pids(data), 3, "redis-server outlived errand run")
+
+
+def test_errand_run_serves_the_console_on_loopback_and_prints_its_url(
+    data: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "run.log"
+    process = _errand_run(data, tmp_path, log)
+    try:
+        wait_for(lambda: CONSOLE_URL.search(log.read_text()), 30, "no console URL printed")
+        url = CONSOLE_URL.search(log.read_text())[1]  # type: ignore[index]
+        assert url.startswith("http://127.0.0.1:")
+        assert "Errand console" in httpx.get(url, timeout=30).text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
 
 
 def test_the_private_redis_dies_with_a_killed_parent(data: Path, tmp_path: Path) -> None:

@@ -10,20 +10,21 @@ from models.job import Job
 # Slack user IDs (U…, W… on Enterprise Grid); the stand-ins use U_NAME.
 _SLACK_USER = re.compile(r"[UW][A-Z0-9_]{1,40}")
 _SYSTEM = {"errand": "Errand", "provider": "the AI provider"}
-_CLI = "cli"
+# Operators acting outside Slack, as `cli:NAME` or `console:NAME` (the web console).
+_OPERATORS = {"cli": "an operator (CLI)", "console": "an operator (console)"}
 ACTOR_MAX = 80
 
 
 def actor(who: str | None) -> str:
-    """A Slack user as a mention, `cli`/`cli:NAME` as an operator, Errand and the provider
-    by name; anything else as plain escaped text, so an odd ID never pings anyone."""
+    """A Slack user as a mention, `cli[:NAME]` and `console[:NAME]` as an operator, Errand
+    and the provider by name; anything else as plain escaped text, so an odd ID never
+    pings anyone."""
     if not who:
         return "someone"
     if _SLACK_USER.fullmatch(who):
         return f"<@{who}>"
-    if who == _CLI or who.startswith(f"{_CLI}:"):
-        return "an operator (CLI)"
-    return _SYSTEM.get(who) or fit(who, ACTOR_MAX)
+    operator = _OPERATORS.get(who.partition(":")[0])
+    return operator or _SYSTEM.get(who) or fit(who, ACTOR_MAX)
 
 
 def attempt_label(job: Job) -> str:

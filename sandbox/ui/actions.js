@@ -158,6 +158,10 @@ async function start() {
     `<option value="${esc(u.id)}">${esc(u.real_name)}${u.roles.length ? ` (${esc(u.roles.join(", "))})` : ""}</option>`).join("");
   $("as-user").value = S.user;
   $("app-handle").textContent = `@${S.setup.app.handle}`;
+  if (S.setup.console_url) {  // Errand's operator console, when the sandbox runs one
+    $("console-link").href = S.setup.console_url;
+    $("console-link").hidden = false;
+  }
   $("directives").innerHTML = S.setup.directives.map((d) =>
     `<button type="button" class="chip" data-directive="${esc(d.text)}" title="${esc(d.what)}">${esc(d.text)}</button>`).join(" ");
   showDelay(await getJSON("/ui/api/provider"));
