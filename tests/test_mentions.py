@@ -164,7 +164,9 @@ def test_follow_ups_refused_get_a_sentence_and_make_no_turn(stack: Stack, bot: B
 def test_a_failed_job_marks_the_mention_with_a_cross(stack: Stack, bot: BotProcess) -> None:
     errand = _wired(bot)
     stack.start_worker()
-    mention = _say(bot, "U_REQUESTER", f"<@{errand}> why is the sky blue? [sandbox: fail=invalid_prompt]")
+    mention = _say(
+        bot, "U_REQUESTER", f"<@{errand}> why is the sky blue? [sandbox: fail=invalid_prompt]"
+    )
     job_id = _job_in(stack, mention)
     stack.wait_status(job_id, "failed")
     wait_for(lambda: _reactions(bot, mention, mention) == {"x"}, 20, "no ❌")
