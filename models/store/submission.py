@@ -187,6 +187,7 @@ def _job_row(kind: Kind, text: str, user: str, where: Row, key: str | None) -> R
         "input_text": text,
         "idempotency_key": key,
         "attempts": 1,
+        "turn": 1,
         "max_attempts": kind.max_attempts,
         "model": kind.model,
         "deadline_at": now + timedelta(seconds=kind.timeout_seconds),
