@@ -103,7 +103,7 @@ class News:
     def _result(self, m: Milestone) -> None:
         if m.job.lane == INTERACTIVE and self.answers.finish(m):
             return  # the answer is the streamed message
-        turn = f" (turn {m.job.turn})" if m.job.turn > 1 else ""
+        turn = f" (turn {m.job.turn})" if m.job.turn_number > 1 else ""
         self.deliver(m, f"Result of job {m.job.id}{turn}", where=None, step="result")
 
     def deliver(self, m: Milestone, heading: str, *, where: Where | None, step: str) -> None:

@@ -34,7 +34,7 @@ def job_summary(job: Job) -> dict[str, Any]:
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
         "provider_creates": sum(a.create_calls for a in job.attempt_rows),
-        "turns": job.turn,
+        "turns": job.turn_number,
         "error": job.error,
         "wait_reason": job.wait_reason,
         "usage": job.usage,

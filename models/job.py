@@ -94,6 +94,11 @@ class Job(Base):
     )
 
     @property
+    def turn_number(self) -> int:
+        """The turn the job is on: 1, plus one per follow-up (1 for a job not yet stored)."""
+        return self.turn or 1
+
+    @property
     def current_attempt(self) -> Attempt | None:
         """The attempt the job is on now (a retry adds one); None before the first."""
         return next((a for a in self.attempt_rows if a.number == self.attempts), None)

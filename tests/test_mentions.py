@@ -7,6 +7,7 @@ Slack does; what the provider was asked is read from the OpenAI stand-in.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -188,3 +189,31 @@ def test_research_this_starts_a_job_about_that_message(stack: Stack, bot: BotPro
     assert "<@U_OTHER> (" in response["input"]
     assert "Is the new heat pump grant worth applying for?" in response["input"]
     wait_for(lambda: _reactions(bot, asked, asked) == {"white_check_mark"}, 20, "no ✅")
+
+
+@SQLITE
+def test_a_follow_up_after_the_stored_response_expired_starts_afresh_with_the_earlier_turn(
+    stack: Stack, bot: BotProcess
+) -> None:
+    errand = _wired(bot)
+    stack.openai.configure(response_ttl=6)  # the provider keeps responses 6 s
+    stack.start_worker()
+    first = _say(bot, "U_REQUESTER", f"<@{errand}> what do heat pumps cost?")
+    job_id = _job_in(stack, first)
+    stack.wait_status(job_id, "completed")
+    one = stack.show(job_id)["turn_history"][0]
+    [made] = stack.openai.responses_for(job_id)
+    time.sleep(max(0.0, made["created_at"] + 6.5 - time.time()))  # turn 1 is gone
+
+    _say(bot, "U_REQUESTER", f"<@{errand}> and in Norway?", first)
+    _result_in(bot, first, f"Result of job {job_id} (turn 2)")
+    creates = stack.openai.requests(endpoint="create")
+    assert [c["previous_response_id"] for c in creates] == [None, one["response_id"], None]
+    assert [c["status"] for c in creates] == [200, 400, 200]
+    _, fresh = stack.openai.responses_for(job_id)
+    assert fresh["input"].startswith("Earlier turns of this conversation")
+    assert one["output_text"][:200] in fresh["input"]
+    assert fresh["input"].endswith("and in Norway?")
+    shown = stack.show(job_id)
+    assert shown["turns"] == 2 and shown["turn_history"][1]["previous_response_id"] is None
+    assert "previous_gone" in [e["action"] for e in shown["events"]]

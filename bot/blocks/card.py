@@ -79,7 +79,7 @@ def quote(text: str) -> str:
 
 def _footer(job: Job) -> str:
     # A follow-up's card counts turns; its attempts count all turns' and would mislead.
-    turn = f"turn {job.turn}" if job.turn > 1 else attempt_label(job)
+    turn = f"turn {job.turn}" if job.turn_number > 1 else attempt_label(job)
     parts = [f"Job `{job.id}`", turn, job.model]
     cost = cost_label(job)
     if cost:

@@ -192,7 +192,7 @@ def _taken(db: Database, key: str) -> bool:
 
 def turn_input(session: Session, job: Job) -> TurnInput:
     """What the launch of the job's current turn sends (turn 1: the job's own input)."""
-    if job.turn <= 1:
+    if job.turn_number <= 1:
         return TurnInput(job.input_text)
     rows = session.execute(
         select(
