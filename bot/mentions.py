@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 Body = dict[str, Any]
 DRAFT = re.compile(r"^\s*draft\s*:\s*", re.IGNORECASE)
+READERS = 4  # mentions being read at once; more wait their turn
 CLAIM_SECONDS = 180  # a mention being read and stored; past it, a retry may take it over
 THIS_MESSAGE = "Research what the quoted message says or asks, and answer it."
 
@@ -88,6 +90,9 @@ class Mentions:
     def __init__(self, ctx: BotContext) -> None:
         self.ctx = ctx
         self.budget = Budget(ctx.redis)
+        # A thread read may wait a minute for Slack's budget: on threads of its own, so
+        # Bolt's few listener threads stay free for buttons and commands meanwhile.
+        self.readers = ThreadPoolExecutor(READERS, thread_name_prefix="mention-reader")
 
     def mentioned(self, body: Body, event: Body, client: WebClient, context: BoltContext) -> None:
         """After the ack: a follow-up in a job's thread, else a new job."""
@@ -100,7 +105,8 @@ class Mentions:
             if job is not None and not DRAFT.match(ask.text):
                 self._follow_up(job, text, ask)
             else:
-                self._start(kind, text, ask, client)
+                self._check(kind, text)
+                self.readers.submit(self._start, kind, text, ask, client)
         except Exception as error:  # the asker is told why, in the thread
             self._tell(client, ask.channel, ask.user, ask.root, explain(error))
 
@@ -117,22 +123,28 @@ class Mentions:
             self.ctx.db, self.ctx.kinds, job.id, text, actor=ask.user, asked_ts=ask.ts, key=ask.key
         )
 
-    def _start(self, kind: Kind, text: str, ask: Asked, client: WebClient) -> None:
-        """Read the thread (once per mention) and store the job with it, quoted."""
+    def _check(self, kind: Kind, text: str) -> None:
+        """Refuse a request that would make no job, before the thread is read."""
         if not text:
             raise InputRejected(
                 f"Tell me what to work on: `@Errand <what you need>` ({kind.title})."
             )
-        validate_input(kind, text)  # refused before the thread is read
-        if queries.by_key(self.ctx.db, ask.key) is not None or not self._claim(ask.key):
-            return  # a repeated delivery of a mention already taken
-        context = ""
-        if ask.in_thread:
-            said = read_thread(
-                client, self.budget, ask.channel, ask.root, ask.ts, bot_user=ask.bot_user
-            )
-            context = quoted(said)
-        self._submit(kind, text, ask.user, ask, context=context, key=ask.key)
+        validate_input(kind, text)
+
+    def _start(self, kind: Kind, text: str, ask: Asked, client: WebClient) -> None:
+        """Read the thread (once per mention) and store the job with it, quoted."""
+        try:
+            if queries.by_key(self.ctx.db, ask.key) is not None or not self._claim(ask.key):
+                return  # a repeated delivery of a mention already taken
+            context = ""
+            if ask.in_thread:
+                said = read_thread(
+                    client, self.budget, ask.channel, ask.root, ask.ts, bot_user=ask.bot_user
+                )
+                context = quoted(said)
+            self._submit(kind, text, ask.user, ask, context=context, key=ask.key)
+        except Exception as error:
+            self._tell(client, ask.channel, ask.user, ask.root, explain(error))
 
     def _submit(
         self, kind: Kind, text: str, user: str, ask: Asked, *, context: str, key: str
