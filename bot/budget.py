@@ -45,6 +45,8 @@ RATES: dict[str, Rate] = {
     "chat.stopStream": TIER2,
     "conversations.open": TIER3,
     "conversations.replies": Rate(0.9, 1),  # non-Marketplace apps: one a minute
+    "reactions.add": TIER3,
+    "reactions.remove": TIER2,
     "files.getUploadURLExternal": TIER4,
     "files.completeUploadExternal": TIER4,
     "usergroups.users.list": TIER2,

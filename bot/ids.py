@@ -33,6 +33,7 @@ class CallbackId(StrEnum):
 
     REJECT_REASON = "job_reject_reason"
     BATCH = "batch_rows"
+    RESEARCH_THIS = "research_this"  # the message shortcut "Research this"
 
 
 class BlockId(StrEnum):
@@ -52,6 +53,7 @@ class EventType(StrEnum):
     """Events API events subscribed in manifest.yml, and our message-metadata type."""
 
     APP_HOME_OPENED = "app_home_opened"
+    APP_MENTION = "app_mention"  # @Errand in a channel or a thread: a job, or a follow-up
     JOB_METADATA = "errand_job"
     NOTICE_METADATA = "errand_notice"  # on each thread post: which notice and part it is
 
@@ -65,6 +67,8 @@ class SlackErrorCode(StrEnum):
     MESSAGE_NOT_FOUND = "message_not_found"
     INVALID_BLOCKS = "invalid_blocks"
     MSG_TOO_LONG = "msg_too_long"
+    ALREADY_REACTED = "already_reacted"
+    NO_REACTION = "no_reaction"
 
 
 # Errors that mean "Errand cannot post there"; the person is reached another way.
@@ -72,15 +76,21 @@ CANNOT_POST = frozenset(
     {SlackErrorCode.NOT_IN_CHANNEL, SlackErrorCode.CHANNEL_NOT_FOUND, SlackErrorCode.IS_ARCHIVED}
 )
 
+# The Events API subscriptions (manifest.yml's bot_events).
+SUBSCRIBED = (EventType.APP_HOME_OPENED, EventType.APP_MENTION)
+
 # Bot scopes, each for a call the code makes; manifest.yml must list exactly these.
 SCOPES: tuple[str, ...] = (
-    "commands",  # the slash commands
+    "commands",  # the slash commands and the message shortcut
+    "app_mentions:read",  # app_mention events: @Errand in a channel or a thread
+    "reactions:write",  # eyes on a mention when its job is picked up, then how it ended
     "chat:write",  # status cards, thread replies, ephemeral answers, chat.update
     "im:write",  # conversations.open, to DM someone Errand cannot reach in a channel
     "usergroups:read",  # usergroups.users.list, for approver and on-call groups
     "files:write",  # files_upload_v2, for results too long for messages
     "files:read",  # url_private downloads of the file a person gives /batch
-    # conversations.replies, to look for a post an earlier try may have made after all
+    # conversations.replies, to look for a post an earlier try may have made after all,
+    # and to read the earlier messages of a thread Errand is mentioned in
     "channels:history",
     "groups:history",
     "im:history",

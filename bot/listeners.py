@@ -18,6 +18,7 @@ from bot.blocks.lists import job_list
 from bot.context import BotContext
 from bot.failures import answering, explain
 from bot.ids import ActionId, CallbackId, Command, EventType
+from bot.mentions import Mentions
 from bot.metrics import JOBS_STARTED
 from bot.presses import Presses
 from bot.roles import Roles
@@ -39,7 +40,7 @@ Body = dict[str, Any]
 
 
 def register_listeners(app: App, ctx: BotContext, roles: Roles) -> None:
-    """Every command, button, modal and event Errand answers.
+    """Every command, button, modal, shortcut and event Errand answers.
 
     The ack is answered on the request's thread with nothing slow before it; the
     work (Slack calls, most database work) runs lazily after it. A job command
@@ -57,6 +58,9 @@ def register_listeners(app: App, ctx: BotContext, roles: Roles) -> None:
         app.action(action.value)(ack=_ack, lazy=[answering(presses.press)])
     app.view(CallbackId.REJECT_REASON.value)(presses.reject_submitted)
     app.event(EventType.APP_HOME_OPENED.value)(ack=_ack, lazy=[on.home_opened])
+    mentions = Mentions(ctx)  # the thread is read after the ack: Slack may make it wait
+    app.event(EventType.APP_MENTION.value)(ack=_ack, lazy=[mentions.mentioned])
+    app.shortcut(CallbackId.RESEARCH_THIS.value)(ack=_ack, lazy=[mentions.research_this])
 
 
 def _ack(ack: Ack) -> None:

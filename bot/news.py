@@ -107,7 +107,8 @@ class News:
     def _result(self, m: Milestone) -> None:
         if m.job.lane == INTERACTIVE and self.answers.finish(m):
             return  # the answer is the streamed message
-        self.deliver(m, f"Result of job {m.job.id}", where=None, step="result")
+        turn = f" (turn {m.job.turn})" if m.job.turn_number > 1 else ""
+        self.deliver(m, f"Result of job {m.job.id}{turn}", where=None, step="result")
 
     def deliver(self, m: Milestone, heading: str, *, where: Where | None, step: str) -> None:
         """The whole output, in parts (or as a file when very long), each part once."""

@@ -2,10 +2,12 @@
 
 It satisfies `models.notifier.Notifier`. Each milestone is delivered by rendering the
 job as it is now, so a late or repeated delivery still shows the truth:
-* `queued` posts the job's status card (its thread is the job's thread);
+* `queued` posts the job's status card: in the channel, where its thread becomes the
+  job's thread, or for a job asked in a thread (a mention), as a reply in that thread;
 * `card` edits the card, within Slack's budget for `chat.update` (Tier 3);
 * news (started, results, failures, decisions) goes in the thread (`bot.poster`);
-* alerts go to the on-call channel.
+* alerts go to the on-call channel;
+* reactions mark the message that asked (`bot.reactions`).
 Slack trouble raises `NotifyLater` (tried again later) or `Undeliverable` (given up,
 shown to operators); when the job's channel is gone, the job moves to a DM.
 """
@@ -30,11 +32,12 @@ from bot.budget import Budget
 from bot.ids import CANNOT_POST, EventType, SlackErrorCode
 from bot.news import News
 from bot.poster import ChannelGone
+from bot.reactions import react
 from bot.slack import call, error_code, make_client
 from models.base import utcnow
 from models.job import Job
 from models.kinds import KindsConfig
-from models.notifier import ALERTS, CARD, Milestone, NotifyLater, Undeliverable
+from models.notifier import ALERTS, CARD, REACTION, Milestone, NotifyLater, Undeliverable
 from models.settings import Settings, require
 
 log = logging.getLogger(__name__)
@@ -89,12 +92,15 @@ class SlackNotifier:
             return {}
         if not job.channel_id:  # started outside Slack (CLI, scripts): nothing to tell
             return {}
-        if milestone.name == "queued" or not job.thread_ts:
+        if milestone.name == "queued" or not job.card_ts:
             # The command's response_url serves the first card at most (a channel Errand
             # cannot post in): once it is posted, it is dropped.
             return {**self._first_card(job), "response_url": None}
         if milestone.name == CARD:
             self._edit_card(job)
+            return {}
+        if milestone.name == REACTION:
+            react(self.client, self.budget, milestone)
             return {}
         return self._tell(milestone)
 
@@ -158,19 +164,23 @@ class SlackNotifier:
         if self.budget.is_lost(job.channel_id):
             return self._card_in_dm(job)
         try:
-            return {"thread_ts": self._post_card_in(job, job.channel_id)}
+            if job.thread_ts:  # asked in a thread: the card is a reply there
+                return {"card_ts": self._post_card_in(job, job.channel_id, job.thread_ts)}
+            ts = self._post_card_in(job, job.channel_id)
+            return {"thread_ts": ts, "card_ts": ts}
         except SlackApiError as exc:
             if error_code(exc) not in CANNOT_POST:
                 raise Undeliverable(f"the card could not be posted: {error_code(exc)}") from exc
             self.budget.lose(job.channel_id)
         return self._card_in_dm(job, note=True)
 
-    def _post_card_in(self, job: Job, channel: str) -> str:
+    def _post_card_in(self, job: Job, channel: str, thread_ts: str | None = None) -> str:
         text, blocks = card(job, self.title(job), self.clock())
         posted = call(
             self.client.chat_postMessage,
             budget=self.budget,
             channel=channel,
+            thread_ts=thread_ts,
             text=text,
             blocks=blocks,
             metadata=_job_metadata(job),
@@ -188,7 +198,8 @@ class SlackNotifier:
             dm = self._dm(job.requested_by)
             if note:
                 self._explain(job, dm)
-            return {"channel_id": dm, "thread_ts": self._post_card_in(job, dm)}
+            ts = self._post_card_in(job, dm)
+            return {"channel_id": dm, "thread_ts": ts, "card_ts": ts}
         except SlackApiError as exc:
             self.alert(f"Errand cannot reach {actor(job.requested_by)} about job `{job.id}`.")
             raise Undeliverable(f"no way to reach the requester: {error_code(exc)}") from exc
@@ -234,7 +245,7 @@ class SlackNotifier:
                 self.client.chat_update,
                 budget=self.budget,
                 channel=job.channel_id,
-                ts=job.thread_ts,
+                ts=job.card_ts,
                 text=text,
                 blocks=blocks,
             )

@@ -16,6 +16,7 @@ from models.rows import Rows, parse_rows
 from models.settings import Settings
 from models.store import actions, queries, stops
 from models.store.submission import submit, submit_batch
+from models.store.turns import turns_of
 
 SHOWN = (
     "id",
@@ -23,6 +24,7 @@ SHOWN = (
     "status",
     "requested_by",
     "attempts",
+    "turns",
     "provider_response_id",
     "error",
     "cost_usd",
@@ -77,7 +79,7 @@ def jobs_list(args: argparse.Namespace, settings: Settings) -> int:
 def jobs_show(args: argparse.Namespace, settings: Settings) -> int:
     db = operator_parts(settings).db
     job = queries.get_job(db, args.id)
-    detail = job_detail(job, queries.history(db, job.id))
+    detail = job_detail(job, queries.history(db, job.id), turns_of(db, job.id))
     if args.json:
         _print_json(detail)
         return 0
@@ -90,6 +92,12 @@ def jobs_show(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"  {event['at']}  {event['actor']:<12} {event['action']:<16} {change}  "
             f"{event['detail'] or ''}"
+        )
+    turns = detail["turn_history"]
+    for turn in turns if len(turns) > 1 else []:  # a job with follow-ups lists its turns
+        print(
+            f"  turn {turn['number']}: {turn['actor']:<12} {turn['status'] or 'running':<12} "
+            f"{turn['response_id'] or '-'}  {turn['cost_usd'] or 0:.4f} USD  {turn['input'][:60]}"
         )
     if job.output_text:
         print("\n" + job.output_text)

@@ -49,3 +49,9 @@ class JobPurged(ErrandError):
             f"job {job_id} is past its retention period: its question and answer were "
             "purged, so it cannot run again. Ask again with a new command."
         )
+
+
+class FollowUpRefused(ErrandError):
+    """A follow-up in a job's thread that cannot become its next turn (now, or by whom)."""
+
+    code = "follow_up_refused"

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from models.job import Event, Job
+from models.turn import Turn
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -25,6 +26,7 @@ def job_summary(job: Job) -> dict[str, Any]:
         "team_id": job.team_id,
         "channel_id": job.channel_id,
         "thread_ts": job.thread_ts,
+        "card_ts": job.card_ts,
         "input": job.input_text,
         "model": job.model,
         "provider_response_id": current.response_id if current else None,
@@ -32,7 +34,7 @@ def job_summary(job: Job) -> dict[str, Any]:
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
         "provider_creates": sum(a.create_calls for a in job.attempt_rows),
-        "turns": 1,
+        "turns": job.turn_number,
         "error": job.error,
         "wait_reason": job.wait_reason,
         "usage": job.usage,
@@ -47,8 +49,8 @@ def job_summary(job: Job) -> dict[str, Any]:
     }
 
 
-def job_detail(job: Job, events: list[Event]) -> dict[str, Any]:
-    """Everything about one job, with its attempts and its event history."""
+def job_detail(job: Job, events: list[Event], turns: list[Turn] | None = None) -> dict[str, Any]:
+    """Everything about one job, with its attempts, its turns and its event history."""
     return {
         **job_summary(job),
         "output_text": job.output_text,
@@ -77,6 +79,7 @@ def job_detail(job: Job, events: list[Event]) -> dict[str, Any]:
             }
             for a in job.attempt_rows
         ],
+        "turn_history": [_turn(t) for t in turns or []],
         "events": [
             {
                 "at": _iso(e.at),
@@ -88,4 +91,20 @@ def job_detail(job: Job, events: list[Event]) -> dict[str, Any]:
             }
             for e in events
         ],
+    }
+
+
+def _turn(turn: Turn) -> dict[str, Any]:
+    """One question and its answer: who asked, which response answered, at what cost."""
+    return {
+        "number": turn.number,
+        "actor": turn.actor,
+        "input": turn.input_text,
+        "previous_response_id": turn.previous_response_id,
+        "response_id": turn.response_id,
+        "status": turn.status,
+        "output_text": turn.output_text,
+        "cost_usd": turn.cost_usd,
+        "created_at": _iso(turn.created_at),
+        "finished_at": _iso(turn.finished_at),
     }

@@ -30,6 +30,7 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_follow", "status", "next_check_at"),
         Index("ix_jobs_requester", "requested_by", "created_at"),
+        Index("ix_jobs_thread", "channel_id", "thread_ts"),
         # The console: its list pages in creation order and its overview counts read these
         # alone, never the rows (whose question and answer make them large).
         Index(
@@ -54,7 +55,14 @@ class Job(Base):
     team_id: Mapped[str | None] = mapped_column(String(32))
     requested_by: Mapped[str] = mapped_column(String(64))
     channel_id: Mapped[str | None] = mapped_column(String(32))
+    # The job's thread: under its card for a slash command, the thread it was asked in
+    # for a mention. `card_ts` is the card itself (the thread's root for a slash command,
+    # a reply in the thread for a mention); None until it is posted.
     thread_ts: Mapped[str | None] = mapped_column(String(32))
+    card_ts: Mapped[str | None] = mapped_column(String(32))
+    # The message that asked the current turn (a mention), for the reactions on it.
+    asked_ts: Mapped[str | None] = mapped_column(String(32))
+    turn: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     response_url: Mapped[str | None] = mapped_column(Text)
     input_text: Mapped[str] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
@@ -98,6 +106,11 @@ class Job(Base):
     events: Mapped[list[Event]] = relationship(
         back_populates="job", order_by="Event.id", lazy="raise"
     )
+
+    @property
+    def turn_number(self) -> int:
+        """The turn the job is on: 1, plus one per follow-up (1 for a job not yet stored)."""
+        return self.turn or 1
 
     @property
     def current_attempt(self) -> Attempt | None:

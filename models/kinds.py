@@ -65,6 +65,9 @@ class Kind(BaseModel):
     # Days after a job of this kind ends before its input and output are purged; unset:
     # ERRAND_RETENTION_DAYS (and unset there too: kept).
     retention_days: float | None = Field(default=None, gt=0)
+    # Who may continue a job of this kind with a follow-up in its thread: its requester,
+    # anyone in the thread, or nobody (the lane has no conversation to continue).
+    follow_ups: Literal["requester", "thread", "none"] = "requester"
     follow: FollowPolicy = Field(default_factory=FollowPolicy)
     webhook_follow: FollowPolicy = Field(
         default_factory=lambda: FollowPolicy(first_check=60, growth=2, max_interval=300)

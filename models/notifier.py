@@ -24,6 +24,9 @@ CARD_ONLY = frozenset({"running", "held"})
 # On-call's news about a job: delivered on its own, never holding up the job's news.
 ALERTS = frozenset({"stuck", "escalation"})
 UNLIMITED = 1_000_000
+# An emoji on the message that asked for the job (a mention): eyes once it is picked up,
+# then how it ended. Detail: `ts` (the message), `add` (a name), `remove` (names).
+REACTION = "reaction"
 
 
 class NotifyLater(Exception):

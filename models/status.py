@@ -33,6 +33,8 @@ ACTIVE = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
 # Never reached the provider, or still may: a person can cancel these.
 CANCELABLE = ACTIVE | {JobStatus.AWAITING_APPROVAL}
 RETRYABLE = frozenset({JobStatus.FAILED, JobStatus.CANCELED, JobStatus.EXPIRED})
+# A follow-up may continue a job that ended, once it has an answer to continue from.
+CONTINUABLE = RETRYABLE | {JobStatus.COMPLETED}
 # Queued, running (perhaps stuck) or failed: a requester may ask on-call to look, once.
 ESCALATABLE = ACTIVE | {JobStatus.FAILED}
 # Statuses with something to tell the requester (or an approver): under a backlog their
@@ -42,8 +44,9 @@ RESULTS = TERMINAL | {JobStatus.NEEDS_REVIEW, JobStatus.AWAITING_APPROVAL}
 # For each target status, the statuses a job may move to it from.
 SOURCES: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.AWAITING_APPROVAL: frozenset({JobStatus.QUEUED}),
+    # From completed: a follow-up in the job's thread, as its next turn.
     JobStatus.QUEUED: RETRYABLE
-    | {JobStatus.RUNNING, JobStatus.AWAITING_APPROVAL, JobStatus.REJECTED},
+    | {JobStatus.RUNNING, JobStatus.AWAITING_APPROVAL, JobStatus.REJECTED, JobStatus.COMPLETED},
     JobStatus.RUNNING: frozenset({JobStatus.QUEUED}),
     JobStatus.NEEDS_REVIEW: ACTIVE,
     JobStatus.COMPLETED: ACTIVE | {JobStatus.NEEDS_REVIEW},

@@ -242,6 +242,16 @@ def _streams_and_sessions(bp: flask.Blueprint, state: SandboxState) -> None:
         since = int(flask.request.args.get("since", 0))
         return flask.jsonify(ok=True, deliveries=slack_delivery.deliveries(state, since))
 
+    @bp.post("/deliveries/<int:seq>/retry")
+    def retry(seq: int) -> flask.Response:
+        """Send event delivery `seq` again as Slack retries it (`{"reason"}` optional)."""
+        reason = str(control_body().get("reason") or "http_timeout")
+        try:
+            status = slack_delivery.redeliver(state, seq, reason).status_code
+        except slack_delivery.ClientError as exc:
+            return bad_request(str(exc), 409)
+        return flask.jsonify(ok=status == 200, status=status)
+
 
 def _filters(*names: str) -> dict[str, str]:
     return {k: v for k, v in flask.request.args.items() if k in names}

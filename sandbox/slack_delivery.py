@@ -54,6 +54,25 @@ def post_event(state: SandboxState, body: bytes) -> httpx.Response:
     return _post(state, body, "event_callback", signing.json_headers)
 
 
+def redeliver(state: SandboxState, seq: int, reason: str = "http_timeout") -> httpx.Response:
+    """Slack's retry of an Events API delivery (it retries when the app did not answer
+    2xx within 3 seconds, up to three times): the same event, `event_id` included,
+    signed afresh, with `X-Slack-Retry-Num` counting the retries and the reason."""
+    with state.lock:
+        first = next((d for d in state.deliveries if d["seq"] == seq), None)
+        if first is None or first["kind"] != "event_callback":
+            raise ClientError(f"no event delivery {seq} to retry")
+        number = first.setdefault("retries", 0) + 1
+        first["retries"] = number
+    body = json.dumps(first["payload"]).encode()
+
+    def headers(raw: bytes, secret: str) -> dict[str, str]:
+        retry = {"X-Slack-Retry-Num": str(number), "X-Slack-Retry-Reason": reason}
+        return {**signing.json_headers(raw, secret), **retry}
+
+    return _post(state, body, "event_callback", headers)
+
+
 def deliveries(state: SandboxState, since: int = 0) -> list[JSON]:
     with state.lock:
         return [d for d in state.deliveries if d["seq"] > since]

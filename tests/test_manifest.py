@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from bot.ids import SCOPES, ActionId, CallbackId, Command, EventType
+from bot.ids import SCOPES, SUBSCRIBED, ActionId, CallbackId, Command
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
@@ -47,7 +47,7 @@ def test_scopes_match_the_code() -> None:
 def test_events_and_interactivity_match_the_code() -> None:
     settings = _manifest()["settings"]
     subscribed = set(settings["event_subscriptions"]["bot_events"])
-    assert subscribed == {EventType.APP_HOME_OPENED.value}
+    assert subscribed == {event.value for event in SUBSCRIBED}
     assert settings["event_subscriptions"]["request_url"] == URL
     # Buttons and modals need interactivity; Slack manifests do not list action or callback
     # IDs, so the check is that interactivity is on whenever the code has any.
@@ -58,9 +58,10 @@ def test_events_and_interactivity_match_the_code() -> None:
 
 
 def test_shortcut_callback_ids_are_ours() -> None:
-    """Any shortcut declared must be a callback the code handles (none today)."""
+    """Every shortcut declared is a callback the code handles: "Research this"."""
     shortcuts = _manifest()["features"].get("shortcuts") or []
-    assert {s["callback_id"] for s in shortcuts} <= {c.value for c in CallbackId}
+    assert {s["callback_id"] for s in shortcuts} == {CallbackId.RESEARCH_THIS.value}
+    assert all(s["type"] == "message" for s in shortcuts)
 
 
 def test_action_ids_are_valid_for_block_kit() -> None:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
@@ -113,12 +114,19 @@ def _bot_app(bolt: App, bot: Bot) -> flask.Flask:
 
 def _listeners(bolt: App, bot: Bot) -> None:
     @bolt.event("app_mention")
-    def mention(event: dict[str, Any], client: WebClient) -> None:
+    def mention(
+        body: dict[str, Any], event: dict[str, Any], client: WebClient, request: BoltRequest
+    ) -> None:
         thread = event.get("thread_ts")
         history = (
             client.conversations_replies(channel=event["channel"], ts=thread) if thread else None
         )
-        bot.got("app_mention", {"event": event, "history": history.data if history else None})
+        retry = tuple(
+            (request.headers.get(name) or [None])[0]
+            for name in ("x-slack-retry-num", "x-slack-retry-reason")
+        )
+        seen = {"event": event, "history": history.data if history else None, "retry": retry}
+        bot.got("app_mention", {**seen, "event_id": body["event_id"]})
 
     @bolt.event("message")
     def message(event: dict[str, Any]) -> None:
@@ -214,6 +222,22 @@ def test_a_mention_in_a_thread_carries_thread_ts_and_replies_come_back_in_order(
         ("U_OTHER", "nice"),
         ("U_REQUESTER", text),
     ]
+
+
+def test_slack_retries_an_event_with_its_event_id_and_a_retry_number(
+    sandbox: RunningSandbox, bot: Bot
+) -> None:
+    body = {"user": "U_REQUESTER", "channel": "C_GENERAL", "text": "<@U_BOT> research tides"}
+    act(sandbox, "message", body)
+    [delivery] = httpx.get(f"{sandbox.url}/_sandbox/deliveries").json()["deliveries"]
+    retry = f"{sandbox.url}/_sandbox/deliveries/{delivery['seq']}/retry"
+    assert httpx.post(retry, json={}).json() == {"ok": True, "status": 200}
+    first, again = bot.seen["app_mention"]
+    assert first["event_id"] == again["event_id"] and first["event"] == again["event"]
+    assert (first["retry"], again["retry"]) == ((None, None), ("1", "http_timeout"))
+    assert bot.unsigned == 0
+    command = httpx.post(f"{sandbox.url}/_sandbox/deliveries/999/retry", json={})
+    assert command.status_code == 409  # only event deliveries are retried
 
 
 def test_message_events_follow_subscriptions_and_the_apps_membership(

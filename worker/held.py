@@ -33,10 +33,10 @@ from models.store.stream import StreamTarget
 from worker.answers import apply_seen
 from worker.context import Context
 from worker.holds import LEAVING, LOST, STOP, Hold, Keeper
-from worker.launch import allowed_launches, create_failed, launch_rules
+from worker.launch import allowed_launches, create_failed, create_request, launch_rules
 from worker.metrics import STREAMS
 from worker.pressure import Pressure
-from worker.provider import CreateRequest, Held, ProviderError
+from worker.provider import Held, ProviderError
 from worker.pulse import Pulse
 from worker.stream import Reading, follow, save
 
@@ -115,9 +115,8 @@ class HeldStreams:
 def run(ctx: Context, launch: Launch, keeper: Keeper) -> str:
     """Create the launch's response as a held stream and read it to its end."""
     kind = ctx.kinds.get(launch.kind)
-    request = CreateRequest(
-        launch.job_id, launch.attempt, launch.idempotency_key, launch.input_text, kind, launch.model
-    )
+    # Nothing is stored at the provider: a follow-up carries the earlier turns' text.
+    request = create_request(launch, kind, chained=False)
     try:
         held = ctx.provider.open_held(request)
     except ProviderError as error:

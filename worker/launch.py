@@ -29,9 +29,11 @@ from concurrent.futures import Executor
 from datetime import timedelta
 
 from models.batch import LANE
+from models.kinds import Kind
 from models.settings import Settings
 from models.store.attempt import Launch, Recorded, Unanswered, fail_start, release_create
 from models.store.claim import LaunchRules, claim_launches
+from models.store.turns import forget_previous
 from models.store.waiting import hold_over_cap, hold_queued
 from worker.batch_launch import start_batch
 from worker.context import Context
@@ -72,6 +74,8 @@ FIXES = {
     "use it. Fix `model` in the kinds file (ERRAND_CONFIG) or the project's model access.",
     "quota": "The AI provider account is out of quota. Add credit or raise its limit.",
 }
+# The provider's answer to a `previous_response_id` it no longer keeps (past its retention).
+PREVIOUS_GONE = "previous_response_not_found"
 WHILE_HELD = " New jobs wait meanwhile (none fails); they start once a call succeeds."
 
 
@@ -145,9 +149,7 @@ def start(ctx: Context, launch: Launch) -> str:
         except ProviderError as error:
             return create_failed(ctx, launch, error)
         return "started" if made is Recorded.NEW else str(made)
-    request = CreateRequest(
-        launch.job_id, launch.attempt, launch.idempotency_key, launch.input_text, kind, launch.model
-    )
+    request = create_request(launch, kind, chained=True)
     try:
         response = ctx.provider.create(request)
     except ProviderError as error:
@@ -157,10 +159,36 @@ def start(ctx: Context, launch: Launch) -> str:
     return "started" if recorded is Recorded.NEW else recorded.value
 
 
+def create_request(launch: Launch, kind: Kind, *, chained: bool) -> CreateRequest:
+    """The create of a launch. A follow-up names the turn it continues when the response
+    can be `chained` (stored at the provider); otherwise, or once the provider no longer
+    keeps it, the earlier turns' text goes before the question."""
+    text, previous = launch.input_text, launch.previous_response_id
+    if launch.turn > 1 and not (chained and previous):
+        text, previous = launch.earlier + text, None
+    return CreateRequest(
+        launch.job_id,
+        launch.attempt,
+        launch.idempotency_key,
+        text,
+        kind,
+        launch.model,
+        previous_response_id=previous,
+    )
+
+
 def create_failed(ctx: Context, launch: Launch, error: ProviderError) -> str:
     """Record a create that gave no response, by what its error means (module docstring)."""
     extra = {"job_id": launch.job_id, "reason": error.reason, "class": error.cls.value}
     log.warning("create failed", extra=extra)
+    if error.code == PREVIOUS_GONE and launch.previous_response_id:
+        forget_previous(ctx.db, launch.job_id, launch.turn)
+        release_create(
+            ctx.db,
+            launch,
+            Unanswered(True, RETRY_DELAY, "previous_gone", _said(error), error.reason),
+        )
+        return "will retry"
     if error.cls is ErrorClass.REFUSED:
         failed = fail_start(ctx.db, launch, _refused(launch, error), error.reason)
         return "failed" if failed else "already settled"

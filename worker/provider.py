@@ -151,6 +151,7 @@ class CreateRequest:
     input_text: str
     kind: Kind
     model: str
+    previous_response_id: str | None = None  # a follow-up: the turn it continues
 
 
 class Provider:
@@ -251,6 +252,7 @@ def _create_body(request: CreateRequest) -> dict[str, Any]:
     return {
         "model": request.model,
         "input": request.input_text,
+        "previous_response_id": request.previous_response_id or openai.omit,
         "instructions": kind.instructions or openai.omit,
         "stream": True,
         "max_output_tokens": kind.max_output_tokens,

@@ -78,7 +78,9 @@ def quote(text: str) -> str:
 
 
 def _footer(job: Job) -> str:
-    parts = [f"Job `{job.id}`", attempt_label(job), job.model]
+    # A follow-up's card counts turns; its attempts count all turns' and would mislead.
+    turn = f"turn {job.turn}" if job.turn_number > 1 else attempt_label(job)
+    parts = [f"Job `{job.id}`", turn, job.model]
     cost = cost_label(job)
     if cost:
         parts.append(cost)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 
 import models.job
-import models.job_file  # noqa: F401  (each registers its tables on the metadata)
+import models.job_file
+import models.turn  # noqa: F401
 from models.base import Base
 from models.db import make_engine
 

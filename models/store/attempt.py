@@ -41,6 +41,11 @@ class Launch:
     # where an earlier create went unanswered, a batch it made can be looked for since then.
     earlier_creates: int = 0
     opened_at: datetime | None = None
+    # A follow-up (turn 2 on): the response it continues, and the earlier turns as text
+    # for when that response cannot be named (expired, or zero data retention).
+    turn: int = 1
+    previous_response_id: str | None = None
+    earlier: str = ""
 
 
 class Recorded(StrEnum):

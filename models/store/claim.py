@@ -29,6 +29,7 @@ from models.status import JobStatus
 from models.store.attempt import Launch, end_attempt
 from models.store.budget import estimate, held_for_approval
 from models.store.lifecycle import transition
+from models.store.turns import turn_input
 
 CHECK_LEASE = timedelta(seconds=60)
 CANDIDATES = 8  # looked at beyond the limit: room to skip rows another claimer holds
@@ -181,17 +182,21 @@ def _fence(
             estimate_usd=func.coalesce(attempts.c.estimate_usd, cost),
         )
     )
+    asked = turn_input(session, job)
     return Launch(
         job.id,
         attempt.id,
         attempt.number,
         attempt.idempotency_key,
         token,
-        job.input_text,
+        asked.text,
         job.kind,
         job.model,
         earlier_creates=attempt.create_calls,
         opened_at=attempt.created_at,
+        turn=job.turn,
+        previous_response_id=asked.previous_response_id,
+        earlier=asked.earlier,
     )
 
 

@@ -12,8 +12,18 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.errors import JobNotFound, TransitionRefused
 from models.job import events, jobs, notices
-from models.notifier import CARD, CARD_ONLY
+from models.notifier import CARD, CARD_ONLY, REACTION
 from models.status import SOURCES, TERMINAL, JobStatus
+
+# The emoji a mention gets when its turn ends, by how it ended (the eyes come off).
+SEEN = "eyes"
+ENDED = {
+    JobStatus.COMPLETED: "white_check_mark",
+    JobStatus.FAILED: "x",
+    JobStatus.EXPIRED: "x",
+    JobStatus.REJECTED: "x",
+    JobStatus.CANCELED: "octagonal_sign",
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,8 @@ def transition(
         current = _status(session, job_id)
         if current not in allowed:
             raise TransitionRefused(job_id, current, target)
-        if _compare_and_set(session, job_id, current, target, values or {}):
+        changed, asked_ts = _compare_and_set(session, job_id, current, target, values or {})
+        if changed:
             change = Transition(job_id, JobStatus(current), target)
             event_id = record_event(
                 session, job_id, actor, action, change.from_status, target, detail
@@ -56,6 +67,8 @@ def transition(
             add_notice(session, job_id, CARD, key=str(event_id))
             if notice and notice not in CARD_ONLY:
                 add_notice(session, job_id, notice, key=f"{notice}:{event_id}")
+            if asked_ts:
+                _react(session, change, asked_ts, event_id, fresh="asked_ts" in (values or {}))
             return change
     raise TransitionRefused(job_id, _status(session, job_id), target)
 
@@ -69,7 +82,9 @@ def _status(session: Session, job_id: str) -> str:
 
 def _compare_and_set(
     session: Session, job_id: str, current: str, target: JobStatus, values: dict[str, Any]
-) -> bool:
+) -> tuple[bool, str | None]:
+    """Whether the job moved, and the message that asked its current turn, if any (read in
+    the same statement: no extra round trip for a job started without a mention)."""
     now = utcnow()
     stamps: dict[str, Any] = {"status": target.value, "updated_at": now}
     if target in TERMINAL:
@@ -78,9 +93,26 @@ def _compare_and_set(
         update(jobs)
         .where(jobs.c.id == job_id, jobs.c.status == current)
         .values(**{**stamps, **values})
+        .returning(jobs.c.asked_ts)
     )
-    changed: int = session.execute(stmt).rowcount  # type: ignore[attr-defined]
-    return changed == 1
+    row = session.execute(stmt).first()
+    return row is not None, None if row is None else row.asked_ts
+
+
+def _react(
+    session: Session, change: Transition, asked_ts: str, event_id: int, *, fresh: bool
+) -> None:
+    """The asking message's emoji follows the turn: how it ended once it ends, the eyes
+    again when it starts over (a retry; a follow-up is a new message with nothing to take
+    off)."""
+    ended, before = ENDED.get(change.to_status), ENDED.get(change.from_status)
+    if ended is not None:
+        detail: dict[str, Any] = {"ts": asked_ts, "add": ended, "remove": [SEEN]}
+    elif before is not None or fresh:
+        detail = {"ts": asked_ts, "add": SEEN, "remove": [] if fresh else [before]}
+    else:
+        return
+    add_notice(session, change.job_id, REACTION, key=f"{REACTION}:{event_id}", detail=detail)
 
 
 def record_event(

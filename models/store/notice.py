@@ -192,7 +192,7 @@ def _newest_cards(session: Session, now: datetime, limit: int) -> list[int]:
         session.scalars(
             select(func.max(Notice.id))
             .join(Job, Job.id == Notice.job_id)
-            .where(_due(now), Notice.milestone == CARD, Job.thread_ts.is_not(None))
+            .where(_due(now), Notice.milestone == CARD, Job.card_ts.is_not(None))
             .group_by(Notice.job_id)
             .order_by(final.desc(), func.min(Notice.id))
             .limit(limit)

@@ -18,6 +18,7 @@ from models.kinds import Kind, KindsConfig
 from models.status import ACTIVE, PROVIDER_PENDING, JobStatus, product_status
 from models.store.attempt import open_attempt
 from models.store.lifecycle import add_notice, record_event, transition
+from models.store.turns import end_turn
 
 STILL_RUNNING_EVERY = timedelta(minutes=5)
 
@@ -140,6 +141,7 @@ def _finish(
     )
     if seen.retryable and job.attempts < job.max_attempts and not job.stop_requested:
         _retry_after_failure(session, job, seen.error or "provider failure", cost)
+        _end_turn(session, job, seen, cost, None)
         return Applied(job.id, terminal=False, kind=job.kind, cost_usd=cost)
     target, actor = _target(job, kind, seen)
     values: dict[str, object] = {
@@ -152,8 +154,27 @@ def _finish(
         "next_check_at": None,
         **said,
     }
-    settle_job(session, job.id, target, actor, values, seen.error)
+    taken = settle_job(session, job.id, target, actor, values, seen.error)
+    _end_turn(session, job, seen, cost, target if taken else None)
     return Applied(job.id, terminal=True, kind=job.kind, cost_usd=cost)
+
+
+def _end_turn(
+    session: Session, job: Job, seen: Observation, cost: float | None, ended: JobStatus | None
+) -> None:
+    """The job's current turn records the response, its cost and, when the job took the
+    result (`ended`), the answer."""
+    output = seen.output_text if ended is not None else None
+    status = ended.value if ended is not None else None
+    end_turn(
+        session,
+        job.id,
+        job.turn,
+        response_id=seen.response_id,
+        status=status,
+        output_text=output,
+        cost=cost,
+    )
 
 
 def _target(job: Job, kind: Kind, seen: Observation) -> tuple[JobStatus, str]:
@@ -173,7 +194,9 @@ def settle_job(
     actor: str,
     values: dict[str, object],
     detail: str | None,
-) -> None:
+) -> bool:
+    """Move the job to where the provider's answer takes it; False when it had already
+    moved elsewhere (the answer is then only recorded as ignored)."""
     try:
         transition(
             session,
@@ -185,12 +208,14 @@ def settle_job(
             values=values,
             notice=target.value,
         )
+        return True
     except TransitionRefused as refused:
         if refused.current != target:
             late = f"the provider reached {target.value} but the job was already "
             record_event(
                 session, job_id, "provider", "result_ignored", detail=late + refused.current.value
             )
+        return False
 
 
 def _retry_after_failure(session: Session, job: Job, reason: str, cost: float | None) -> None:
@@ -201,6 +226,7 @@ def _retry_after_failure(session: Session, job: Job, reason: str, cost: float | 
         JobStatus.QUEUED,
         actor="errand",
         action="auto_retry",
+        sources=ACTIVE,
         detail=reason,
         notice="retrying",
         values={

@@ -108,3 +108,21 @@ def notices(db: Database, *, given_up_only: bool = False, limit: int = 200) -> l
         query = query.where(Notice.given_up_at.is_not(None))
     with db.unit() as unit:
         return list(unit.session.scalars(query.order_by(Notice.id).limit(limit)))
+
+
+def in_thread(db: Database, channel: str, thread_ts: str) -> Job | None:
+    """The latest job whose thread this is (a follow-up there continues it)."""
+    query = (
+        select(Job)
+        .where(Job.channel_id == channel, Job.thread_ts == thread_ts)
+        .order_by(Job.created_at.desc())
+        .limit(1)
+    )
+    with db.unit() as unit:
+        return unit.session.scalars(query).first()
+
+
+def by_key(db: Database, key: str) -> Job | None:
+    """The job stored under an idempotency key (a request already taken), if any."""
+    with db.unit() as unit:
+        return unit.session.scalars(select(Job).where(Job.idempotency_key == key)).first()

@@ -2,6 +2,7 @@
 them go; the row, its cost, its attempts and its events stay as the audit stub.
 
 Purged: the question (`input_text` becomes empty), the answer (`output_text`, `output`),
+each turn's question and answer,
 the provider's error texts (they may quote the question), the reviewer's note, the
 Slack `response_url`, the events' free-text details, and the job's notices (a progress
 notice carries the answer so far). What stays answers "who asked what kind of job, when,
@@ -21,6 +22,7 @@ from models.job import Event, Job, attempts, events, jobs, notices
 from models.job_file import job_files
 from models.notifier import CARD
 from models.status import TERMINAL
+from models.turn import turns
 
 
 def due_for_purge(
@@ -66,6 +68,8 @@ def purge_jobs(db: Database, job_ids: Sequence[str], now: datetime) -> int:
         unit.session.execute(update(attempts).where(where).values(provider_error=None))
         unit.session.execute(update(events).where(events.c.job_id.in_(job_ids)).values(detail=None))
         unit.session.execute(delete(notices).where(notices.c.job_id.in_(job_ids)))
+        in_turns = turns.c.job_id.in_(job_ids)
+        unit.session.execute(update(turns).where(in_turns).values(input_text="", output_text=None))
         files = job_files.c.job_id.in_(job_ids)
         unit.session.execute(update(job_files).where(files).values(data=None))
     return done
@@ -81,7 +85,7 @@ def _expired(cutoffs: dict[str, datetime], default: datetime | None) -> ColumnEl
         notices.c.delivered_at.is_(None),
         notices.c.given_up_at.is_(None),
         # A card edit is news only where there is a card (a job from Slack).
-        or_(notices.c.milestone != CARD, Job.thread_ts.is_not(None)),
+        or_(notices.c.milestone != CARD, Job.card_ts.is_not(None)),
     )
     return and_(
         Job.purged_at.is_(None),

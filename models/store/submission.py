@@ -14,7 +14,7 @@ import functools
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Insert, Table, bindparam, insert, select
+from sqlalchemy import Engine, Insert, Table, bindparam, insert
 from sqlalchemy.exc import IntegrityError
 
 from models.base import utcnow
@@ -24,12 +24,16 @@ from models.ids import new_job_id
 from models.job import Job, attempts, events, jobs, notices
 from models.job_file import job_files
 from models.kinds import Kind, KindsConfig
+from models.notifier import REACTION
 from models.rows import Rows, pack_rows, row_prompt
 from models.status import JobStatus
 from models.store.attempt import attempt_key
-from models.store.lifecycle import event_row, notice_row
+from models.store.lifecycle import SEEN, event_row, notice_row
+from models.store.queries import by_key
+from models.turn import turns
 
 Row = dict[str, Any]
+Rows_ = list[tuple[Table, Row]]
 
 
 def submit(
@@ -43,15 +47,35 @@ def submit(
     team: str | None = None,
     response_url: str | None = None,
     idempotency_key: str | None = None,
+    thread_ts: str | None = None,
+    asked_ts: str | None = None,
+    context: str = "",
 ) -> Job:
-    """Create a job for the workers to launch; a repeated key returns the first job."""
+    """Create a job for the workers to launch; a repeated key returns the first job.
+
+    A job asked in a thread (a mention) names the thread (`thread_ts`: its card goes
+    there) and the message that asked (`asked_ts`: Errand reacts on it); `context` (the
+    thread's earlier messages, quoted) follows the question and is not counted against
+    the kind's input limit, which is the asker's own words."""
     kind = _kind(kinds, kind_name)
     if kind.lane == "batch":
         raise InputRejected(f"{kind.command} runs a file of rows: give the file too.")
-    text = validate_input(kind, text)
-    where = {"team_id": team, "channel_id": channel, "response_url": response_url}
+    text = validate_input(kind, text) + context
+    where = {
+        "team_id": team,
+        "channel_id": channel,
+        "response_url": response_url,
+        "thread_ts": thread_ts,
+        "asked_ts": asked_ts,
+    }
     job = _job_row(kind, text, user, where, idempotency_key)
-    return _store(db, idempotency_key, job, _rows(job, kind, text, user))
+    rows = _rows(job, kind, text, user)
+    if asked_ts:  # the eyes on the asking message, once its card is up
+        seen = {"ts": asked_ts, "add": SEEN}
+        rows.append(
+            (notices, notice_row(job["id"], REACTION, key=SEEN, detail=seen, at=job["created_at"]))
+        )
+    return _store(db, idempotency_key, job, rows)
 
 
 def submit_batch(
@@ -79,10 +103,12 @@ def submit_batch(
     job = _job_row(kind, text, user, where, idempotency_key)
     # What the card and the budget need, without reading the rows: their number and size.
     job["output"] = {"rows": len(rows), "input_chars": chars, "filename": filename}
-    job_, attempt, event, notice = _rows(job, kind, text, user)
-    event["detail"] = f"{kind.name}: {len(rows):,} rows from {filename or 'a file'}: {text[:200]}"
-    file = _rows_file(job, rows, chars, filename)
-    return _store(db, idempotency_key, job, (job_, attempt, event, notice, file))
+    new = _rows(job, kind, text, user)
+    new[2][1]["detail"] = (
+        f"{kind.name}: {len(rows):,} rows from {filename or 'a file'}: {text[:200]}"
+    )
+    new.append((job_files, _rows_file(job, rows, chars, filename)))
+    return _store(db, idempotency_key, job, new)
 
 
 def validate_batch(kind: Kind, instructions: str, rows: Rows) -> tuple[str, int]:
@@ -105,11 +131,11 @@ def validate_batch(kind: Kind, instructions: str, rows: Rows) -> tuple[str, int]
     return text, sum(sizes)
 
 
-def _store(db: Database, key: str | None, job: Row, rows: tuple[Row, ...]) -> Job:
+def _store(db: Database, key: str | None, job: Row, rows: Rows_) -> Job:
     try:  # the unique key is the check: one round trip on the slash command's path
-        store_new_job(db.engine, *rows)
+        store_new_job(db.engine, rows)
     except IntegrityError:
-        existing = _by_key(db, key) if key else None
+        existing = by_key(db, key) if key else None
         if existing is None:
             raise
         return existing
@@ -148,11 +174,6 @@ def _kind(kinds: KindsConfig, name: str) -> Kind:
         raise InputRejected(str(exc)) from None
 
 
-def _by_key(db: Database, key: str) -> Job | None:
-    with db.unit() as unit:
-        return unit.session.scalars(select(Job).where(Job.idempotency_key == key)).first()
-
-
 def _job_row(kind: Kind, text: str, user: str, where: Row, key: str | None) -> Row:
     now = utcnow()
     return {
@@ -166,6 +187,7 @@ def _job_row(kind: Kind, text: str, user: str, where: Row, key: str | None) -> R
         "input_text": text,
         "idempotency_key": key,
         "attempts": 1,
+        "turn": 1,
         "max_attempts": kind.max_attempts,
         "model": kind.model,
         "deadline_at": now + timedelta(seconds=kind.timeout_seconds),
@@ -174,8 +196,9 @@ def _job_row(kind: Kind, text: str, user: str, where: Row, key: str | None) -> R
     }
 
 
-def _rows(job: Row, kind: Kind, text: str, user: str) -> tuple[Row, Row, Row, Row]:
-    """The job's first attempt, its "submitted" event and its "queued" notice."""
+def _rows(job: Row, kind: Kind, text: str, user: str) -> Rows_:
+    """The job, its first attempt, its "submitted" event, its "queued" notice and its
+    first turn, each with its table."""
     job_id, now = job["id"], job["created_at"]
     attempt = {
         "job_id": job_id,
@@ -188,13 +211,27 @@ def _rows(job: Row, kind: Kind, text: str, user: str) -> tuple[Row, Row, Row, Ro
     }
     detail = f"{kind.name}: {text[:200]}"
     event = event_row(job_id, user, "submitted", to_status=job["status"], detail=detail, at=now)
-    return job, attempt, event, notice_row(job_id, "queued", key="queued", at=now)
+    turn = {
+        "job_id": job_id,
+        "number": 1,
+        "actor": user,
+        "input_text": text,
+        "message_ts": job.get("asked_ts"),
+        "created_at": now,
+    }
+    return [
+        (jobs, job),
+        (attempts, attempt),
+        (events, event),
+        (notices, notice_row(job_id, "queued", key="queued", at=now)),
+        (turns, turn),
+    ]
 
 
-def store_new_job(engine: Engine, *new: Row) -> None:
-    """Insert the job, its attempt, event and notice (and a batch's rows file); a repeated
-    idempotency key raises `IntegrityError`."""
-    rows = tuple(zip((jobs, attempts, events, notices, job_files), new, strict=False))
+def store_new_job(engine: Engine, new: Rows_) -> None:
+    """Insert the job and the rows that come with it (each with its table), the job
+    first; a repeated idempotency key raises `IntegrityError`."""
+    rows = tuple(new)
     if engine.dialect.name == "postgresql":
         _in_one_statement(engine, rows)
     else:
@@ -228,18 +265,22 @@ def _chained(
     PostgreSQL checks the foreign keys at the end of the statement, when the job
     row exists."""
     *earlier, last = shape
-    statement = _insert(*last)
-    for table, columns in earlier:
-        statement = statement.add_cte(_insert(table, columns).cte(f"new_{table.name}"))
-    names = tuple(tuple(_name(table, c) for c in columns) for table, columns in shape)
+    statement = _insert(len(earlier), *last)
+    for index, (table, columns) in enumerate(earlier):
+        statement = statement.add_cte(_insert(index, table, columns).cte(f"new_{index}"))
+    names = tuple(
+        tuple(_name(index, table, c) for c in columns)
+        for index, (table, columns) in enumerate(shape)
+    )
     return statement, names
 
 
-def _insert(table: Table, columns: tuple[str, ...]) -> Insert:
-    values = {c: bindparam(_name(table, c), type_=table.c[c].type) for c in columns}
+def _insert(index: int, table: Table, columns: tuple[str, ...]) -> Insert:
+    values = {c: bindparam(_name(index, table, c), type_=table.c[c].type) for c in columns}
     return insert(table).values(values)
 
 
-def _name(table: Table, column: str) -> str:
-    """Each table's values under names of their own (`jobs_id`, `events_job_id`, …)."""
-    return f"{table.name}_{column}"
+def _name(index: int, table: Table, column: str) -> str:
+    """Each row's values under names of their own (`r0_jobs_id`, `r2_events_job_id`, …):
+    two rows of one table (two notices) never share one."""
+    return f"r{index}_{table.name}_{column}"

@@ -113,6 +113,11 @@ class SlackSandbox:
         found: list[dict[str, Any]] = self.control(f"/deliveries?since={since}")["deliveries"]
         return found
 
+    def redeliver(self, seq: int, reason: str = "http_timeout") -> dict[str, Any]:
+        """Slack's retry of event delivery `seq` (`X-Slack-Retry-Num`, same `event_id`)."""
+        found: dict[str, Any] = self.control(f"/deliveries/{seq}/retry", {"reason": reason})
+        return found
+
     def streams(self, **filters: str) -> list[dict[str, Any]]:
         """Streamed messages with every start/append/stop call (filters: channel, thread_ts, ts)."""
         query = "&".join(f"{k}={v}" for k, v in filters.items())

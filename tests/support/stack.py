@@ -16,12 +16,13 @@ from sqlalchemy import select
 
 from errand.parts import Parts, connect
 from models.db import Database
-from models.export import job_detail
+from models.export import job_detail, job_summary
 from models.job import Job
 from models.kinds import KindsConfig
 from models.settings import Settings
 from models.status import TERMINAL
 from models.store import queries
+from models.store.turns import turns_of
 from tests.support.procs import ROOT, end_session, spawn, stop, wait_for
 
 # A kind's `max_output_tokens` with room for a 70,000-character answer: the stand-in, like a
@@ -159,9 +160,17 @@ class Stack:
         """What `errand jobs show ID --json` prints, read in this process: tests poll it, and
         a process per look would cost seconds of CPU each (the CLI itself is tested apart)."""
         job = queries.get_job(self.db, job_id)
-        detail = job_detail(job, queries.history(self.db, job_id))
+        detail = job_detail(job, queries.history(self.db, job_id), turns_of(self.db, job_id))
         shown: dict[str, Any] = json.loads(json.dumps(detail, default=str))
         return shown
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job, as `errand jobs list --json` prints them (newest first)."""
+        found = queries.recent(self.db, limit=1000)
+        listed: list[dict[str, Any]] = json.loads(
+            json.dumps([job_summary(job) for job in found], default=str)
+        )
+        return listed
 
     def status(self, job_id: str) -> str:
         with self.db.unit() as unit:
