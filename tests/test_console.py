@@ -341,6 +341,7 @@ def test_off_loopback_the_console_needs_a_token_and_says_so_at_start(
 # -- the sandbox links to its console -------------------------------------------------------
 
 
+@pytest.mark.exclusive  # a whole `errand run --sandbox`: started beside others, it was starved
 def test_the_sandbox_page_links_to_a_console_of_the_sandbox(tmp_path: Path) -> None:
     run = start_sandbox(tmp_path / "sandbox")
     try:
