@@ -18,7 +18,7 @@ from tests.support.procs import free_port, spawn, stop, wait_http
 from tests.support.stack import OpenAISandbox, Stack
 
 # Each pytest-xdist worker (gw0, gw1, ...) takes the next Redis DB, so none flushes another's.
-REDIS_DB = int(os.environ.get("ERRAND_TEST_REDIS_DB", "10")) + int(
+REDIS_DB = int(os.environ.get("ERRAND_TEST_REDIS_DB", "11")) + int(
     os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0
 )
 BACKENDS = services.backends()
