@@ -45,6 +45,7 @@ RATES: dict[str, Rate] = {
     "chat.stopStream": TIER2,
     "conversations.open": TIER3,
     "conversations.replies": Rate(0.9, 1),  # non-Marketplace apps: one a minute
+    "conversations.history": Rate(0.9, 1),  # the same
     "reactions.add": TIER3,
     "reactions.remove": TIER2,
     "files.getUploadURLExternal": TIER4,

@@ -95,7 +95,7 @@ class SlackNotifier:
         if milestone.name == "queued" or not job.card_ts:
             # The command's response_url serves the first card at most (a channel Errand
             # cannot post in): once it is posted, it is dropped.
-            return {**self._first_card(job), "response_url": None}
+            return {**self._card_once(job, milestone.tries), "response_url": None}
         if milestone.name == CARD:
             self._edit_card(job)
             return {}
@@ -158,6 +158,38 @@ class SlackNotifier:
             raise Undeliverable(f"on-call channel refused the alert: {error_code(exc)}") from exc
 
     # -- the card ---------------------------------------------------------------------
+
+    def _card_once(self, job: Job, tries: int) -> Fields:
+        """The first card; on a later try, the one an earlier try posted if it did (its
+        worker was killed before recording it)."""
+        found = self._card_posted(job) if tries > 1 else None
+        if found is None:
+            return self._first_card(job)
+        return {"thread_ts": job.thread_ts or found, "card_ts": found}
+
+    def _card_posted(self, job: Job) -> str | None:
+        """The ts of this job's card if a try that never recorded it (its worker killed
+        mid-delivery) posted it after all: found by the job metadata every card carries."""
+        where: dict[str, Any] = {
+            "channel": job.channel_id,
+            "oldest": str(job.created_at.timestamp() - 1),
+            "include_all_metadata": True,
+            "limit": 15,  # what Slack gives a non-Marketplace app per call
+        }
+        method: Callable[..., Any] = self.client.conversations_history
+        if job.thread_ts:  # asked in a thread: the card is a reply there
+            method, where["ts"] = self.client.conversations_replies, job.thread_ts
+        try:
+            found = call(method, budget=self.budget, **where)
+        except SlackApiError:
+            return None  # nothing to look in (a channel gone): the card is posted as usual
+        for message in found.get("messages") or []:
+            meta = message.get("metadata") or {}
+            if meta.get("event_type") == EventType.JOB_METADATA.value and (
+                (meta.get("event_payload") or {}).get("job_id") == job.id
+            ):
+                return str(message["ts"])
+        return None
 
     def _first_card(self, job: Job) -> Fields:
         assert job.channel_id is not None
