@@ -177,37 +177,14 @@ def pending_stop(db: Database, job_id: str) -> StopRequest | None:
 def stop_before_start(db: Database, stop: StopRequest) -> None:
     """End a job that never reached the provider as its stop asked (canceled or expired)."""
     with db.unit() as unit:
-        try:
-            transition(
-                unit.session,
-                stop.job_id,
-                stop.target,
-                actor=stop.actor,
-                action=stop.target.value,
-                values={"next_check_at": None},
-                notice=stop.target.value,
-                detail=UNSTARTED,
-            )
-        except TransitionRefused:
-            return
+        _land(unit.session, stop, UNSTARTED)
 
 
 def stop_unheld(db: Database, stop: StopRequest) -> None:
     """End a held job whose worker is gone as its stop asked: its stream ended with the
     worker, and the provider keeps nothing to cancel."""
     with db.unit() as unit:
-        try:
-            transition(
-                unit.session,
-                stop.job_id,
-                stop.target,
-                actor=stop.actor,
-                action=stop.target.value,
-                values={"next_check_at": None},
-                notice=stop.target.value,
-                detail=STREAM_LOST,
-            )
-        except TransitionRefused:
+        if not _land(unit.session, stop, STREAM_LOST):
             return
         number = select(Job.attempts).where(Job.id == stop.job_id).scalar_subquery()
         unit.session.execute(
@@ -215,3 +192,21 @@ def stop_unheld(db: Database, stop: StopRequest) -> None:
             .where(attempts.c.job_id == stop.job_id, attempts.c.number == number)
             .values(finished_at=utcnow(), claimed_until=None, claim_token=None)
         )
+
+
+def _land(session: Session, stop: StopRequest, detail: str) -> bool:
+    """Move the job to the stop's status with nothing to cancel; False if it has moved on."""
+    try:
+        transition(
+            session,
+            stop.job_id,
+            stop.target,
+            actor=stop.actor,
+            action=stop.target.value,
+            values={"next_check_at": None},
+            notice=stop.target.value,
+            detail=detail,
+        )
+    except TransitionRefused:
+        return False
+    return True
