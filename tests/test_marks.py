@@ -13,7 +13,7 @@ from tests.support.slack import BotProcess, buttons, card_text, job_id_of
 from tests.support.stack import Stack
 from tests.test_bot_flow import card_showing, replies_with
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -39,6 +39,7 @@ def _events(stack: Stack, job_id: str, action: str) -> list[tuple[str, str]]:
     ]
 
 
+@SQLITE
 def test_escalate_posts_the_job_to_oncall_once_and_says_so_in_its_thread(
     stack: Stack, oncall_channel: str, bot: BotProcess
 ) -> None:
@@ -77,6 +78,7 @@ def test_escalate_posts_the_job_to_oncall_once_and_says_so_in_its_thread(
     stack.wait_status(job_id, "canceled", timeout=20)
 
 
+@SQLITE
 def test_escalate_without_an_oncall_channel_says_there_is_nobody(
     stack: Stack, bot: BotProcess
 ) -> None:
@@ -89,6 +91,7 @@ def test_escalate_without_an_oncall_channel_says_there_is_nobody(
     assert stack.show(job_id)["status"] == "failed" and not _events(stack, job_id, "escalated")
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 def test_archive_hides_a_finished_job_from_jobs_and_app_home_but_keeps_it(
     stack: Stack, bot: BotProcess
 ) -> None:
