@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.batch import ALL_FAILED, ENDED, EXPIRED, RUNNING, TIER, BatchSeen, results_filename
@@ -29,7 +29,14 @@ from models.rows import Rows, unpack_rows
 from models.status import ACTIVE, JobStatus
 from models.store.attempt import Launch
 from models.store.lifecycle import add_notice
-from models.store.observations import Applied, add_cost, begin_running, count_check, settle_job
+from models.store.observations import (
+    Applied,
+    add_cost,
+    begin_running,
+    count_check,
+    held_by,
+    settle_job,
+)
 
 ROWS, RESULTS = "rows", "results"
 
@@ -85,15 +92,10 @@ def apply_batch(
     session: Session, kinds: KindsConfig, seen: BatchSeen, *, webhooks: bool
 ) -> Applied | None:
     """Record a look at a batch; None when it belongs to no attempt of ours."""
-    row = session.execute(
-        select(Attempt, Job)
-        .join(Job, Job.id == Attempt.job_id)
-        .where(Attempt.response_id == seen.batch_id)
-        .options(lazyload(Job.attempt_rows))
-    ).first()
-    if row is None:
+    found = held_by(session, seen.batch_id)
+    if found is None:
         return None
-    attempt, job = row
+    attempt, job = found
     now = utcnow()
     checks = count_check(session, attempt, seen.status, now)
     if attempt.number != job.attempts or job.status not in ACTIVE:

@@ -50,23 +50,26 @@ class Applied:
     cost_usd: float | None = None
 
 
-def apply_observation(
-    session: Session, kinds: KindsConfig, seen: Observation, *, webhooks: bool
-) -> Applied | None:
-    """Record an observation; None when the response belongs to no attempt of ours.
-
-    The attempt and its job come in one query, without the job's other attempts:
-    this runs for every answer the provider gives.
-    """
+def held_by(session: Session, response_id: str) -> tuple[Attempt, Job] | None:
+    """The attempt holding a provider object (response or batch) and its job, in one query
+    without the job's other attempts: this runs for every answer the provider gives."""
     row = session.execute(
         select(Attempt, Job)
         .join(Job, Job.id == Attempt.job_id)
-        .where(Attempt.response_id == seen.response_id)
+        .where(Attempt.response_id == response_id)
         .options(lazyload(Job.attempt_rows))
     ).first()
-    if row is None:
+    return None if row is None else (row[0], row[1])
+
+
+def apply_observation(
+    session: Session, kinds: KindsConfig, seen: Observation, *, webhooks: bool
+) -> Applied | None:
+    """Record an observation; None when the response belongs to no attempt of ours."""
+    found = held_by(session, seen.response_id)
+    if found is None:
         return None
-    attempt, job = row
+    attempt, job = found
     now = utcnow()
     checks = count_check(session, attempt, seen.status, now)
     if attempt.number != job.attempts or job.status not in ACTIVE:
