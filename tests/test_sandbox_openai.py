@@ -233,7 +233,7 @@ def _raw_create(server: RunningSandbox, text: str, **extra: Any) -> dict[str, An
 
 
 def _raw_wait(server: RunningSandbox, response_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     while True:
         found: dict[str, Any] = raw(server, "GET", f"/responses/{response_id}").json()
         if found["status"] not in ("queued", "in_progress") or time.monotonic() > deadline:
@@ -242,13 +242,15 @@ def _raw_wait(server: RunningSandbox, response_id: str) -> dict[str, Any]:
 
 
 def test_response_objects_match_openapi_schema(sandbox: RunningSandbox) -> None:
-    queued = _raw_create(sandbox, "Schema check [sandbox: queue=0.1 duration=2.5 chars=800]")
+    # Read while running before the others are made: on a busy machine their creates
+    # alone took longer than a short response runs.
+    queued = _raw_create(sandbox, "Schema check [sandbox: queue=0.1 duration=6 chars=800]")
+    time.sleep(0.3)
+    running = raw(sandbox, "GET", f"/responses/{queued['id']}").json()
     failed_id = _raw_create(sandbox, "x [sandbox: duration=0.2 fail]")["id"]
     incomplete_id = _raw_create(sandbox, "x [sandbox: duration=0.2 incomplete]")["id"]
     capped_id = _raw_create(sandbox, "x [sandbox: duration=0.2]", max_output_tokens=100)["id"]
     to_cancel = _raw_create(sandbox, "x [sandbox: duration=30]", service_tier="flex")["id"]
-    time.sleep(0.3)
-    running = raw(sandbox, "GET", f"/responses/{queued['id']}").json()
     cancelled = raw(sandbox, "POST", f"/responses/{to_cancel}/cancel").json()
     failed = _raw_wait(sandbox, failed_id)
     incomplete = _raw_wait(sandbox, incomplete_id)
