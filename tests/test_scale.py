@@ -64,7 +64,7 @@ class _Peak:
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_one_worker_follows_600_jobs_many_at_once(stack: Stack) -> None:
-    stack.openai.configure(duration_min=30.0, duration_max=40.0, queue_seconds=1.0)
+    stack.openai.configure(duration_min=20.0, duration_max=25.0, queue_seconds=1.0)
     for n in range(JOBS):
         submit(stack.db, stack.kinds, "research", f"Question {n}", user="U_LOAD")
     began = time.monotonic()
