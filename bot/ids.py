@@ -14,6 +14,7 @@ class Command(StrEnum):
     ASK = "/ask"
     BATCH = "/batch"
     JOBS = "/jobs"
+    ERRAND = "/errand"  # `/errand settings`: the channel's default options per kind
 
 
 class ActionId(StrEnum):
@@ -28,12 +29,19 @@ class ActionId(StrEnum):
     JOB_ESCALATE = "job_escalate"  # the requester asks on-call to look, once
 
 
+class PreferenceId(StrEnum):
+    """Controls on App Home for a person's own choices (their value is not a job ID)."""
+
+    NOTIFY_BY_DM = "notify_by_dm"  # news of my jobs by DM instead of a mention in the thread
+
+
 class CallbackId(StrEnum):
     """Modals Errand opens."""
 
     REJECT_REASON = "job_reject_reason"
     BATCH = "batch_rows"
     RESEARCH_THIS = "research_this"  # the message shortcut "Research this"
+    CHANNEL_SETTINGS = "channel_settings"  # `/errand settings`
 
 
 class BlockId(StrEnum):
@@ -47,6 +55,10 @@ class BlockId(StrEnum):
     BATCH_FILE_INPUT = "batch_file_input"
     BATCH_INSTRUCTIONS = "batch_instructions"
     BATCH_INSTRUCTIONS_INPUT = "batch_instructions_input"
+    # `/errand settings`: one input per kind and option, `setting:<kind>:<option>`, each
+    # holding a select whose action_id is SETTING_INPUT.
+    SETTING = "setting"
+    SETTING_INPUT = "setting_input"
 
 
 class EventType(StrEnum):
@@ -87,6 +99,7 @@ SCOPES: tuple[str, ...] = (
     "chat:write",  # status cards, thread replies, ephemeral answers, chat.update
     "im:write",  # conversations.open, to DM someone Errand cannot reach in a channel
     "usergroups:read",  # usergroups.users.list, for approver and on-call groups
+    "users:read",  # users.info: workspace admins may set a channel's defaults
     "files:write",  # files_upload_v2, for results too long for messages
     "files:read",  # url_private downloads of the file a person gives /batch
     # conversations.replies, to look for a post an earlier try may have made after all,
@@ -94,7 +107,8 @@ SCOPES: tuple[str, ...] = (
     "channels:history",
     "groups:history",
     "im:history",
-    # conversations.members, so `/jobs ID` shows a question only to those who could see it
+    # conversations.members, so `/jobs ID` shows a question only to those who could see it;
+    # conversations.info, whose `creator` may set the channel's defaults
     "channels:read",
     "groups:read",
     "im:read",

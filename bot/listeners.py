@@ -17,18 +17,21 @@ from bot.blocks.home import home_view
 from bot.blocks.lists import job_list
 from bot.context import BotContext
 from bot.failures import answering, explain
-from bot.ids import ActionId, CallbackId, Command, EventType
+from bot.ids import ActionId, CallbackId, Command, EventType, PreferenceId
 from bot.mentions import Mentions
 from bot.metrics import JOBS_STARTED
 from bot.presses import Presses
 from bot.roles import Roles
+from bot.settings import ChannelSettings
 from bot.slack import call
 from models.base import utcnow
 from models.errors import ErrandError, JobNotFound
 from models.job import Job
 from models.kinds import Kind
 from models.notifier import NotifyLater
+from models.options import Options, check, split_options
 from models.store import queries
+from models.store.preferences import notify_by_dm, set_notify_by_dm
 from models.store.submission import submit, validate_input
 
 log = logging.getLogger(__name__)
@@ -57,7 +60,11 @@ def register_listeners(app: App, ctx: BotContext, roles: Roles) -> None:
     for action in ActionId:
         app.action(action.value)(ack=_ack, lazy=[answering(presses.press)])
     app.view(CallbackId.REJECT_REASON.value)(presses.reject_submitted)
+    settings = ChannelSettings(ctx, roles)
+    app.command(Command.ERRAND.value)(ack=settings.command, lazy=[answering(settings.open_modal)])
+    app.view(CallbackId.CHANNEL_SETTINGS.value)(settings.submitted)
     app.event(EventType.APP_HOME_OPENED.value)(ack=_ack, lazy=[on.home_opened])
+    app.action(PreferenceId.NOTIFY_BY_DM.value)(ack=_ack, lazy=[on.notify_by_dm_pressed])
     mentions = Mentions(ctx)  # the thread is read after the ack: Slack may make it wait
     app.event(EventType.APP_MENTION.value)(ack=_ack, lazy=[mentions.mentioned])
     app.shortcut(CallbackId.RESEARCH_THIS.value)(ack=_ack, lazy=[mentions.research_this])
@@ -74,6 +81,14 @@ def idempotency_key(command: Body) -> str:
     minute = int(utcnow().timestamp() // 60)
     parts = [command.get(k, "") for k in ("team_id", "user_id", "command", "text")]
     return "slack:" + hashlib.sha256(f"{parts}{minute}".encode()).hexdigest()
+
+
+def _with(job: Job) -> str:
+    """` (model gpt-5-mini: request, tier flex: channel default)`: what the job runs with
+    and why, echoed to the person who asked."""
+    options = Options.from_json(job.options)
+    named = options.describe() if options else []
+    return f" ({', '.join(named)})" if named else ""
 
 
 class Listeners:
@@ -97,7 +112,7 @@ class Listeners:
         if isinstance(request, str):
             ack(response_type="ephemeral", text=request)
             return
-        kind, text = request
+        kind, text, requested = request
         try:
             job = submit(
                 self.ctx.db,
@@ -109,6 +124,7 @@ class Listeners:
                 team=command.get("team_id"),
                 response_url=command.get("response_url"),
                 idempotency_key=idempotency_key(command),
+                requested=requested,
             )
         except Exception as error:  # the person is told why, in the answer itself
             ack(response_type="ephemeral", text=explain(error))
@@ -116,16 +132,19 @@ class Listeners:
         JOBS_STARTED.labels(kind.name).inc()
         ack(
             response_type="ephemeral",
-            text=f"Started your {kind.title.lower()} job `{job.id}`; its status card follows.",
+            text=f"Started your {kind.title.lower()} job `{job.id}`{_with(job)}; "
+            "its status card follows.",
         )
 
-    def _job_request(self, command: Body) -> tuple[Kind, str] | str:
-        """(kind, input) of a job command, or the sentence that refuses it."""
+    def _job_request(self, command: Body) -> tuple[Kind, str, dict[str, str]] | str:
+        """(kind, input, requested options) of a job command, or the sentence that
+        refuses it; options (`--model …`) come before the question."""
         kind = self.ctx.kinds.by_command(command["command"])
         if kind is None:
             return f"{command['command']} is not set up in this Errand."
         try:
-            return kind, validate_input(kind, command.get("text", ""))
+            requested, text = split_options(command.get("text", ""))
+            return kind, validate_input(kind, text), check(kind, requested)
         except ErrandError as refused:
             return str(refused)
 
@@ -185,8 +204,19 @@ class Listeners:
         """Publish the person's jobs whenever they open Errand's Home tab."""
         if event.get("tab", "home") != "home":
             return
-        user, now = event["user"], utcnow()
-        view = home_view(user, queries.recent(self.ctx.db, user=user, archived=False), now)
+        self._publish_home(event["user"], client)
+
+    def notify_by_dm_pressed(self, body: Body, client: WebClient) -> None:
+        """The App Home toggle: news of the person's jobs by DM, or by a mention."""
+        user = body["user"]["id"]
+        value = (body.get("actions") or [{}])[0].get("value")
+        set_notify_by_dm(self.ctx.db, user, value == "on")
+        self._publish_home(user, client)
+
+    def _publish_home(self, user: str, client: WebClient) -> None:
+        now = utcnow()
+        jobs = queries.recent(self.ctx.db, user=user, archived=False)
+        view = home_view(user, jobs, now, by_dm=notify_by_dm(self.ctx.db, user))
         if self.roles.is_oncall(user):  # on-call also sees what needs a hand
             view["blocks"].extend(job_list(STUCK, self._needing_oncall(), now)[1][:ONCALL_BLOCKS])
         call(client.views_publish, user_id=user, view=view)

@@ -32,6 +32,7 @@ from bot.thread_context import Said, quoted, read_thread
 from models.errors import InputRejected
 from models.job import Job
 from models.kinds import Kind
+from models.options import check, split_options
 from models.store import queries
 from models.store.submission import submit, validate_input
 from models.store.turns import continue_job
@@ -100,38 +101,49 @@ class Mentions:
             return  # an app's message: apps do not start jobs
         ask = asked(body, event, context)
         try:
-            kind, text = self._kind(ask.text)
+            kind, text, requested = self._kind(ask.text)
             job = queries.in_thread(self.ctx.db, ask.channel, ask.root) if ask.in_thread else None
-            if job is not None and not DRAFT.match(ask.text):
-                self._follow_up(job, text, ask)
+            if job is not None and kind.command != "/draft":
+                self._follow_up(job, text, ask, requested)
             else:
-                self._check(kind, text)
-                self.readers.submit(self._start, kind, text, ask, client)
+                self._check(kind, text, requested)
+                self.readers.submit(self._start, kind, text, ask, client, requested)
         except Exception as error:  # the asker is told why, in the thread
             self._tell(client, ask.channel, ask.user, ask.root, explain(error))
 
-    def _kind(self, text: str) -> tuple[Kind, str]:
-        """`draft: …` asks for a draft; anything else is research."""
+    def _kind(self, text: str) -> tuple[Kind, str, dict[str, str]]:
+        """`draft: …` asks for a draft; anything else is research. Options
+        (`[model: …, effort: …, tier: …]`) may come before or after `draft:`."""
+        requested, text = split_options(text)
         command = "/draft" if DRAFT.match(text) else "/research"
         kind = self.ctx.kinds.by_command(command)
         if kind is None:
             raise InputRejected(f"{command} is not set up in this Errand.")
-        return kind, DRAFT.sub("", text)
+        more, text = split_options(DRAFT.sub("", text))
+        return kind, text, {**requested, **more}
 
-    def _follow_up(self, job: Job, text: str, ask: Asked) -> None:
+    def _follow_up(self, job: Job, text: str, ask: Asked, requested: dict[str, str]) -> None:
+        if requested:
+            raise InputRejected(
+                "A follow-up continues with its job's model, effort and tier; to choose "
+                "others, mention Errand outside this job's thread."
+            )
         continue_job(
             self.ctx.db, self.ctx.kinds, job.id, text, actor=ask.user, asked_ts=ask.ts, key=ask.key
         )
 
-    def _check(self, kind: Kind, text: str) -> None:
+    def _check(self, kind: Kind, text: str, requested: dict[str, str]) -> None:
         """Refuse a request that would make no job, before the thread is read."""
         if not text:
             raise InputRejected(
                 f"Tell me what to work on: `@Errand <what you need>` ({kind.title})."
             )
         validate_input(kind, text)
+        check(kind, requested)
 
-    def _start(self, kind: Kind, text: str, ask: Asked, client: WebClient) -> None:
+    def _start(
+        self, kind: Kind, text: str, ask: Asked, client: WebClient, requested: dict[str, str]
+    ) -> None:
         """Read the thread (once per mention) and store the job with it, quoted."""
         try:
             if queries.by_key(self.ctx.db, ask.key) is not None or not self._claim(ask.key):
@@ -142,12 +154,22 @@ class Mentions:
                     client, self.budget, ask.channel, ask.root, ask.ts, bot_user=ask.bot_user
                 )
                 context = quoted(said)
-            self._submit(kind, text, ask.user, ask, context=context, key=ask.key)
+            self._submit(
+                kind, text, ask.user, ask, context=context, key=ask.key, requested=requested
+            )
         except Exception as error:
             self._tell(client, ask.channel, ask.user, ask.root, explain(error))
 
     def _submit(
-        self, kind: Kind, text: str, user: str, ask: Asked, *, context: str, key: str
+        self,
+        kind: Kind,
+        text: str,
+        user: str,
+        ask: Asked,
+        *,
+        context: str,
+        key: str,
+        requested: dict[str, str] | None = None,
     ) -> None:
         job = submit(
             self.ctx.db,
@@ -161,6 +183,7 @@ class Mentions:
             asked_ts=ask.ts,
             context=context,
             idempotency_key=key,
+            requested=requested,
         )
         JOBS_STARTED.labels(kind.name).inc()
         log.info("job asked in conversation", extra={"job_id": job.id, "kind": kind.name})
@@ -182,7 +205,7 @@ class Mentions:
         channel, ts = str(shortcut["channel"]["id"]), str(message.get("ts") or "")
         root = str(message.get("thread_ts") or ts)
         try:
-            kind, _ = self._kind("")
+            kind, _, _ = self._kind("")
             author = str(message.get("user") or message.get("bot_id") or "someone")
             context = quoted([Said(author, ts, str(message.get("text") or ""))])
             team = (shortcut.get("team") or {}).get("id")

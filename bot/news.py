@@ -25,6 +25,7 @@ from bot.blocks.text import section
 from bot.budget import Budget
 from bot.ids import CANNOT_POST, ActionId
 from bot.poster import ChannelGone, Part, Poster, Where
+from bot.requester import Requester
 from bot.slack import call, error_code
 from models.batch import LANE, results_filename
 from models.job import Job
@@ -54,6 +55,7 @@ class News:
         streams_for: Callable[[Job], float | None],
         alert: Callable[[str], None],
         clock: Callable[[], datetime],
+        dm: Callable[[str], str],
     ) -> None:
         self.client = client
         self.budget = budget
@@ -63,6 +65,7 @@ class News:
         self.alert = alert
         self.clock = clock
         self.answers = AnswerStream(client, budget, streams_for=streams_for, clock=clock)
+        self.requester = Requester(client, budget, self.poster, dm)
 
     def tell(self, m: Milestone) -> None:
         job, now = m.job, self.clock()
@@ -108,18 +111,28 @@ class News:
         if m.job.lane == INTERACTIVE and self.answers.finish(m):
             return  # the answer is the streamed message
         turn = f" (turn {m.job.turn})" if m.job.turn_number > 1 else ""
-        self.deliver(m, f"Result of job {m.job.id}{turn}", where=None, step="result")
+        by_dm = self.requester.by_dm(m)
+        heading = f"Result of job {m.job.id}{turn}"
+        ping = self.requester.ping(m, by_dm=by_dm)
+        self.deliver(m, heading, where=None, step="result", ping=ping)
+        if by_dm:
+            self.requester.note(
+                m, f"The result of your job `{m.job.id}`{turn} is in", step="result"
+            )
 
-    def deliver(self, m: Milestone, heading: str, *, where: Where | None, step: str) -> None:
-        """The whole output, in parts (or as a file when very long), each part once."""
+    def deliver(
+        self, m: Milestone, heading: str, *, where: Where | None, step: str, ping: str = ""
+    ) -> None:
+        """The whole output, in parts (or as a file when very long), each part once; `ping`
+        (a mention of the requester) goes before its heading."""
         job = m.job
         if too_long_for_messages(job):
-            self._file(m, heading, where or Where(str(job.channel_id), job.thread_ts), step)
+            self._file(m, heading, where or Where(str(job.channel_id), job.thread_ts), step, ping)
             return
-        parts = [Part(msg.text, msg.blocks) for msg in result_messages(job, heading)]
+        parts = [Part(msg.text, msg.blocks) for msg in result_messages(job, heading, ping=ping)]
         self.poster.post_all(m, parts, step=step, where=where)
 
-    def _file(self, m: Milestone, heading: str, where: Where, step: str) -> None:
+    def _file(self, m: Milestone, heading: str, where: Where, step: str, ping: str = "") -> None:
         if m.detail.get(f"{step}_sent"):
             return
         job = m.job
@@ -131,7 +144,7 @@ class News:
             content=job.output_text or "",
             filename=f"errand-{job.id}.md",
             title=heading,
-            initial_comment=file_comment(job, heading),
+            initial_comment=ping + file_comment(job, heading),
         )
         m.detail[f"{step}_sent"] = 1
         m.checkpoint(m.detail)
@@ -203,8 +216,11 @@ class News:
 
     def _start_approved(self, m: Milestone) -> None:
         self._update_request(m.job, m.detail)
+        by_dm = self.requester.by_dm(m)
         line = f"{review.decision_line(m.job)}: the job starts now."
-        self.poster.post_all(m, [Part(line)], step="line")
+        self.poster.post_all(m, [Part(self.requester.ping(m, by_dm=by_dm) + line)], step="line")
+        if by_dm:
+            self.requester.note(m, f"Your job `{m.job.id}` was approved to start", step="line")
 
     def _unreviewable(self, m: Milestone, code: str) -> Undeliverable:
         """Approvers cannot be reached: say so to the requester and on-call; the draft
@@ -226,15 +242,22 @@ class News:
         draft as the result, or the reason with a way to redraft."""
         job = m.job
         self._update_request(job, m.detail)
+        by_dm = self.requester.by_dm(m)
+        ping = self.requester.ping(m, by_dm=by_dm)
         if job.status == JobStatus.COMPLETED:
-            self.deliver(m, f"Approved draft of job {job.id}", where=None, step="result")
+            heading = f"Approved draft of job {job.id}"
+            self.deliver(m, heading, where=None, step="result", ping=ping)
             self.poster.post_all(m, [Part(review.decision_line(job))], step="line")
+            if by_dm:
+                self.requester.note(m, f"Your job `{job.id}` was approved", step="result")
             return
-        line = review.decision_line(job)
+        line = ping + review.decision_line(job)
         # A rejected draft can be written again with the feedback; a job that never
         # started (held by its budget) has nothing to redraft.
         redraft = actions_block(job.id, [ActionId.JOB_REDRAFT]) if job.output_text else []
         self.poster.post_all(m, [Part(line, [section(line), *redraft])], step="line")
+        if by_dm:
+            self.requester.note(m, f"Your job `{job.id}` was rejected", step="line")
 
     def _update_request(self, job: Job, where: dict[str, Any]) -> None:
         if not (where.get("channel") and where.get("ts")):

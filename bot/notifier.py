@@ -72,6 +72,7 @@ class SlackNotifier:
             streams_for=self.streams_for,
             alert=self.alert,
             clock=clock,
+            dm=self._dm,
         )
 
     @classmethod

@@ -66,6 +66,23 @@ class Roles:
     def is_oncall(self, user: str) -> bool:
         return user in self._members(self._oncall)
 
+    def may_manage_channel(self, user: str, channel: str) -> bool:
+        """Who may set a channel's defaults: on-call, workspace admins and owners, and the
+        channel's creator. Slack offers apps no cheap way to read a channel's managers, so
+        its creator (conversations.info) stands in for them. A lookup Slack does not answer
+        grants nothing."""
+        if self.is_oncall(user):
+            return True
+        try:
+            person = call(self._client.users_info, user=user).get("user") or {}
+            if person.get("is_admin") or person.get("is_owner"):
+                return True
+            found = call(self._client.conversations_info, channel=channel).get("channel") or {}
+        except (SlackApiError, NotifyLater) as exc:
+            log.warning("channel manager unresolved", extra={"channel": channel, "error": str(exc)})
+            return False
+        return bool(found.get("creator")) and found.get("creator") == user
+
     def _members(self, entries: tuple[str, ...]) -> set[str]:
         users: set[str] = set()
         for entry in entries:

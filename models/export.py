@@ -29,6 +29,7 @@ def job_summary(job: Job) -> dict[str, Any]:
         "card_ts": job.card_ts,
         "input": job.input_text,
         "model": job.model,
+        "options": job.options,
         "provider_response_id": current.response_id if current else None,
         "provider_status": current.provider_status if current else None,
         "attempts": job.attempts,

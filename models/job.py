@@ -69,6 +69,9 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
     model: Mapped[str] = mapped_column(String(64))
+    # What it runs with and why: `{"model": {"value": …, "source": "request"}, "effort": …,
+    # "tier": …}` (models.options); None for jobs stored before options were kept.
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     output_text: Mapped[str | None] = mapped_column(Text)
     output: Mapped[dict[str, Any] | None] = mapped_column(JSON)

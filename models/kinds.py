@@ -10,6 +10,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field
 
+# Reasoning effort (`reasoning.effort` on create) and service tiers a kind may name.
+Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+Tier = Literal["auto", "default", "flex", "priority"]
+
 
 class FollowPolicy(BaseModel):
     """Polling backoff: fast while a job is young, slower as it runs long."""
@@ -58,7 +62,14 @@ class Kind(BaseModel):
     # Sent on every create: bounds what one attempt can cost, and prices its estimate.
     max_output_tokens: int = 16_000
     # Asked on create (`flex`: half price, slower); unset: the project's default.
-    service_tier: Literal["auto", "default", "flex", "priority"] | None = None
+    service_tier: Tier | None = None
+    # Reasoning effort asked on create; unset: the model's own default.
+    effort: Effort | None = None
+    # What a request (`--model`, `[model: …]`) or a channel's defaults may choose instead
+    # of the kind's own values above, which are always allowed (models.options).
+    models: list[str] = Field(default_factory=list)
+    efforts: list[Effort] = Field(default_factory=list)
+    tiers: list[Tier] = Field(default_factory=list)
     # Held in `awaiting_approval` before its first create until an approver lets it start:
     # for kinds where a single run costs enough that someone should agree to it first.
     approve_before_start: bool = False
@@ -72,6 +83,19 @@ class Kind(BaseModel):
     webhook_follow: FollowPolicy = Field(
         default_factory=lambda: FollowPolicy(first_check=60, growth=2, max_interval=300)
     )
+
+    def allowed(self, option: str) -> list[str]:
+        """The values `option` (model, effort or tier) may take for this kind, its own
+        first; empty when the kind leaves it to the provider and lists no choices."""
+        own = {"model": self.model, "effort": self.effort, "tier": self.service_tier}[option]
+        choices: dict[str, list[str]] = {
+            "model": self.models,
+            "effort": list(self.efforts),
+            "tier": list(self.tiers),
+        }
+        listed = choices[option]
+        values = [own] if own else []
+        return values + [str(v) for v in listed if v != own]
 
 
 # Lanes whose jobs need the provider to keep data: a batch's input and output are files

@@ -69,6 +69,10 @@ def _no_file() -> bytes | None:
     return None
 
 
+def _by_mention() -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class Milestone:
     """One notice with the job as it is now: renderers show the latest state."""
@@ -85,6 +89,9 @@ class Milestone:
     checkpoint: Callable[[dict[str, Any]], None] = field(default=_ignore, compare=False)
     # A batch job's results file (CSV), read from the store only when it is delivered.
     results: Callable[[], bytes | None] = field(default=_no_file, compare=False)
+    # Whether the requester asked for their jobs' results and decisions by DM (App Home)
+    # rather than a mention in the thread; read only when one is delivered.
+    prefers_dm: Callable[[], bool] = field(default=_by_mention, compare=False)
 
 
 class Notifier(Protocol):

@@ -23,6 +23,7 @@ BODY_FIELDS = (
     "store",
     "stream",
     "service_tier",
+    "reasoning",
     "previous_response_id",
     "metadata",
     "max_output_tokens",

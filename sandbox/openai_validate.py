@@ -12,12 +12,13 @@ from typing import Any
 from sandbox.openai_errors import ApiError, invalid_request
 
 SERVICE_TIERS = ("auto", "default", "flex", "scale", "priority", "fast")
+EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 _MIN_OUTPUT_TOKENS = 16
 
 
 def validate_create(body: dict[str, Any]) -> ApiError | None:
     """The first problem with a create body, or ``None``."""
-    for check in (_model, _background, _tier, _max_output_tokens, _stream):
+    for check in (_model, _background, _tier, _effort, _max_output_tokens, _stream):
         problem = check(body)
         if problem is not None:
             return problem
@@ -48,6 +49,21 @@ def _tier(body: dict[str, Any]) -> ApiError | None:
     return invalid_request(
         f"Invalid value: '{tier}'. Supported values are: {allowed}, and '{SERVICE_TIERS[-1]}'.",
         "service_tier",
+        "invalid_value",
+    )
+
+
+def _effort(body: dict[str, Any]) -> ApiError | None:
+    reasoning = body.get("reasoning")
+    if reasoning is None:
+        return None
+    effort = reasoning.get("effort") if isinstance(reasoning, dict) else reasoning
+    if effort is None or effort in EFFORTS:
+        return None
+    allowed = ", ".join(f"'{e}'" for e in EFFORTS[:-1])
+    return invalid_request(
+        f"Invalid value: '{effort}'. Supported values are: {allowed}, and '{EFFORTS[-1]}'.",
+        "reasoning.effort",
         "invalid_value",
     )
 

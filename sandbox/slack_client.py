@@ -207,9 +207,21 @@ def _state_values(state: SandboxState, user: str, view: JSON, values: JSON) -> J
             files = submitted_files(state, user, element, typed or [])
             out[block_id] = {action_id: {"type": "file_input", "files": files}}
             continue
+        if element.get("type") == "static_select":
+            out[block_id] = {action_id: _selected(element, typed)}
+            continue
         value = None if typed in (None, "") else str(typed)
         out[block_id] = {action_id: {"type": element.get("type"), "value": value}}
     return out
+
+
+def _selected(element: JSON, typed: Any) -> JSON:
+    """A static select's state as Slack sends it: the chosen option whole (only one of
+    the element's own options can be chosen), or None."""
+    chosen = next(
+        (o for o in element.get("options") or [] if str(o.get("value")) == str(typed)), None
+    )
+    return {"type": "static_select", "selected_option": chosen}
 
 
 def _view_actions_payload(

@@ -99,6 +99,7 @@ class Conversation:
     purpose: str = ""
     im_user: str | None = None
     archived: bool = False
+    creator: str = ""
     messages: dict[str, Message] = field(default_factory=dict)
     # thread_ts -> its replies' ts, so a card edit does not scan the whole channel
     replies: dict[str, list[str]] = field(default_factory=dict)

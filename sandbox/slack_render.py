@@ -166,7 +166,7 @@ def conversation(state: SandboxState, conv: Conversation) -> JSON:
         "is_ext_shared": False,
         "is_member": bot in conv.members,
         "created": conv.created,
-        "creator": "",
+        "creator": conv.creator,
         "context_team_id": state.settings.team_id,
         "topic": {"value": conv.topic, "creator": "", "last_set": 0},
         "purpose": {"value": conv.purpose, "creator": "", "last_set": 0},

@@ -187,6 +187,7 @@ class SandboxState:
                 created=old.created if old else int(time.time()),
                 topic=channel.topic,
                 purpose=channel.purpose,
+                creator=channel.creator,
                 messages=old.messages if old else {},
                 ephemeral=old.ephemeral if old else {},
             )

@@ -52,6 +52,7 @@ class SandboxChannel:
     members: tuple[str, ...] | None = None
     topic: str = ""
     purpose: str = ""
+    creator: str = ""  # the member who made it, as conversations.info reports
 
     @classmethod
     def from_json(cls, data: JSON) -> SandboxChannel:
@@ -65,6 +66,7 @@ class SandboxChannel:
             members=tuple(str(m) for m in members) if members is not None else None,
             topic=str(data.get("topic", "")),
             purpose=str(data.get("purpose", "")),
+            creator=str(data.get("creator", "")),
         )
 
 
@@ -97,7 +99,9 @@ DEFAULT_USERS: tuple[SandboxUser, ...] = (
 )
 
 DEFAULT_CHANNELS: tuple[SandboxChannel, ...] = (
-    SandboxChannel("C_GENERAL", "general", purpose="Company-wide announcements"),
+    SandboxChannel(
+        "C_GENERAL", "general", purpose="Company-wide announcements", creator="U_REQUESTER"
+    ),
     SandboxChannel("C_APPROVALS", "approvals", purpose="Errand approval requests"),
     SandboxChannel("C_ONCALL", "oncall", purpose="Errand on-call controls"),
     SandboxChannel("C_NOBOT", "no-bot", bot_is_member=False, purpose="The bot is not here"),

@@ -30,7 +30,7 @@ DIRECTIVES = (
     ("[sandbox: incomplete]", "the answer is cut off"),
     ("[sandbox: queue=5]", "stay queued for 5 s"),
 )
-COMMANDS = ("/research", "/draft", "/deep", "/ask", "/batch", "/jobs")
+COMMANDS = ("/research", "/draft", "/deep", "/ask", "/batch", "/jobs", "/errand")
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,8 @@ def create_request(launch: Launch, kind: Kind, *, chained: bool) -> CreateReques
         kind,
         launch.model,
         previous_response_id=previous,
+        effort=launch.effort if launch.chosen else kind.effort,
+        service_tier=launch.service_tier if launch.chosen else kind.service_tier,
     )
 
 

@@ -152,6 +152,8 @@ class CreateRequest:
     kind: Kind
     model: str
     previous_response_id: str | None = None  # a follow-up: the turn it continues
+    effort: str | None = None  # reasoning effort; None: the model's default
+    service_tier: str | None = None  # None: the project's default
 
 
 class Provider:
@@ -256,7 +258,8 @@ def _create_body(request: CreateRequest) -> dict[str, Any]:
         "instructions": kind.instructions or openai.omit,
         "stream": True,
         "max_output_tokens": kind.max_output_tokens,
-        "service_tier": kind.service_tier or openai.omit,
+        "service_tier": request.service_tier or openai.omit,
+        "reasoning": {"effort": request.effort} if request.effort else openai.omit,
         "metadata": {"job_id": request.job_id, "attempt": str(request.attempt), "kind": kind.name},
         "extra_headers": {"Idempotency-Key": request.idempotency_key},
         **extra,

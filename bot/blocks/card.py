@@ -13,6 +13,7 @@ from bot.blocks.result import cut_off, cut_off_reason
 from bot.blocks.text import context, fit, section
 from bot.blocks.times import timing
 from models.job import Job
+from models.options import Options
 from models.status import ACTIVE, JobStatus
 
 STATUS = {
@@ -77,10 +78,17 @@ def quote(text: str) -> str:
     return "\n".join(f"> {line}" for line in lines) if "".join(lines).strip() else "> _(empty)_"
 
 
+def options_named(job: Job) -> list[str]:
+    """What the job runs with and why (`model gpt-5-mini: channel default`); the model
+    alone for a job stored before its options were kept."""
+    options = Options.from_json(job.options)
+    return options.describe() if options else [job.model]
+
+
 def _footer(job: Job) -> str:
     # A follow-up's card counts turns; its attempts count all turns' and would mislead.
     turn = f"turn {job.turn}" if job.turn_number > 1 else attempt_label(job)
-    parts = [f"Job `{job.id}`", turn, job.model]
+    parts = [f"Job `{job.id}`", turn, *options_named(job)]
     cost = cost_label(job)
     if cost:
         parts.append(cost)

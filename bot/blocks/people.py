@@ -15,6 +15,11 @@ _OPERATORS = {"cli": "an operator (CLI)", "console": "an operator (console)"}
 ACTOR_MAX = 80
 
 
+def is_slack_user(who: str | None) -> bool:
+    """A Slack user ID, as opposed to an operator, Errand or the provider."""
+    return bool(who) and _SLACK_USER.fullmatch(str(who)) is not None
+
+
 def actor(who: str | None) -> str:
     """A Slack user as a mention, `cli[:NAME]` and `console[:NAME]` as an operator, Errand
     and the provider by name; anything else as plain escaped text, so an odd ID never

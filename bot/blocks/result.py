@@ -33,9 +33,10 @@ def too_long_for_messages(job: Job) -> bool:
     return len(job.output_text or "") > FILE_THRESHOLD
 
 
-def result_messages(job: Job, heading: str) -> list[Message]:
+def result_messages(job: Job, heading: str, *, ping: str = "") -> list[Message]:
     """The whole output as mrkdwn sections, citations listed last, nothing cut; an answer
-    the provider cut off says so at its top."""
+    the provider cut off says so at its top. `ping` (Errand's own mention of the
+    requester) goes before the first message's heading, so Slack notifies them."""
     output = job.output_text or ""
     body = [*cut_off_note(job), *chunks(mrkdwn(output if output.strip() else NO_TEXT))]
     sources = citation_lines(job)
@@ -46,9 +47,10 @@ def result_messages(job: Job, heading: str) -> list[Message]:
     for number, group in enumerate(groups, start=1):
         part = f" (part {number} of {len(groups)})" if len(groups) > 1 else ""
         blocks = [section(text) for text in group]
+        said = f"{ping}{heading}{part}" if number == 1 else f"{heading}{part}"
         if number == 1:
-            blocks.insert(0, context(f"{heading}{part}"))
-        messages.append(Message(f"{heading}{part}", blocks))
+            blocks.insert(0, context(said))
+        messages.append(Message(said, blocks))
     return messages
 
 

@@ -6,6 +6,7 @@ from alembic import context
 
 import models.job
 import models.job_file
+import models.preferences
 import models.turn  # noqa: F401
 from models.base import Base
 from models.db import make_engine

@@ -46,6 +46,11 @@ class Launch:
     turn: int = 1
     previous_response_id: str | None = None
     earlier: str = ""
+    # The job's recorded options (models.options); None for a job stored before they
+    # were kept, which runs with its kind's.
+    effort: str | None = None
+    service_tier: str | None = None
+    chosen: bool = False
 
 
 class Recorded(StrEnum):

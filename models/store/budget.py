@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from models.batch import LANE, TIER
 from models.job import Attempt, Job
 from models.kinds import Kind, KindsConfig
+from models.options import Options
 from models.status import JobStatus
 from models.store.lifecycle import add_notice, transition
 
@@ -35,7 +36,9 @@ def estimate(kinds: KindsConfig, job: Job) -> float | None:
     if kind is None:
         return None
     if job.lane != LANE:
-        return kinds.estimate(kind, job.model, len(job.input_text))
+        options = Options.from_json(job.options)
+        tier = options.value("tier") if options else kind.service_tier
+        return kinds.estimate(kind, job.model, len(job.input_text), tier=tier)
     rows = int((job.output or {}).get("rows") or 1)
     chars = int((job.output or {}).get("input_chars") or 0) + rows * len(job.input_text)
     return kinds.estimate(kind, job.model, chars, rows=rows, tier=TIER)

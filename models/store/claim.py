@@ -25,6 +25,7 @@ from models.base import utcnow
 from models.db import Database
 from models.job import Attempt, Job, attempts, is_active, is_current_attempt
 from models.kinds import KindsConfig
+from models.options import Options
 from models.status import JobStatus
 from models.store.attempt import Launch, end_attempt
 from models.store.budget import estimate, held_for_approval
@@ -183,6 +184,7 @@ def _fence(
         )
     )
     asked = turn_input(session, job)
+    options = Options.from_json(job.options)
     return Launch(
         job.id,
         attempt.id,
@@ -197,6 +199,9 @@ def _fence(
         turn=job.turn,
         previous_response_id=asked.previous_response_id,
         earlier=asked.earlier,
+        effort=options.value("effort") if options else None,
+        service_tier=options.value("tier") if options else None,
+        chosen=options is not None,
     )
 
 

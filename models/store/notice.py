@@ -31,6 +31,7 @@ from models.job import Job, Notice, notices
 from models.notifier import ALERTS, CARD, Milestone
 from models.status import RESULTS, TERMINAL, values
 from models.store.batch import results_file
+from models.store.preferences import notify_by_dm
 
 CLAIM = timedelta(seconds=60)
 MAX_TRIES = 8
@@ -150,6 +151,7 @@ def _milestone(db: Database, row: Row[Any], job: Job, fence: datetime) -> Milest
         fence,
         checkpoint,
         results,
+        partial(notify_by_dm, db, job.requested_by),
     )
 
 

@@ -25,10 +25,12 @@ from models.job import Job, attempts, events, jobs, notices
 from models.job_file import job_files
 from models.kinds import Kind, KindsConfig
 from models.notifier import REACTION
+from models.options import Options, resolve
 from models.rows import Rows, pack_rows, row_prompt
 from models.status import JobStatus
 from models.store.attempt import attempt_key
 from models.store.lifecycle import SEEN, event_row, notice_row
+from models.store.preferences import channel_defaults
 from models.store.queries import by_key
 from models.turn import turns
 
@@ -50,17 +52,22 @@ def submit(
     thread_ts: str | None = None,
     asked_ts: str | None = None,
     context: str = "",
+    requested: dict[str, str] | None = None,
 ) -> Job:
     """Create a job for the workers to launch; a repeated key returns the first job.
 
     A job asked in a thread (a mention) names the thread (`thread_ts`: its card goes
     there) and the message that asked (`asked_ts`: Errand reacts on it); `context` (the
     thread's earlier messages, quoted) follows the question and is not counted against
-    the kind's input limit, which is the asker's own words."""
+    the kind's input limit, which is the asker's own words. `requested` options (model,
+    effort, tier) win over the channel's defaults, which win over the kind's; a value the
+    kind does not allow is refused (`InputRejected`) and no job is made."""
     kind = _kind(kinds, kind_name)
     if kind.lane == "batch":
         raise InputRejected(f"{kind.command} runs a file of rows: give the file too.")
     text = validate_input(kind, text) + context
+    defaults = channel_defaults(db, channel, kind.name) if channel else {}
+    options = resolve(kind, requested or {}, defaults)
     where = {
         "team_id": team,
         "channel_id": channel,
@@ -68,7 +75,7 @@ def submit(
         "thread_ts": thread_ts,
         "asked_ts": asked_ts,
     }
-    job = _job_row(kind, text, user, where, idempotency_key)
+    job = _job_row(kind, text, user, where, idempotency_key, options)
     rows = _rows(job, kind, text, user)
     if asked_ts:  # the eyes on the asking message, once its card is up
         seen = {"ts": asked_ts, "add": SEEN}
@@ -174,7 +181,9 @@ def _kind(kinds: KindsConfig, name: str) -> Kind:
         raise InputRejected(str(exc)) from None
 
 
-def _job_row(kind: Kind, text: str, user: str, where: Row, key: str | None) -> Row:
+def _job_row(
+    kind: Kind, text: str, user: str, where: Row, key: str | None, options: Options | None = None
+) -> Row:
     now = utcnow()
     return {
         "id": new_job_id(),
@@ -189,7 +198,8 @@ def _job_row(kind: Kind, text: str, user: str, where: Row, key: str | None) -> R
         "attempts": 1,
         "turn": 1,
         "max_attempts": kind.max_attempts,
-        "model": kind.model,
+        "model": (options.value("model") if options else None) or kind.model,
+        "options": options.as_json() if options else None,
         "deadline_at": now + timedelta(seconds=kind.timeout_seconds),
         "created_at": now,
         "updated_at": now,

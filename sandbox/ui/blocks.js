@@ -120,6 +120,10 @@ function inputBlock(b) {
   let field = `<span class="bk-unsupported">[${esc(el.type)}]</span>`;
   if (el.type === "plain_text_input") {
     field = el.multiline ? `<textarea ${attrs}>${initial}</textarea>` : `<input ${attrs} value="${initial}">`;
+  } else if (el.type === "static_select") {
+    const chosen = (el.initial_option || {}).value;
+    field = `<select ${attrs}>` + (el.options || []).map((o) => `<option value="${esc(o.value)}"`
+      + `${o.value === chosen ? " selected" : ""}>${textObject(o.text)}</option>`).join("") + `</select>`;
   } else if (el.type === "file_input") {
     const accept = (el.filetypes || []).map((t) => `.${String(t).replace(/^\./, "")}`).join(",");
     const many = (el.max_files || 10) > 1 ? " multiple" : "";
