@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from models.job import Job
+from models.options import Options
 from models.status import ACTIVE, CANCELABLE, RETRYABLE, TERMINAL, JobStatus
 
 # Slack's emoji names (as the bot writes them) and the characters the console shows.
@@ -123,7 +124,8 @@ def cut_off(job: Job) -> bool:
 def footer(job: Job) -> list[str]:
     """The card's last line, part by part: ID, attempt, model, cost, and why it failed
     or was cut off."""
-    parts = [f"Job {job.id}", attempt_label(job), job.model]
+    options = Options.from_json(job.options)
+    parts = [f"Job {job.id}", attempt_label(job), *(options.describe() if options else [job.model])]
     cost = cost_label(job)
     if cost:
         parts.append(cost)

@@ -47,7 +47,8 @@ def test_research_from_slash_command_to_result_in_thread(stack: Stack, bot: BotP
     job_id = job_id_of(card)
     assert answer.json() == {
         "response_type": "ephemeral",
-        "text": f"Started your research job `{job_id}`; its status card follows.",
+        "text": f"Started your research job `{job_id}` (model gpt-5.2: kind default); "
+        "its status card follows.",
     }
     stack.wait_status(job_id, "completed", timeout=30)
     card = card_showing(bot, "C_GENERAL", "Completed")

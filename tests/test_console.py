@@ -174,7 +174,7 @@ def test_a_job_page_shows_its_card_facts_output_attempts_timeline_and_the_overvi
 
     assert "✅ Completed" in html and "<b>Research</b> for" in html
     assert "Why do &lt;b&gt;cats&lt;/b&gt; purr?" in html
-    assert f"Job {job.id} · attempt 1 of 3 · {job.model}" in html
+    assert f"Job {job.id} · attempt 1 of 3 · model {job.model}: kind default" in html
     assert shown["provider_response_id"] in html
     assert "1 create call · 1 turn" in html
     assert (
@@ -388,6 +388,14 @@ CARDS = [
     _job(status="completed", error="incomplete: max_output_tokens", output_text="Half"),
     _job(status="completed", error="incomplete:", output_text="Half"),
     _job(status="canceled", purged_at=LATER),
+    _job(
+        model="gpt-5-mini",
+        options={
+            "model": {"value": "gpt-5-mini", "source": "channel default"},
+            "effort": {"value": "high", "source": "request"},
+            "tier": {"value": None, "source": "kind default"},
+        },
+    ),
 ]
 
 

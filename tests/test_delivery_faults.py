@@ -86,7 +86,9 @@ def test_a_permanent_error_in_the_middle_of_a_result_posts_each_part_once(
 
 
 def _result_heads(bot: BotProcess) -> list[str]:
+    """Each result part's heading (the first part's after its mention of the requester)."""
     heads = [t.split("\n")[0] for t in thread_texts(bot.slack.card("C_GENERAL"))]
+    heads = [h.removeprefix("<@U_REQUESTER> ") for h in heads]
     return [h.split("[")[0] for h in heads if h.startswith("Result of job")]
 
 

@@ -86,3 +86,29 @@ def test_with_the_dm_preference_the_result_goes_by_dm(stack: Stack, bot: BotProc
     [message] = bot.slack.messages(dm)
     assert f"The result of your job `{job['id']}` is in" in message["text"]
     assert f"/archives/{HERE}/p{str(reply['ts']).replace('.', '')}" in message["text"]
+
+
+@SQLITE
+def test_a_decision_on_the_job_mentions_the_requester(stack: Stack, bot: BotProcess) -> None:
+    stack.start_worker()
+    bot.command("/deep", "Survey every paper on tidal locking")
+    [job] = stack.jobs()
+    stack.wait_status(job["id"], "awaiting_approval", timeout=30)
+
+    def request() -> list[dict[str, Any]]:
+        return [m for m in bot.slack.messages("C_APPROVALS") if job["id"] in json.dumps(m)]
+
+    wait_for(request, 20, "no approval request")
+    bot.click("job_reject", job["id"], "U_APPROVER", "C_APPROVALS", request()[0])
+    wait_for(lambda: bot.slack.views("U_APPROVER")["modals"], 10, "no reason modal")
+    modal = bot.slack.views("U_APPROVER")["modals"][-1]
+    values = {"reason": {"reason_input": {"type": "plain_text_input", "value": "Too broad"}}}
+    assert bot.submit_view(modal, "U_APPROVER", values).status_code == 200
+
+    def decision() -> list[str]:
+        cards = [c for c in bot.slack.cards(HERE) if job_id_of(c) == job["id"]]
+        replies = [r for c in cards for r in c.get("replies") or []]
+        return [str(r["text"]) for r in replies if "Rejected by" in str(r.get("text"))]
+
+    wait_for(decision, 20, "no decision in the thread")
+    assert decision()[0].startswith(f"<@{ME}> :no_entry: Rejected by <@U_APPROVER>")
