@@ -69,8 +69,8 @@ class ChannelSettings:
         kinds = {k.name: k for k in self.kinds()}
         chosen = {kind: values for kind, values in chosen.items() if kind in kinds}
         first = next((block_id(k, n) for k, v in chosen.items() for n in v), None)
-        if not channel or first is None:
-            ack(response_action="errors", errors={first or "": "Nothing to save."})
+        if not channel or first is None:  # no select of ours in it: nothing to store
+            ack()
             return
         if not self.roles.may_manage_channel(user, channel):
             ack(response_action="errors", errors={first: NOT_YOURS})
