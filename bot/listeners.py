@@ -11,13 +11,15 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.agent_session import AgentStop
 from bot.batch import Batches
 from bot.blocks.card import card
 from bot.blocks.home import home_view
 from bot.blocks.lists import job_list
 from bot.context import BotContext
 from bot.failures import answering, explain
-from bot.ids import ActionId, CallbackId, Command, EventType
+from bot.feedback import Feedback
+from bot.ids import JOB_BUTTONS, ActionId, CallbackId, Command, EventType
 from bot.mentions import Mentions
 from bot.metrics import JOBS_STARTED
 from bot.presses import Presses
@@ -54,13 +56,18 @@ def register_listeners(app: App, ctx: BotContext, roles: Roles) -> None:
     app.command(Command.JOBS.value)(ack=_ack, lazy=[answering(on.list_jobs)])
     app.command(Command.BATCH.value)(ack=batches.command, lazy=[answering(batches.open_modal)])
     app.view(CallbackId.BATCH.value)(batches.submitted)
-    for action in ActionId:
+    for action in JOB_BUTTONS:
         app.action(action.value)(ack=_ack, lazy=[answering(presses.press)])
     app.view(CallbackId.REJECT_REASON.value)(presses.reject_submitted)
+    feedback = Feedback(ctx)
+    app.action(ActionId.JOB_FEEDBACK.value)(ack=_ack, lazy=[feedback.pressed])
+    app.view(CallbackId.FEEDBACK_COMMENT.value)(feedback.commented)
     app.event(EventType.APP_HOME_OPENED.value)(ack=_ack, lazy=[on.home_opened])
     mentions = Mentions(ctx)  # the thread is read after the ack: Slack may make it wait
     app.event(EventType.APP_MENTION.value)(ack=_ack, lazy=[mentions.mentioned])
     app.shortcut(CallbackId.RESEARCH_THIS.value)(ack=_ack, lazy=[mentions.research_this])
+    stop = AgentStop(ctx.db, presses)  # Slack's Stop: the Cancel button's rules
+    app.event(EventType.AGENT_SESSION_STOPPED.value)(ack=_ack, lazy=[stop.stopped])
 
 
 def _ack(ack: Ack) -> None:

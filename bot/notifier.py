@@ -7,7 +7,8 @@ job as it is now, so a late or repeated delivery still shows the truth:
 * `card` edits the card, within Slack's budget for `chat.update` (Tier 3);
 * news (started, results, failures, decisions) goes in the thread (`bot.poster`);
 * alerts go to the on-call channel;
-* reactions mark the message that asked (`bot.reactions`).
+* reactions mark the message that asked (`bot.reactions`);
+* the thread's agent-session status follows the job (`bot.agent_session`).
 Slack trouble raises `NotifyLater` (tried again later) or `Undeliverable` (given up,
 shown to operators); when the job's channel is gone, the job moves to a DM.
 """
@@ -24,6 +25,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from bot.agent_session import AgentStatus
 from bot.blocks import thread
 from bot.blocks.card import card
 from bot.blocks.oncall import oncall_alert
@@ -37,7 +39,7 @@ from bot.slack import call, error_code, make_client
 from models.base import utcnow
 from models.job import Job
 from models.kinds import KindsConfig
-from models.notifier import ALERTS, CARD, REACTION, Milestone, NotifyLater, Undeliverable
+from models.notifier import ALERTS, CARD, MARKS, REACTION, Milestone, NotifyLater, Undeliverable
 from models.settings import Settings, require
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class SlackNotifier:
         self.oncall_channel = oncall_channel
         self.clock = clock
         self._dms: dict[str, str] = {}
+        self.sessions = AgentStatus(client, budget)
         self.news = News(
             client,
             budget,
@@ -99,10 +102,16 @@ class SlackNotifier:
         if milestone.name == CARD:
             self._edit_card(job)
             return {}
-        if milestone.name == REACTION:
-            react(self.client, self.budget, milestone)
+        if milestone.name in MARKS:
+            self._mark(milestone)
             return {}
         return self._tell(milestone)
+
+    def _mark(self, milestone: Milestone) -> None:
+        """Beside the news: the asking message's emoji, or the thread's agent status."""
+        if milestone.name == REACTION:
+            return react(self.client, self.budget, milestone)
+        self.sessions.set(milestone, self.title(milestone.job))
 
     def _tell(self, milestone: Milestone) -> Fields:
         """The news in the job's thread; in a DM once its channel is known to be gone."""

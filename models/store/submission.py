@@ -24,11 +24,11 @@ from models.ids import new_job_id
 from models.job import Job, attempts, events, jobs, notices
 from models.job_file import job_files
 from models.kinds import Kind, KindsConfig
-from models.notifier import REACTION
+from models.notifier import AGENT_STATUS, REACTION
 from models.rows import Rows, pack_rows, row_prompt
 from models.status import JobStatus
 from models.store.attempt import attempt_key
-from models.store.lifecycle import SEEN, event_row, notice_row
+from models.store.lifecycle import SEEN, WORKING, event_row, notice_row
 from models.store.queries import by_key
 from models.turn import turns
 
@@ -197,8 +197,8 @@ def _job_row(kind: Kind, text: str, user: str, where: Row, key: str | None) -> R
 
 
 def _rows(job: Row, kind: Kind, text: str, user: str) -> Rows_:
-    """The job, its first attempt, its "submitted" event, its "queued" notice and its
-    first turn, each with its table."""
+    """The job, its first attempt, its "submitted" event, its "queued" notice, its first
+    turn and, for a job asked in Slack, its thread's agent status, each with its table."""
     job_id, now = job["id"], job["created_at"]
     attempt = {
         "job_id": job_id,
@@ -219,13 +219,18 @@ def _rows(job: Row, kind: Kind, text: str, user: str) -> Rows_:
         "message_ts": job.get("asked_ts"),
         "created_at": now,
     }
-    return [
+    rows: Rows_ = [
         (jobs, job),
         (attempts, attempt),
         (events, event),
         (notices, notice_row(job_id, "queued", key="queued", at=now)),
         (turns, turn),
     ]
+    if job.get("channel_id"):
+        working = {"status": WORKING}
+        key = f"{AGENT_STATUS}:submitted"
+        rows.append((notices, notice_row(job_id, AGENT_STATUS, key=key, detail=working, at=now)))
+    return rows
 
 
 def store_new_job(engine: Engine, new: Rows_) -> None:
