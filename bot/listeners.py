@@ -15,13 +15,15 @@ from bot.agent_session import AgentStop
 from bot.batch import Batches
 from bot.blocks.card import card
 from bot.blocks.home import home_view
-from bot.blocks.lists import job_list
+from bot.blocks.lists import MAX_ROWS, job_list
+from bot.budget import Budget
 from bot.context import BotContext
 from bot.failures import answering, explain
 from bot.feedback import Feedback
 from bot.ids import JOB_BUTTONS, ActionId, CallbackId, Command, EventType
 from bot.mentions import Mentions
 from bot.metrics import JOBS_STARTED
+from bot.permalinks import Permalinks
 from bot.presses import Presses
 from bot.roles import Roles
 from bot.slack import call
@@ -89,6 +91,11 @@ class Listeners:
     def __init__(self, ctx: BotContext, roles: Roles) -> None:
         self.ctx = ctx
         self.roles = roles
+        self.budget = Budget(ctx.redis)
+
+    def _links(self, client: WebClient, jobs: list[Job]) -> dict[str, str]:
+        """Each listed job's thread link (one Slack call per job, ever; see bot.permalinks)."""
+        return Permalinks(client, self.budget).of_all(jobs[:MAX_ROWS])
 
     # -- slash commands ---------------------------------------------------------------
 
@@ -143,16 +150,18 @@ class Listeners:
         now = utcnow()
         if word.lower() in ("", "mine"):
             mine = queries.recent(self.ctx.db, user=user, archived=False)
-            text, blocks = job_list("Your recent jobs", mine, now)
+            text, blocks = job_list("Your recent jobs", mine, now, links=self._links(client, mine))
         elif word.lower() in ("all", "stuck"):
             if not self.roles.is_oncall(user):
                 respond(response_type="ephemeral", text=f"`/jobs {word}` is for on-call only.")
                 return
             if word.lower() == "all":
                 everyone = queries.recent(self.ctx.db, archived=False)
-                text, blocks = job_list("All jobs", everyone, now)
+                links = self._links(client, everyone)
+                text, blocks = job_list("All jobs", everyone, now, links=links)
             else:
-                text, blocks = job_list(STUCK, self._needing_oncall(), now)
+                stuck = self._needing_oncall()
+                text, blocks = job_list(STUCK, stuck, now, links=self._links(client, stuck))
         else:
             text, blocks = self._one_job(word, user, client)
         respond(response_type="ephemeral", text=text, blocks=blocks)
@@ -167,7 +176,8 @@ class Listeners:
                 f"You can't see job `{job.id}`: it was asked in a conversation you're not in.",
                 [],
             )
-        return card(job, self._title(job), utcnow())
+        link = Permalinks(client, self.budget).of(job)
+        return card(job, self._title(job), utcnow(), link=link)
 
     def _may_see(self, job: Job, user: str, client: WebClient) -> bool:
         """The question is shown to the requester, on-call, approvers, and the members of
@@ -193,9 +203,12 @@ class Listeners:
         if event.get("tab", "home") != "home":
             return
         user, now = event["user"], utcnow()
-        view = home_view(user, queries.recent(self.ctx.db, user=user, archived=False), now)
+        mine = queries.recent(self.ctx.db, user=user, archived=False)
+        view = home_view(user, mine, now, links=self._links(client, mine))
         if self.roles.is_oncall(user):  # on-call also sees what needs a hand
-            view["blocks"].extend(job_list(STUCK, self._needing_oncall(), now)[1][:ONCALL_BLOCKS])
+            stuck = self._needing_oncall()
+            listed = job_list(STUCK, stuck, now, links=self._links(client, stuck))
+            view["blocks"].extend(listed[1][:ONCALL_BLOCKS])
         call(client.views_publish, user_id=user, view=view)
 
     def _needing_oncall(self) -> list[Job]:

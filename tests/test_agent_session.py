@@ -61,6 +61,26 @@ def test_the_threads_agent_status_is_processing_while_the_job_runs_then_active(
     [session] = bot.slack.agent_sessions(channel=HERE, thread_ts=card["ts"])
     assert session["title"].startswith("Research: What do heat pumps cost?")
 
+    # The card, /jobs and App Home link the job to its thread, with start time and cost;
+    # Slack is asked for the link once.
+    link = f"https://{_domain(bot)}.slack.com/archives/{HERE}/p{card['ts'].replace('.', '')}"
+    wait_for(lambda: "Completed" in card_text(_fresh(bot, card)), 20, "card not done")
+    done = card_text(_fresh(bot, card))
+    assert f"<{link}|Open thread>" in done and "started" in done and "$" in done
+    assert bot.command("/jobs", "").status_code == 200
+    _wired(bot)
+    assert bot.slack.act("home", user="U_REQUESTER")["ok"]
+    wait_for(lambda: bot.slack.views("U_REQUESTER")["home"], 20, "no App Home")
+    listed = json.dumps(bot.slack.conversation(HERE)["ephemeral"]["U_REQUESTER"])
+    home = json.dumps(bot.slack.views("U_REQUESTER")["home"]["blocks"])
+    for shown in (listed, home):
+        assert f"<{link}|Open thread>" in shown and "started" in shown and "$" in shown
+    assert len(bot.slack.calls("chat.getPermalink")) == 1
+
+
+def _domain(bot: BotProcess) -> str:
+    return str(bot.slack.control("/workspace")["team"]["domain"])
+
 
 @SQLITE
 def test_slacks_stop_cancels_the_job_as_the_cancel_button_does(

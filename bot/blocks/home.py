@@ -11,8 +11,15 @@ from bot.blocks.text import context, escape, section
 from models.job import Job
 
 
-def home_view(user_id: str, jobs: list[Job], now: datetime | None = None) -> dict[str, Any]:
-    """views.publish body for `user_id` (`now` is unused; kept for callers)."""
+def home_view(
+    user_id: str,
+    jobs: list[Job],
+    now: datetime | None = None,
+    *,
+    links: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """views.publish body for `user_id`, each job linked to its thread when `links` has
+    it (`now` is unused; kept for callers)."""
     blocks: list[dict[str, Any]] = [
         section(f"*Your errands*, {actor(user_id)}"),
         context(
@@ -21,7 +28,7 @@ def home_view(user_id: str, jobs: list[Job], now: datetime | None = None) -> dic
         {"type": "divider"},
     ]
     for job in jobs[:MAX_ROWS]:
-        blocks.extend(job_row(job))
+        blocks.extend(job_row(job, link=(links or {}).get(job.id)))
     if not jobs:
         blocks.append(section("You have no jobs yet."))
     return {"type": "home", "blocks": blocks}

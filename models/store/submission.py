@@ -72,9 +72,8 @@ def submit(
     rows = _rows(job, kind, text, user)
     if asked_ts:  # the eyes on the asking message, once its card is up
         seen = {"ts": asked_ts, "add": SEEN}
-        rows.append(
-            (notices, notice_row(job["id"], REACTION, key=SEEN, detail=seen, at=job["created_at"]))
-        )
+        at = job["created_at"]
+        rows.insert(-1, (notices, notice_row(job["id"], REACTION, key=SEEN, detail=seen, at=at)))
     return _store(db, idempotency_key, job, rows)
 
 
@@ -224,13 +223,12 @@ def _rows(job: Row, kind: Kind, text: str, user: str) -> Rows_:
         (attempts, attempt),
         (events, event),
         (notices, notice_row(job_id, "queued", key="queued", at=now)),
-        (turns, turn),
     ]
     if job.get("channel_id"):
         working = {"status": WORKING}
         key = f"{AGENT_STATUS}:submitted"
         rows.append((notices, notice_row(job_id, AGENT_STATUS, key=key, detail=working, at=now)))
-    return rows
+    return [*rows, (turns, turn)]  # last: see `_chained`
 
 
 def store_new_job(engine: Engine, new: Rows_) -> None:
@@ -271,7 +269,10 @@ def _chained(
     row exists."""
     *earlier, last = shape
     statement = _insert(len(earlier), *last)
-    for index, (table, columns) in enumerate(earlier):
+    # PostgreSQL runs the statement's own INSERT first, then its unreferenced CTEs last
+    # added first: added in reverse, they run in the order given, so a job's notices are
+    # numbered (and delivered) as listed, its card's first.
+    for index, (table, columns) in reversed(list(enumerate(earlier))):
         statement = statement.add_cte(_insert(index, table, columns).cte(f"new_{index}"))
     names = tuple(
         tuple(_name(index, table, c) for c in columns)
