@@ -46,6 +46,7 @@ RATES: dict[str, Rate] = {
     "conversations.open": TIER3,
     "conversations.replies": Rate(0.9, 1),  # non-Marketplace apps: one a minute
     "conversations.history": Rate(0.9, 1),  # the same
+    "agents.sessions.setStatus": TIER3,
     "reactions.add": TIER3,
     "reactions.remove": TIER2,
     "files.getUploadURLExternal": TIER4,

@@ -27,6 +27,12 @@ class ActionId(StrEnum):
     JOB_REDRAFT = "job_redraft"  # on a rejection: a new attempt carrying the reviewer's reason
     JOB_ARCHIVE = "job_archive"  # a finished job leaves /jobs and App Home; nothing is deleted
     JOB_ESCALATE = "job_escalate"  # the requester asks on-call to look, once
+    # Slack's 👍/👎 on a result (a feedback_buttons element); its value is `<value>:<job ID>`.
+    JOB_FEEDBACK = "job_feedback"
+
+
+# The job buttons: each carries the job ID as its value (feedback carries more).
+JOB_BUTTONS = tuple(a for a in ActionId if a is not ActionId.JOB_FEEDBACK)
 
 
 class PreferenceId(StrEnum):
@@ -42,6 +48,7 @@ class CallbackId(StrEnum):
     BATCH = "batch_rows"
     RESEARCH_THIS = "research_this"  # the message shortcut "Research this"
     CHANNEL_SETTINGS = "channel_settings"  # `/errand settings`
+    FEEDBACK_COMMENT = "job_feedback_comment"  # what was wrong, after a 👎 (optional)
 
 
 class BlockId(StrEnum):
@@ -59,6 +66,9 @@ class BlockId(StrEnum):
     # holding a select whose action_id is SETTING_INPUT.
     SETTING = "setting"
     SETTING_INPUT = "setting_input"
+    FEEDBACK = "job_feedback"  # the result's feedback buttons, as `job_feedback:<job>:<turn>`
+    FEEDBACK_COMMENT = "feedback_comment"
+    FEEDBACK_COMMENT_INPUT = "feedback_comment_input"
 
 
 class EventType(StrEnum):
@@ -66,6 +76,7 @@ class EventType(StrEnum):
 
     APP_HOME_OPENED = "app_home_opened"
     APP_MENTION = "app_mention"  # @Errand in a channel or a thread: a job, or a follow-up
+    AGENT_SESSION_STOPPED = "agent_session_stopped"  # Slack's Stop in a job's thread
     JOB_METADATA = "errand_job"
     NOTICE_METADATA = "errand_notice"  # on each thread post: which notice and part it is
 
@@ -81,6 +92,9 @@ class SlackErrorCode(StrEnum):
     MSG_TOO_LONG = "msg_too_long"
     ALREADY_REACTED = "already_reacted"
     NO_REACTION = "no_reaction"
+    NOT_AUTHORIZED = "not_authorized"  # agents.sessions.*: the app is not an agent here
+    UNKNOWN_METHOD = "unknown_method"
+    THREAD_NOT_FOUND = "thread_not_found"
 
 
 # Errors that mean "Errand cannot post there"; the person is reached another way.
@@ -89,14 +103,16 @@ CANNOT_POST = frozenset(
 )
 
 # The Events API subscriptions (manifest.yml's bot_events).
-SUBSCRIBED = (EventType.APP_HOME_OPENED, EventType.APP_MENTION)
+SUBSCRIBED = (EventType.APP_HOME_OPENED, EventType.APP_MENTION, EventType.AGENT_SESSION_STOPPED)
 
 # Bot scopes, each for a call the code makes; manifest.yml must list exactly these.
 SCOPES: tuple[str, ...] = (
     "commands",  # the slash commands and the message shortcut
     "app_mentions:read",  # app_mention events: @Errand in a channel or a thread
     "reactions:write",  # eyes on a mention when its job is picked up, then how it ended
-    "chat:write",  # status cards, thread replies, ephemeral answers, chat.update
+    # status cards, thread replies, ephemeral answers, chat.update, and the thread's
+    # agent-session status (agents.sessions.setStatus)
+    "chat:write",
     "im:write",  # conversations.open, to DM someone Errand cannot reach in a channel
     "usergroups:read",  # usergroups.users.list, for approver and on-call groups
     "users:read",  # users.info: workspace admins may set a channel's defaults

@@ -11,15 +11,19 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.agent_session import AgentStop
 from bot.batch import Batches
 from bot.blocks.card import card
 from bot.blocks.home import home_view
-from bot.blocks.lists import job_list
+from bot.blocks.lists import MAX_ROWS, job_list
+from bot.budget import Budget
 from bot.context import BotContext
 from bot.failures import answering, explain
-from bot.ids import ActionId, CallbackId, Command, EventType, PreferenceId
+from bot.feedback import Feedback
+from bot.ids import JOB_BUTTONS, ActionId, CallbackId, Command, EventType, PreferenceId
 from bot.mentions import Mentions
 from bot.metrics import JOBS_STARTED
+from bot.permalinks import Permalinks
 from bot.presses import Presses
 from bot.roles import Roles
 from bot.settings import ChannelSettings
@@ -57,17 +61,22 @@ def register_listeners(app: App, ctx: BotContext, roles: Roles) -> None:
     app.command(Command.JOBS.value)(ack=_ack, lazy=[answering(on.list_jobs)])
     app.command(Command.BATCH.value)(ack=batches.command, lazy=[answering(batches.open_modal)])
     app.view(CallbackId.BATCH.value)(batches.submitted)
-    for action in ActionId:
+    for action in JOB_BUTTONS:
         app.action(action.value)(ack=_ack, lazy=[answering(presses.press)])
     app.view(CallbackId.REJECT_REASON.value)(presses.reject_submitted)
     settings = ChannelSettings(ctx, roles)
     app.command(Command.ERRAND.value)(ack=settings.command, lazy=[answering(settings.open_modal)])
     app.view(CallbackId.CHANNEL_SETTINGS.value)(settings.submitted)
+    feedback = Feedback(ctx)
+    app.action(ActionId.JOB_FEEDBACK.value)(ack=_ack, lazy=[feedback.pressed])
+    app.view(CallbackId.FEEDBACK_COMMENT.value)(feedback.commented)
     app.event(EventType.APP_HOME_OPENED.value)(ack=_ack, lazy=[on.home_opened])
     app.action(PreferenceId.NOTIFY_BY_DM.value)(ack=_ack, lazy=[on.notify_by_dm_pressed])
     mentions = Mentions(ctx)  # the thread is read after the ack: Slack may make it wait
     app.event(EventType.APP_MENTION.value)(ack=_ack, lazy=[mentions.mentioned])
     app.shortcut(CallbackId.RESEARCH_THIS.value)(ack=_ack, lazy=[mentions.research_this])
+    stop = AgentStop(ctx.db, presses)  # Slack's Stop: the Cancel button's rules
+    app.event(EventType.AGENT_SESSION_STOPPED.value)(ack=_ack, lazy=[stop.stopped])
 
 
 def _ack(ack: Ack) -> None:
@@ -97,6 +106,11 @@ class Listeners:
     def __init__(self, ctx: BotContext, roles: Roles) -> None:
         self.ctx = ctx
         self.roles = roles
+        self.budget = Budget(ctx.redis)
+
+    def _links(self, client: WebClient, jobs: list[Job]) -> dict[str, str]:
+        """Each listed job's thread link (one Slack call per job, ever; see bot.permalinks)."""
+        return Permalinks(client, self.budget).of_all(jobs[:MAX_ROWS])
 
     # -- slash commands ---------------------------------------------------------------
 
@@ -155,16 +169,18 @@ class Listeners:
         now = utcnow()
         if word.lower() in ("", "mine"):
             mine = queries.recent(self.ctx.db, user=user, archived=False)
-            text, blocks = job_list("Your recent jobs", mine, now)
+            text, blocks = job_list("Your recent jobs", mine, now, links=self._links(client, mine))
         elif word.lower() in ("all", "stuck"):
             if not self.roles.is_oncall(user):
                 respond(response_type="ephemeral", text=f"`/jobs {word}` is for on-call only.")
                 return
             if word.lower() == "all":
                 everyone = queries.recent(self.ctx.db, archived=False)
-                text, blocks = job_list("All jobs", everyone, now)
+                links = self._links(client, everyone)
+                text, blocks = job_list("All jobs", everyone, now, links=links)
             else:
-                text, blocks = job_list(STUCK, self._needing_oncall(), now)
+                stuck = self._needing_oncall()
+                text, blocks = job_list(STUCK, stuck, now, links=self._links(client, stuck))
         else:
             text, blocks = self._one_job(word, user, client)
         respond(response_type="ephemeral", text=text, blocks=blocks)
@@ -179,7 +195,8 @@ class Listeners:
                 f"You can't see job `{job.id}`: it was asked in a conversation you're not in.",
                 [],
             )
-        return card(job, self._title(job), utcnow())
+        link = Permalinks(client, self.budget).of(job)
+        return card(job, self._title(job), utcnow(), link=link)
 
     def _may_see(self, job: Job, user: str, client: WebClient) -> bool:
         """The question is shown to the requester, on-call, approvers, and the members of
@@ -215,10 +232,13 @@ class Listeners:
 
     def _publish_home(self, user: str, client: WebClient) -> None:
         now = utcnow()
-        jobs = queries.recent(self.ctx.db, user=user, archived=False)
-        view = home_view(user, jobs, now, by_dm=notify_by_dm(self.ctx.db, user))
+        mine = queries.recent(self.ctx.db, user=user, archived=False)
+        by_dm = notify_by_dm(self.ctx.db, user)
+        view = home_view(user, mine, now, by_dm=by_dm, links=self._links(client, mine))
         if self.roles.is_oncall(user):  # on-call also sees what needs a hand
-            view["blocks"].extend(job_list(STUCK, self._needing_oncall(), now)[1][:ONCALL_BLOCKS])
+            stuck = self._needing_oncall()
+            listed = job_list(STUCK, stuck, now, links=self._links(client, stuck))
+            view["blocks"].extend(listed[1][:ONCALL_BLOCKS])
         call(client.views_publish, user_id=user, view=view)
 
     def _needing_oncall(self) -> list[Job]:

@@ -8,6 +8,11 @@ from prometheus_client import Counter
 REQUESTS = Counter("errand_slack_requests_total", "Signed Slack requests handled", ["type"])
 JOBS_STARTED = Counter("errand_slack_jobs_started_total", "Jobs started from Slack", ["kind"])
 PRESSES = Counter("errand_button_presses_total", "Button presses", ["action", "outcome"])
+FEEDBACK = Counter(
+    "errand_feedback_total",
+    "Presses of a result's feedback buttons, by job kind and value (positive, negative)",
+    ["kind", "value"],
+)
 ERRORS = Counter("errand_bot_errors_total", "Errors reaching the Bolt error handler", ["code"])
 WEBHOOKS = Counter(
     "errand_webhook_deliveries_total",

@@ -20,6 +20,7 @@ from bot.answer import AnswerStream
 from bot.blocks import review, thread
 from bot.blocks.batch import results_comment
 from bot.blocks.controls import actions_block
+from bot.blocks.feedback import feedback_block
 from bot.blocks.result import file_comment, result_messages, too_long_for_messages
 from bot.blocks.text import section
 from bot.budget import Budget
@@ -130,6 +131,9 @@ class News:
             self._file(m, heading, where or Where(str(job.channel_id), job.thread_ts), step, ping)
             return
         parts = [Part(msg.text, msg.blocks) for msg in result_messages(job, heading, ping=ping)]
+        if step == "result":  # the answer people got (not a draft): 👍/👎 under its end
+            last = parts[-1]
+            parts[-1] = Part(last.text, [*(last.blocks or []), feedback_block(job)])
         self.poster.post_all(m, parts, step=step, where=where)
 
     def _file(self, m: Milestone, heading: str, where: Where, step: str, ping: str = "") -> None:

@@ -7,7 +7,8 @@ job as it is now, so a late or repeated delivery still shows the truth:
 * `card` edits the card, within Slack's budget for `chat.update` (Tier 3);
 * news (started, results, failures, decisions) goes in the thread (`bot.poster`);
 * alerts go to the on-call channel;
-* reactions mark the message that asked (`bot.reactions`).
+* reactions mark the message that asked (`bot.reactions`);
+* the thread's agent-session status follows the job (`bot.agent_session`).
 Slack trouble raises `NotifyLater` (tried again later) or `Undeliverable` (given up,
 shown to operators); when the job's channel is gone, the job moves to a DM.
 """
@@ -24,20 +25,22 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from bot.agent_session import AgentStatus
 from bot.blocks import thread
 from bot.blocks.card import card
 from bot.blocks.oncall import oncall_alert
 from bot.blocks.people import actor
 from bot.budget import Budget
-from bot.ids import CANNOT_POST, EventType, SlackErrorCode
+from bot.ids import CANNOT_POST, SlackErrorCode
 from bot.news import News
-from bot.poster import ChannelGone
+from bot.permalinks import Permalinks
+from bot.poster import ChannelGone, card_posted, job_metadata
 from bot.reactions import react
 from bot.slack import call, error_code, make_client
 from models.base import utcnow
 from models.job import Job
 from models.kinds import KindsConfig
-from models.notifier import ALERTS, CARD, REACTION, Milestone, NotifyLater, Undeliverable
+from models.notifier import ALERTS, CARD, MARKS, REACTION, Milestone, NotifyLater, Undeliverable
 from models.settings import Settings, require
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,8 @@ class SlackNotifier:
         self.oncall_channel = oncall_channel
         self.clock = clock
         self._dms: dict[str, str] = {}
+        self.sessions = AgentStatus(client, budget)
+        self.links = Permalinks(client, budget)
         self.news = News(
             client,
             budget,
@@ -100,10 +105,16 @@ class SlackNotifier:
         if milestone.name == CARD:
             self._edit_card(job)
             return {}
-        if milestone.name == REACTION:
-            react(self.client, self.budget, milestone)
+        if milestone.name in MARKS:
+            self._mark(milestone)
             return {}
         return self._tell(milestone)
+
+    def _mark(self, milestone: Milestone) -> None:
+        """Beside the news: the asking message's emoji, or the thread's agent status."""
+        if milestone.name == REACTION:
+            return react(self.client, self.budget, milestone)
+        self.sessions.set(milestone, self.title(milestone.job))
 
     def _tell(self, milestone: Milestone) -> Fields:
         """The news in the job's thread; in a DM once its channel is known to be gone."""
@@ -153,7 +164,7 @@ class SlackNotifier:
                 channel=self.oncall_channel,
                 text=text,
                 blocks=blocks,
-                metadata=_job_metadata(job),
+                metadata=job_metadata(job),
             )
         except SlackApiError as exc:
             raise Undeliverable(f"on-call channel refused the alert: {error_code(exc)}") from exc
@@ -163,34 +174,10 @@ class SlackNotifier:
     def _card_once(self, job: Job, tries: int) -> Fields:
         """The first card; on a later try, the one an earlier try posted if it did (its
         worker was killed before recording it)."""
-        found = self._card_posted(job) if tries > 1 else None
+        found = card_posted(self.client, self.budget, job) if tries > 1 else None
         if found is None:
             return self._first_card(job)
         return {"thread_ts": job.thread_ts or found, "card_ts": found}
-
-    def _card_posted(self, job: Job) -> str | None:
-        """The ts of this job's card if a try that never recorded it (its worker killed
-        mid-delivery) posted it after all: found by the job metadata every card carries."""
-        where: dict[str, Any] = {
-            "channel": job.channel_id,
-            "oldest": str(job.created_at.timestamp() - 1),
-            "include_all_metadata": True,
-            "limit": 15,  # what Slack gives a non-Marketplace app per call
-        }
-        method: Callable[..., Any] = self.client.conversations_history
-        if job.thread_ts:  # asked in a thread: the card is a reply there
-            method, where["ts"] = self.client.conversations_replies, job.thread_ts
-        try:
-            found = call(method, budget=self.budget, **where)
-        except SlackApiError:
-            return None  # nothing to look in (a channel gone): the card is posted as usual
-        for message in found.get("messages") or []:
-            meta = message.get("metadata") or {}
-            if meta.get("event_type") == EventType.JOB_METADATA.value and (
-                (meta.get("event_payload") or {}).get("job_id") == job.id
-            ):
-                return str(message["ts"])
-        return None
 
     def _first_card(self, job: Job) -> Fields:
         assert job.channel_id is not None
@@ -208,7 +195,7 @@ class SlackNotifier:
         return self._card_in_dm(job, note=True)
 
     def _post_card_in(self, job: Job, channel: str, thread_ts: str | None = None) -> str:
-        text, blocks = card(job, self.title(job), self.clock())
+        text, blocks = self._card(job)
         posted = call(
             self.client.chat_postMessage,
             budget=self.budget,
@@ -216,11 +203,15 @@ class SlackNotifier:
             thread_ts=thread_ts,
             text=text,
             blocks=blocks,
-            metadata=_job_metadata(job),
+            metadata=job_metadata(job),
             unfurl_links=False,
             unfurl_media=False,
         )
         return str(posted["ts"])
+
+    def _card(self, job: Job) -> tuple[str, list[dict[str, Any]]]:
+        """The card as it is now, linked to the job's thread once that is known."""
+        return card(job, self.title(job), self.clock(), link=self.links.of(job))
 
     def _card_in_dm(self, job: Job, *, note: bool = False) -> Fields:
         """Errand cannot post in the job's channel: the card and its news go to a DM with
@@ -272,7 +263,7 @@ class SlackNotifier:
     def _edit_card(self, job: Job) -> None:
         if self.budget.is_lost(job.channel_id):
             return  # the card is out of reach; the job's news goes to a DM
-        text, blocks = card(job, self.title(job), self.clock())
+        text, blocks = self._card(job)
         try:
             call(
                 self.client.chat_update,
@@ -286,7 +277,3 @@ class SlackNotifier:
             if error_code(exc) not in (*CANNOT_POST, SlackErrorCode.MESSAGE_NOT_FOUND):
                 raise Undeliverable(f"the card could not be edited: {error_code(exc)}") from exc
             log.warning("status card is gone", extra={"job_id": job.id, "error": error_code(exc)})
-
-
-def _job_metadata(job: Job) -> dict[str, Any]:
-    return {"event_type": EventType.JOB_METADATA.value, "event_payload": {"job_id": job.id}}

@@ -9,11 +9,13 @@
   so a rendering fault never costs the person their answer.
 * A channel Errand can no longer post in raises `ChannelGone`; the notifier then moves
   the job to a direct message with the requester and delivers there.
+* A status card is found the same way, by the job metadata it carries (`card_posted`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,7 @@ from slack_sdk.errors import SlackApiError
 from bot.budget import Budget
 from bot.ids import CANNOT_POST, EventType, SlackErrorCode
 from bot.slack import call, error_code
+from models.job import Job
 from models.notifier import Milestone, NotifyLater
 
 Blocks = list[dict[str, Any]]
@@ -163,3 +166,33 @@ class Poster:
             if payload.get("notice") == milestone.notice_id and payload.get("part") == label:
                 return str(message["ts"])
         return None
+
+
+def job_metadata(job: Job) -> dict[str, Any]:
+    """The metadata every status card carries: it names the job."""
+    return {"event_type": EventType.JOB_METADATA.value, "event_payload": {"job_id": job.id}}
+
+
+def card_posted(client: WebClient, budget: Budget, job: Job) -> str | None:
+    """The ts of this job's card if a try that never recorded it (its worker killed
+    mid-delivery) posted it after all: found by the job metadata every card carries."""
+    where: dict[str, Any] = {
+        "channel": job.channel_id,
+        "oldest": str(job.created_at.timestamp() - 1),
+        "include_all_metadata": True,
+        "limit": 15,  # what Slack gives a non-Marketplace app per call
+    }
+    method: Callable[..., Any] = client.conversations_history
+    if job.thread_ts:  # asked in a thread: the card is a reply there
+        method, where["ts"] = client.conversations_replies, job.thread_ts
+    try:
+        found = call(method, budget=budget, **where)
+    except SlackApiError:
+        return None  # nothing to look in (a channel gone): the card is posted as usual
+    for message in found.get("messages") or []:
+        meta = message.get("metadata") or {}
+        if meta.get("event_type") == EventType.JOB_METADATA.value and (
+            (meta.get("event_payload") or {}).get("job_id") == job.id
+        ):
+            return str(message["ts"])
+    return None

@@ -75,6 +75,22 @@ class Presses:
         except ErrandError as refused:
             return "refused", str(refused)
 
+    def stop(self, job: Job, user: str) -> str:
+        """Slack's Stop on the job's thread: the Cancel button's rules and store path,
+        audited as a press of Cancel by `user`; returns what to tell them."""
+        act = ActionId.JOB_CANCEL
+        denied = refusal(act, job, user, self.roles)
+        if denied:
+            outcome, answer = "refused", denied
+        else:
+            try:
+                outcome, answer = "ok", self._cancel(job, user)
+            except TransitionRefused as refused:
+                outcome = "stale"
+                answer = stale(queries.get_job(self.ctx.db, job.id), act, refused)
+        self._record(job.id, user, act, outcome, answer, via="Slack's Stop")
+        return answer
+
     def _cancel(self, job: Job, user: str) -> str:
         outcome = stops.request_cancel(self.ctx.db, self.ctx.dispatch, job.id, actor=user)
         if outcome == "already canceling":
@@ -121,10 +137,14 @@ class Presses:
         call(client.views_open, trigger_id=body["trigger_id"], view=modal)
         return ""
 
-    def _record(self, job_id: str, user: str, act: ActionId, outcome: str, answer: str) -> None:
-        """Every press is audited with its actor, accepted or not."""
+    def _record(
+        self, job_id: str, user: str, act: ActionId, outcome: str, answer: str, via: str = ""
+    ) -> None:
+        """Every press is audited with its actor, accepted or not (and where it was made,
+        when not on Errand's own button)."""
         PRESSES.labels(act.value, outcome).inc()
-        detail = f"{outcome}: {answer}" if answer else outcome
+        said = f"{outcome} ({via})" if via else outcome
+        detail = f"{said}: {answer}" if answer else said
         actions.record_press(self.ctx.db, job_id, actor=user, action=act.value, detail=detail)
 
     def _tell(self, body: Body, respond: Respond, client: WebClient, text: str) -> None:

@@ -99,6 +99,9 @@ def jobs_show(args: argparse.Namespace, settings: Settings) -> int:
             f"  turn {turn['number']}: {turn['actor']:<12} {turn['status'] or 'running':<12} "
             f"{turn['response_id'] or '-'}  {turn['cost_usd'] or 0:.4f} USD  {turn['input'][:60]}"
         )
+    for said in detail["feedback"]:  # 👍/👎 on the result, with a 👎's comment
+        comment = f": {said['comment']}" if said["comment"] else ""
+        print(f"  feedback: {said['value']} by {said['actor']} at {said['at']}{comment}")
     if job.output_text:
         print("\n" + job.output_text)
     return 0

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from models.job import Event, Job
+from models.store.feedback import of as feedback_of
 from models.turn import Turn
 
 
@@ -81,6 +82,10 @@ def job_detail(job: Job, events: list[Event], turns: list[Turn] | None = None) -
             for a in job.attempt_rows
         ],
         "turn_history": [_turn(t) for t in turns or []],
+        "feedback": [
+            {"at": _iso(f.at), "actor": f.actor, "value": f.value, "comment": f.comment}
+            for f in feedback_of(events)
+        ],
         "events": [
             {
                 "at": _iso(e.at),

@@ -27,6 +27,11 @@ UNLIMITED = 1_000_000
 # An emoji on the message that asked for the job (a mention): eyes once it is picked up,
 # then how it ended. Detail: `ts` (the message), `add` (a name), `remove` (names).
 REACTION = "reaction"
+# The job thread's status as an agent session (working, waiting for a person, done,
+# closed), in order with the job's news so it never goes backwards. Detail: `status`.
+AGENT_STATUS = "agent_status"
+# Marks on the job's messages beside its news, delivered in order with it.
+MARKS = frozenset({REACTION, AGENT_STATUS})
 
 
 class NotifyLater(Exception):

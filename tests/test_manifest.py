@@ -57,6 +57,13 @@ def test_events_and_interactivity_match_the_code() -> None:
     assert _manifest()["features"]["app_home"]["home_tab_enabled"] is True
 
 
+def test_the_app_is_declared_an_agent_that_hears_stop() -> None:
+    """Agent sessions (status and Stop) need the agent declaration and the Stop event."""
+    manifest = _manifest()
+    assert manifest["features"]["agent_view"]["agent_description"]
+    assert "agent_session_stopped" in manifest["settings"]["event_subscriptions"]["bot_events"]
+
+
 def test_shortcut_callback_ids_are_ours() -> None:
     """Every shortcut declared is a callback the code handles: "Research this"."""
     shortcuts = _manifest()["features"].get("shortcuts") or []
@@ -66,4 +73,5 @@ def test_shortcut_callback_ids_are_ours() -> None:
 
 def test_action_ids_are_valid_for_block_kit() -> None:
     assert {a.value for a in ActionId} >= {"job_cancel", "job_retry", "job_approve", "job_reject"}
+    assert "job_feedback" in {a.value for a in ActionId}
     assert all(len(a.value) <= 255 for a in [*ActionId, *CallbackId])

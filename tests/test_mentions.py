@@ -133,6 +133,15 @@ def test_a_follow_up_in_the_jobs_thread_continues_it_as_turn_2(
     assert "turn 2" in str(card["blocks"])
     wait_for(lambda: _reactions(bot, first, follow) == {"white_check_mark"}, 20, "no ✅")
     assert _reactions(bot, first, first) == {"white_check_mark"}
+    # The thread's agent status worked, rested, worked again for the follow-up, rested.
+    wait_for(
+        lambda: (
+            [h["status"] for h in bot.slack.agent_sessions()[0]["history"]]
+            == ["processing", "active", "processing", "active"]
+        ),
+        20,
+        "the thread's agent status did not follow the turns",
+    )
 
 
 @SQLITE

@@ -264,3 +264,52 @@ def test_the_page_says_how_to_steer_the_provider(page: Any) -> None:
     page.fill("#delay", "4")
     page.click("#delay-set")
     expect(page.locator("#delay-now")).to_have_text("(now 4 s)")
+
+
+def test_a_mention_its_follow_up_and_slacks_stop_show_in_the_thread(page: Any) -> None:
+    """The thread as an agent session: its status chip, 👍/👎 under the result (a 👎 asks
+    what was wrong), the card's link to its thread, and Slack's Stop on a follow-up."""
+    marker = unique("heat batteries")
+    say = page.locator("#composer-input")
+    say.fill(f"@errand How do {marker} store heat? [sandbox: duration=3]")
+    say.press("Enter")
+    asked = message_with(page, marker)
+    expect(asked.locator(".agent-chip")).to_have_text("processing", timeout=30 * SECOND)
+    asked.locator(".replies").click()
+    thread = page.locator("#thread")
+    expect(thread).to_contain_text("Result of job", timeout=40 * SECOND)
+    agent = page.locator("#thread-agent")
+    expect(agent.locator(".agent-chip")).to_have_text("active", timeout=20 * SECOND)
+    card = thread.locator(".msg", has_text="Open thread")  # the card links to its thread
+    expect(card).to_contain_text("Completed")
+    expect(card).to_contain_text("took")
+    shot(page, "agent-thread-result")
+
+    thread.get_by_role("button", name="Not a good answer").click()
+    modal = page.locator("#modal")
+    expect(modal).to_contain_text("What was wrong")
+    modal.locator("textarea").fill("It left out the running costs.")
+    shot(page, "agent-feedback-modal")
+    modal.get_by_role("button", name="Send").click()
+    expect(modal).to_have_count(0)
+
+    reply = page.locator("#thread-input")
+    reply.fill("@errand and what do they cost? [sandbox: slow]")
+    reply.press("Enter")
+    expect(agent.locator(".agent-chip")).to_have_text("processing", timeout=30 * SECOND)
+    expect(card).to_contain_text("turn 2", timeout=30 * SECOND)
+    expect(card).to_contain_text("Running")
+    shot(page, "agent-follow-up-working")
+    agent.get_by_role("button", name="Stop").click()
+    expect(card).to_contain_text("Canceled", timeout=30 * SECOND)
+    expect(agent.locator(".agent-chip")).to_have_text("active", timeout=20 * SECOND)
+    expect(agent.get_by_role("button", name="Stop")).to_have_count(0)
+    shot(page, "agent-stopped")
+    card.scroll_into_view_if_needed()
+    expect(card.get_by_role("link", name="Open thread")).to_be_visible()
+    shot(page, "agent-card-linked")
+
+
+def shot(page: Any, name: str) -> Path:
+    """A screenshot of what the person sees, kept in test-artifacts/ to look at."""
+    return save_screenshot(page, name)

@@ -24,7 +24,9 @@ def test_a_submitted_job_is_stored_with_its_attempt_event_and_notice(stack: Stac
         stored = unit.session.get(Job, job.id)
         [attempt] = unit.session.scalars(select(Attempt).where(Attempt.job_id == job.id))
         [event] = unit.session.scalars(select(Event).where(Event.job_id == job.id))
-        [notice] = unit.session.scalars(select(Notice).where(Notice.job_id == job.id))
+        notice, working = unit.session.scalars(
+            select(Notice).where(Notice.job_id == job.id).order_by(Notice.id)
+        )
     assert stored is not None
     assert (stored.status, stored.input_text, stored.requested_by) == (
         "queued",
@@ -48,6 +50,8 @@ def test_a_submitted_job_is_stored_with_its_attempt_event_and_notice(stack: Stac
         0,
         None,
     )
+    # Asked in a channel: its thread shows the job working, once the card is up.
+    assert (working.milestone, working.detail) == ("agent_status", {"status": "processing"})
 
 
 def test_a_repeated_key_returns_the_first_job_and_stores_nothing_more(stack: Stack) -> None:
@@ -60,3 +64,23 @@ def test_a_repeated_key_returns_the_first_job_and_stores_nothing_more(stack: Sta
         assert len(unit.session.scalars(select(Attempt)).all()) == 1
         assert len(unit.session.scalars(select(Event)).all()) == 1
         assert len(unit.session.scalars(select(Notice)).all()) == 1
+
+
+def test_a_mentions_notices_are_numbered_card_first_on_every_backend(stack: Stack) -> None:
+    """News goes out in notice order: the card before the thread's status and the 👀
+    (PostgreSQL stores a new job in one statement, whose parts run in an order of its own)."""
+    job = submit(
+        stack.db,
+        stack.kinds,
+        "research",
+        "Why?",
+        user="U1",
+        channel="C1",
+        thread_ts="1.1",
+        asked_ts="1.2",
+    )
+    with stack.db.unit() as unit:
+        stored = unit.session.scalars(
+            select(Notice.milestone).where(Notice.job_id == job.id).order_by(Notice.id)
+        )
+        assert list(stored) == ["queued", "agent_status", "reaction"]

@@ -10,7 +10,7 @@ from bot.blocks.controls import actions_block, card_actions
 from bot.blocks.money import cost_label
 from bot.blocks.people import actor, attempt_label
 from bot.blocks.result import cut_off, cut_off_reason
-from bot.blocks.text import context, fit, section
+from bot.blocks.text import context, fit, hyperlink, section
 from bot.blocks.times import timing
 from models.job import Job
 from models.options import Options
@@ -39,8 +39,11 @@ def status_label(job: Job) -> str:
     return STATUS[JobStatus(job.status)]
 
 
-def card(job: Job, title: str, now: datetime | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """Fallback text and blocks: what was asked, by whom, kind, status, timing, controls.
+def card(
+    job: Job, title: str, now: datetime | None = None, *, link: str | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """Fallback text and blocks: what was asked, by whom, kind, status, timing, controls,
+    and `link` to the job's thread when Slack has named it (`bot.permalinks`).
 
     `now` is no longer used (Slack renders the times); it stays for existing callers.
     """
@@ -59,13 +62,18 @@ def card(job: Job, title: str, now: datetime | None = None) -> tuple[str, list[d
             else []
         ),
         section(PURGED if job.purged_at else quote(job.input_text)),
-        context(_footer(job)),
+        context(_footer(job) + thread_link(link)),
         *actions_block(job.id, card_actions(job)),
     ]
     return f"{fit(title, TITLE_MAX)} job {job.id}: {label}", blocks
 
 
 PURGED = "_Question and answer purged: past the retention period._"
+
+
+def thread_link(link: str | None) -> str:
+    """` · Open thread`, linked, after a job's facts (nothing without a link)."""
+    return f" · {hyperlink(link, 'Open thread')}" if link else ""
 
 
 def _waiting(job: Job) -> bool:

@@ -13,10 +13,16 @@ from models.job import Job
 
 
 def home_view(
-    user_id: str, jobs: list[Job], now: datetime | None = None, *, by_dm: bool = False
+    user_id: str,
+    jobs: list[Job],
+    now: datetime | None = None,
+    *,
+    by_dm: bool = False,
+    links: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """views.publish body for `user_id` (`now` is unused; kept for callers); `by_dm` is
-    how the person chose to hear of their jobs' results and decisions."""
+    """views.publish body for `user_id`, each job linked to its thread when `links` has
+    it (`now` is unused; kept for callers); `by_dm` is how the person chose to hear of
+    their jobs' results and decisions."""
     blocks: list[dict[str, Any]] = [
         section(f"*Your errands*, {actor(user_id)}"),
         context(
@@ -26,7 +32,7 @@ def home_view(
         {"type": "divider"},
     ]
     for job in jobs[:MAX_ROWS]:
-        blocks.extend(job_row(job))
+        blocks.extend(job_row(job, link=(links or {}).get(job.id)))
     if not jobs:
         blocks.append(section("You have no jobs yet."))
     return {"type": "home", "blocks": blocks}

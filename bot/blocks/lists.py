@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.blocks.card import PURGED, status_label
+from bot.blocks.card import PURGED, status_label, thread_link
 from bot.blocks.controls import actions_block, card_actions
 from bot.blocks.money import cost_label
 from bot.blocks.people import actor
@@ -19,12 +19,15 @@ MAX_ROWS = 15
 ASK_PREVIEW = 150
 
 
-def job_row(job: Job, now: datetime | None = None) -> list[dict[str, Any]]:
-    """A compact line for a job plus its buttons (`now` is unused; kept for callers)."""
+def job_row(
+    job: Job, now: datetime | None = None, *, link: str | None = None
+) -> list[dict[str, Any]]:
+    """A compact line for a job (its facts and a link to its thread) plus its buttons
+    (`now` is unused; kept for callers)."""
     facts = [status_label(job), timing(job), cost_label(job)]
     line = (
         f"`{job.id}` *{fit(job.kind, 40)}* by {actor(job.requested_by)} · "
-        f"{' · '.join(f for f in facts if f)}\n{_asked(job)}"
+        f"{' · '.join(f for f in facts if f)}{thread_link(link)}\n{_asked(job)}"
     )
     return [section(line), *actions_block(job.id, card_actions(job, listed=True))]
 
@@ -34,15 +37,20 @@ def _asked(job: Job) -> str:
 
 
 def job_list(
-    title: str, jobs: list[Job], now: datetime | None = None
+    title: str,
+    jobs: list[Job],
+    now: datetime | None = None,
+    *,
+    links: dict[str, str] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """Fallback text and blocks for a list; says so plainly when it is empty."""
+    """Fallback text and blocks for a list, each job linked to its thread when `links`
+    has it; says so plainly when it is empty."""
     heading = section(f"*{fit(title, 100)}*")
     if not jobs:
         return f"{fit(title, 100)}: none", [heading, context("No jobs to show.")]
     blocks: list[dict[str, Any]] = [heading]
     for job in jobs[:MAX_ROWS]:
-        blocks.extend(job_row(job))
+        blocks.extend(job_row(job, link=(links or {}).get(job.id)))
     if len(jobs) > MAX_ROWS:
         blocks.append(context(f"…and {len(jobs) - MAX_ROWS} more."))
     return f"{fit(title, 100)}: {len(jobs)} jobs", blocks

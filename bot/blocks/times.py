@@ -42,11 +42,11 @@ def _local_time(moment: datetime, layout: str, fallback: str) -> str:
 
 def timing(job: Job) -> str:
     """Queued: when it was asked for. Running or in review: when it started. Finished:
-    how long it ran (or, if it never started, when it was asked for)."""
+    when it started and how long it ran (or, if it never started, when it was asked for)."""
     status = JobStatus(job.status)
     started = job.started_at
     if status in TERMINAL and started and job.finished_at:
-        return f"took {elapsed(started, job.finished_at)}"
+        return f"{at_time(started, 'started')} · took {elapsed(started, job.finished_at)}"
     if status == JobStatus.QUEUED or started is None:
         return at_time(job.created_at, "asked")
     return at_time(started, "started")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.errors import JobNotFound, TransitionRefused
 from models.job import events, jobs, notices
-from models.notifier import CARD, CARD_ONLY, REACTION
+from models.notifier import AGENT_STATUS, CARD, CARD_ONLY, REACTION
 from models.status import SOURCES, TERMINAL, JobStatus
 
 # The emoji a mention gets when its turn ends, by how it ended (the eyes come off).
@@ -23,6 +23,16 @@ ENDED = {
     JobStatus.EXPIRED: "x",
     JobStatus.REJECTED: "x",
     JobStatus.CANCELED: "octagonal_sign",
+}
+# The job thread's agent-session status: working while queued or running, waiting while
+# an approver has it, and open for follow-ups once it ends (`closed` comes with Archive).
+WORKING = "processing"
+SESSION = {
+    **{status: "active" for status in TERMINAL},
+    JobStatus.QUEUED: WORKING,
+    JobStatus.RUNNING: WORKING,
+    JobStatus.AWAITING_APPROVAL: "suspended",
+    JobStatus.NEEDS_REVIEW: "suspended",
 }
 
 
@@ -58,7 +68,7 @@ def transition(
         current = _status(session, job_id)
         if current not in allowed:
             raise TransitionRefused(job_id, current, target)
-        changed, asked_ts = _compare_and_set(session, job_id, current, target, values or {})
+        changed, asked_ts, where = _compare_and_set(session, job_id, current, target, values or {})
         if changed:
             change = Transition(job_id, JobStatus(current), target)
             event_id = record_event(
@@ -69,6 +79,8 @@ def transition(
                 add_notice(session, job_id, notice, key=f"{notice}:{event_id}")
             if asked_ts:
                 _react(session, change, asked_ts, event_id, fresh="asked_ts" in (values or {}))
+            if where and SESSION[change.from_status] != SESSION[target]:
+                _session_status(session, job_id, SESSION[target], key=str(event_id))
             return change
     raise TransitionRefused(job_id, _status(session, job_id), target)
 
@@ -82,9 +94,9 @@ def _status(session: Session, job_id: str) -> str:
 
 def _compare_and_set(
     session: Session, job_id: str, current: str, target: JobStatus, values: dict[str, Any]
-) -> tuple[bool, str | None]:
-    """Whether the job moved, and the message that asked its current turn, if any (read in
-    the same statement: no extra round trip for a job started without a mention)."""
+) -> tuple[bool, str | None, str | None]:
+    """Whether the job moved, the message that asked its current turn, if any, and its
+    channel (read in the same statement: no extra round trip for either)."""
     now = utcnow()
     stamps: dict[str, Any] = {"status": target.value, "updated_at": now}
     if target in TERMINAL:
@@ -93,10 +105,12 @@ def _compare_and_set(
         update(jobs)
         .where(jobs.c.id == job_id, jobs.c.status == current)
         .values(**{**stamps, **values})
-        .returning(jobs.c.asked_ts)
+        .returning(jobs.c.asked_ts, jobs.c.channel_id)
     )
     row = session.execute(stmt).first()
-    return row is not None, None if row is None else row.asked_ts
+    if row is None:
+        return False, None, None
+    return True, row.asked_ts, row.channel_id
 
 
 def _react(
@@ -113,6 +127,17 @@ def _react(
     else:
         return
     add_notice(session, change.job_id, REACTION, key=f"{REACTION}:{event_id}", detail=detail)
+
+
+def _session_status(session: Session, job_id: str, status: str, *, key: str) -> None:
+    """The thread's agent status follows the job, in order with its news."""
+    detail = {"status": status}
+    add_notice(session, job_id, AGENT_STATUS, key=f"{AGENT_STATUS}:{key}", detail=detail)
+
+
+def close_session(session: Session, job_id: str) -> None:
+    """An archived job's thread is closed as an agent session (no more follow-ups shown)."""
+    _session_status(session, job_id, "closed", key="archived")
 
 
 def record_event(

@@ -14,7 +14,7 @@ from models.errors import ErrandError, JobNotFound
 from models.job import jobs
 from models.notifier import CARD
 from models.status import ESCALATABLE, TERMINAL, JobStatus
-from models.store.lifecycle import add_notice, record_event
+from models.store.lifecycle import add_notice, close_session, record_event
 
 MARKED = {"archived_at": "archived", "escalated_at": "escalated to on-call"}
 ONLY = {
@@ -35,6 +35,7 @@ def archive(db: Database, job_id: str, *, actor: str) -> None:
         _mark(unit.session, job_id, "archived_at", TERMINAL)
         record_event(unit.session, job_id, actor, "archived")
         add_notice(unit.session, job_id, CARD, key="archived")
+        close_session(unit.session, job_id)
 
 
 def escalate(db: Database, job_id: str, *, actor: str) -> None:

@@ -1,11 +1,10 @@
 """Storing a new job: the job, its first attempt, the "submitted" event and the "queued"
 notice, all or none; a repeated idempotency key returns the first job.
 
-The bot stores a job inside the slash command's ack, so this is on the path a person
-waits on. On PostgreSQL it is one statement (data-modifying CTEs) in autocommit: one
-round trip instead of seven (ping, BEGIN, four INSERTs, COMMIT), which took the store
-from 1.7 ms to 0.4 ms of the bot's CPU. SQLite has no data-modifying CTEs; there it is
-four INSERTs in one transaction. Both paths run in every test of a new job.
+The bot stores a job inside the slash command's ack, on the path a person waits on. On
+PostgreSQL it is one statement (data-modifying CTEs) in autocommit: one round trip, not
+seven (ping, BEGIN, four INSERTs, COMMIT): 0.4 ms of the bot's CPU instead of 1.7 ms.
+SQLite has no data-modifying CTEs: there it is INSERTs in one transaction.
 """
 
 from __future__ import annotations
@@ -24,12 +23,12 @@ from models.ids import new_job_id
 from models.job import Job, attempts, events, jobs, notices
 from models.job_file import job_files
 from models.kinds import Kind, KindsConfig
-from models.notifier import REACTION
+from models.notifier import AGENT_STATUS, REACTION
 from models.options import Options, resolve
 from models.rows import Rows, pack_rows, row_prompt
 from models.status import JobStatus
 from models.store.attempt import attempt_key
-from models.store.lifecycle import SEEN, event_row, notice_row
+from models.store.lifecycle import SEEN, WORKING, event_row, notice_row
 from models.store.preferences import channel_defaults
 from models.store.queries import by_key
 from models.turn import turns
@@ -79,9 +78,8 @@ def submit(
     rows = _rows(job, kind, text, user)
     if asked_ts:  # the eyes on the asking message, once its card is up
         seen = {"ts": asked_ts, "add": SEEN}
-        rows.append(
-            (notices, notice_row(job["id"], REACTION, key=SEEN, detail=seen, at=job["created_at"]))
-        )
+        at = job["created_at"]
+        rows.insert(-1, (notices, notice_row(job["id"], REACTION, key=SEEN, detail=seen, at=at)))
     return _store(db, idempotency_key, job, rows)
 
 
@@ -207,8 +205,8 @@ def _job_row(
 
 
 def _rows(job: Row, kind: Kind, text: str, user: str) -> Rows_:
-    """The job, its first attempt, its "submitted" event, its "queued" notice and its
-    first turn, each with its table."""
+    """The job, its first attempt, its "submitted" event, its "queued" notice, its first
+    turn and, for a job asked in Slack, its thread's agent status, each with its table."""
     job_id, now = job["id"], job["created_at"]
     attempt = {
         "job_id": job_id,
@@ -229,13 +227,17 @@ def _rows(job: Row, kind: Kind, text: str, user: str) -> Rows_:
         "message_ts": job.get("asked_ts"),
         "created_at": now,
     }
-    return [
+    rows: Rows_ = [
         (jobs, job),
         (attempts, attempt),
         (events, event),
         (notices, notice_row(job_id, "queued", key="queued", at=now)),
-        (turns, turn),
     ]
+    if job.get("channel_id"):
+        working = {"status": WORKING}
+        key = f"{AGENT_STATUS}:submitted"
+        rows.append((notices, notice_row(job_id, AGENT_STATUS, key=key, detail=working, at=now)))
+    return [*rows, (turns, turn)]  # last: see `_chained`
 
 
 def store_new_job(engine: Engine, new: Rows_) -> None:
@@ -276,7 +278,10 @@ def _chained(
     row exists."""
     *earlier, last = shape
     statement = _insert(len(earlier), *last)
-    for index, (table, columns) in enumerate(earlier):
+    # PostgreSQL runs the statement's own INSERT first, then its unreferenced CTEs last
+    # added first: added in reverse, they run in the order given, so a job's notices are
+    # numbered (and delivered) as listed, its card's first.
+    for index, (table, columns) in reversed(list(enumerate(earlier))):
         statement = statement.add_cte(_insert(index, table, columns).cte(f"new_{index}"))
     names = tuple(
         tuple(_name(index, table, c) for c in columns)
@@ -291,6 +296,5 @@ def _insert(index: int, table: Table, columns: tuple[str, ...]) -> Insert:
 
 
 def _name(index: int, table: Table, column: str) -> str:
-    """Each row's values under names of their own (`r0_jobs_id`, `r2_events_job_id`, …):
-    two rows of one table (two notices) never share one."""
+    """Each row's values under names of their own (`r0_jobs_id`): two notices never share one."""
     return f"r{index}_{table.name}_{column}"
