@@ -24,6 +24,7 @@ from bot.blocks.result import file_comment, result_messages, too_long_for_messag
 from bot.blocks.text import section
 from bot.budget import Budget
 from bot.ids import CANNOT_POST, ActionId
+from bot.plan import PlanStream
 from bot.poster import ChannelGone, Part, Poster, Where
 from bot.slack import call, error_code
 from models.batch import LANE, results_filename
@@ -39,6 +40,8 @@ PASSING = frozenset({"started", "still_running", "progress"})
 INTERACTIVE = "interactive"  # the lane whose answers stream into the thread (bot.answer)
 # A batch lane job's end delivers its results file, whichever way the batch ended.
 BATCH_ENDS = frozenset({"completed", "failed", "canceled", "expired"})
+# What ends the plan a streaming job shows (bot.plan): its attempt, or the job, is over.
+PLAN_ENDS = frozenset({"completed", "needs_review", "failed", "canceled", "expired", "retrying"})
 
 
 class News:
@@ -54,6 +57,7 @@ class News:
         streams_for: Callable[[Job], float | None],
         alert: Callable[[str], None],
         clock: Callable[[], datetime],
+        stream_seconds: float = 270.0,
     ) -> None:
         self.client = client
         self.budget = budget
@@ -63,6 +67,7 @@ class News:
         self.alert = alert
         self.clock = clock
         self.answers = AnswerStream(client, budget, streams_for=streams_for, clock=clock)
+        self.plans = PlanStream(client, budget, lifetime=stream_seconds)
 
     def tell(self, m: Milestone) -> None:
         job, now = m.job, self.clock()
@@ -94,6 +99,10 @@ class News:
             if m.name == "progress":
                 self.answers.progress(m)
             return
+        if m.name == "progress" and self._planned(m):
+            return
+        if m.name in PLAN_ENDS and job.lane != INTERACTIVE:
+            self.plans.finish(m, completed=m.name in ("completed", "needs_review"))
         if job.lane == LANE and m.name in BATCH_ENDS and self._batch_results(m):
             return
         if m.name in lines:
@@ -101,6 +110,11 @@ class News:
             self.poster.post_all(m, [Part(lines[m.name]())], step="line", urgent=urgent)
         elif m.name in flows:
             flows[m.name](m)
+
+    def _planned(self, m: Milestone) -> bool:
+        """A streaming job's progress shown as its plan's task cards; True too for a
+        notice with nothing to tell as a line (steps alone, where Slack will not stream)."""
+        return self.plans.progress(m, self.title(m.job)) or not m.detail.get("chars")
 
     # -- results ----------------------------------------------------------------------
 

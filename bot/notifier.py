@@ -57,6 +57,7 @@ class SlackNotifier:
         approvals_channel: str | None = None,
         oncall_channel: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        stream_seconds: float = 270.0,
     ) -> None:
         self.client = client
         self.kinds = kinds
@@ -72,6 +73,7 @@ class SlackNotifier:
             streams_for=self.streams_for,
             alert=self.alert,
             clock=clock,
+            stream_seconds=stream_seconds,
         )
 
     @classmethod
@@ -83,6 +85,7 @@ class SlackNotifier:
             budget=Budget(redis),
             approvals_channel=settings.approvals_channel,
             oncall_channel=settings.oncall_channel,
+            stream_seconds=settings.slack_stream_seconds,
         )
 
     def notify(self, milestone: Milestone) -> Fields:
