@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks.text import fit
+from bot.blocks.text import clean, fit
 
 JSON = dict[str, Any]
 TITLE_MAX = 160  # well under Slack's 256 for a task's title
@@ -28,8 +28,8 @@ TITLES = {
 def task_title(kind: str, query: str | None = None) -> str:
     """What the step does, in plain words: a search names its query."""
     title = TITLES.get(kind, "Working")
-    shown = fit(" ".join(str(query or "").split()), QUERY_SHOWN).strip()
-    return fit(f"{title} for “{shown}”", TITLE_MAX) if shown else title
+    shown = fit(" ".join(clean(str(query or "")).split()), QUERY_SHOWN).strip()
+    return f"{title} for “{shown}”" if shown else title  # within TITLE_MAX, already safe
 
 
 def task_id(step: JSON) -> str:
