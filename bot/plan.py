@@ -108,7 +108,7 @@ class PlanStream:
         message; False (and lines from now on) where Slack refuses one or its budget for
         starting streams is spent."""
         shown = [c for c in cards if c["id"] not in state["past"]]
-        heading = plan_update(title, continued=bool(state["past"]))
+        heading = plan_update(title, continued="ts" in state)  # an earlier message holds its start
         try:
             answer = call(
                 self.client.chat_startStream,
