@@ -25,6 +25,7 @@ from bot.blocks.result import file_comment, result_messages, too_long_for_messag
 from bot.blocks.text import section
 from bot.budget import Budget
 from bot.ids import CANNOT_POST, ActionId
+from bot.plan import PlanStream
 from bot.poster import ChannelGone, Part, Poster, Where
 from bot.requester import Requester
 from bot.slack import call, error_code
@@ -41,6 +42,8 @@ PASSING = frozenset({"started", "still_running", "progress"})
 INTERACTIVE = "interactive"  # the lane whose answers stream into the thread (bot.answer)
 # A batch lane job's end delivers its results file, whichever way the batch ended.
 BATCH_ENDS = frozenset({"completed", "failed", "canceled", "expired"})
+# What ends the plan a streaming job shows (bot.plan): its attempt, or the job, is over.
+PLAN_ENDS = frozenset({"completed", "needs_review", "failed", "canceled", "expired", "retrying"})
 
 
 class News:
@@ -57,6 +60,7 @@ class News:
         alert: Callable[[str], None],
         clock: Callable[[], datetime],
         dm: Callable[[str], str],
+        stream_seconds: float = 270.0,
     ) -> None:
         self.client = client
         self.budget = budget
@@ -67,6 +71,7 @@ class News:
         self.clock = clock
         self.answers = AnswerStream(client, budget, streams_for=streams_for, clock=clock)
         self.requester = Requester(client, budget, self.poster, dm)
+        self.plans = PlanStream(client, budget, lifetime=stream_seconds)
 
     def tell(self, m: Milestone) -> None:
         job, now = m.job, self.clock()
@@ -98,6 +103,10 @@ class News:
             if m.name == "progress":
                 self.answers.progress(m)
             return
+        if m.name == "progress" and self._planned(m):
+            return
+        if m.name in PLAN_ENDS and job.lane != INTERACTIVE:
+            self.plans.finish(m, completed=m.name in ("completed", "needs_review"))
         if job.lane == LANE and m.name in BATCH_ENDS and self._batch_results(m):
             return
         if m.name in lines:
@@ -105,6 +114,11 @@ class News:
             self.poster.post_all(m, [Part(lines[m.name]())], step="line", urgent=urgent)
         elif m.name in flows:
             flows[m.name](m)
+
+    def _planned(self, m: Milestone) -> bool:
+        """A streaming job's progress shown as its plan's task cards; True too for a
+        notice with nothing to tell as a line (steps alone, where Slack will not stream)."""
+        return self.plans.progress(m, self.title(m.job)) or not m.detail.get("chars")
 
     # -- results ----------------------------------------------------------------------
 

@@ -60,6 +60,7 @@ class SlackNotifier:
         approvals_channel: str | None = None,
         oncall_channel: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        stream_seconds: float = 270.0,
     ) -> None:
         self.client = client
         self.kinds = kinds
@@ -78,6 +79,7 @@ class SlackNotifier:
             alert=self.alert,
             clock=clock,
             dm=self._dm,
+            stream_seconds=stream_seconds,
         )
 
     @classmethod
@@ -89,6 +91,7 @@ class SlackNotifier:
             budget=Budget(redis),
             approvals_channel=settings.approvals_channel,
             oncall_channel=settings.oncall_channel,
+            stream_seconds=settings.slack_stream_seconds,
         )
 
     def notify(self, milestone: Milestone) -> Fields:

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # Slack closes a stream about five minutes after it starts: a job's plan moves on to a
+    # fresh streamed message this many seconds after its last one started.
+    slack_stream_seconds: float = Field(default=270.0, gt=0, alias="ERRAND_SLACK_STREAM_SECONDS")
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_webhook_secret: SecretStr | None = None

@@ -24,8 +24,10 @@ from bot.blocks.oncall import oncall_alert
 from bot.blocks.people import actor
 from bot.blocks.result import file_comment, result_messages
 from bot.blocks.review import approval_request, decided_request, decision_line
+from bot.blocks.tasks import TITLE_MAX, task_title, task_update
 from bot.blocks.text import SECTION_CHARS, chunks, fit, mrkdwn
 from models.job import Job
+from sandbox.slack_stream_blocks import checked_chunks
 from tests.test_blocks_kit import (
     all_text,
     allowed_pings,
@@ -235,3 +237,17 @@ def _as_read(mrkdwn_text: str) -> str:
 def _letters(text: str) -> str:
     """The word characters of `text`, in order: what must survive rendering."""
     return "".join(re.findall(r"\w", text))
+
+
+@QUICK
+@given(query=maybe, kind=st.sampled_from(["thinking", "searching", "writing", "other"]))
+def test_any_task_card_title_is_one_safe_line_that_pings_nobody(
+    query: str | None, kind: str
+) -> None:
+    title = task_title(kind, query)
+    assert 0 < utf16(title) <= TITLE_MAX
+    assert title == " ".join(title.split()), "one line, no control characters"
+    check_mrkdwn(title)
+    assert not pings(title)
+    step = {"n": 3, "kind": kind, "status": "in_progress", "query": query}
+    assert checked_chunks([task_update(step, 12_345)])  # as the Slack stand-in checks them

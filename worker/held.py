@@ -25,6 +25,7 @@ import uuid
 from datetime import timedelta
 
 from models.kinds import Kind
+from models.steps import Plan
 from models.store.attempt import Launch, Recorded, note_extra
 from models.store.claim import claim_launches
 from models.store.hold import hold_response, release_hold, restart_held, restart_lapsed
@@ -153,6 +154,8 @@ def _read(ctx: Context, target: StreamTarget, kind: Kind, held: Held) -> str:
     reading = Reading(cursor=None, every=kind.progress_every if kind.stream else math.inf)
     if kind.lane == "interactive":
         reading.text = []
+    elif kind.stream:
+        reading.plan = Plan()
     try:
         outcome = follow(ctx, target, reading, held.events)
     except Exception:  # closed under its feet (a cancel), or a reply it could not read

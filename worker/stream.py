@@ -13,7 +13,9 @@ worker process, so a long stream never blocks the worker's pulses. (The SDK's
   terminal event carries the whole response, so the job finishes with no retrieve.
 * Progress reaches people as a `progress` notice at most every `progress_every` of
   the kind; for `interactive` lane jobs it carries the whole text so far (`text`), and
-  the first one goes as soon as the first words do. Each progress wakes the notify pulse.
+  the first one goes as soon as the first words do. Other lanes' notices carry the plan of
+  what the model is doing (`steps`, `models.steps`): a new step at once, a step's later
+  change within STEP_EVERY. Each progress wakes the notify pulse.
 * An interactive job's stream is always read from its first event, a resumed one too
   (after a restart): the text so far is rebuilt from the events the cursor has passed,
   which are otherwise skipped, so the next progress still carries all of it.
@@ -37,6 +39,7 @@ from openai.types.responses import Response
 from models.base import utcnow
 from models.kinds import Kind
 from models.signals import wake
+from models.steps import Plan
 from models.store.stream import StreamTarget, save_reading, stream_target, streamable
 from worker.answers import apply
 from worker.context import Context
@@ -48,6 +51,7 @@ log = logging.getLogger(__name__)
 CURSOR_EVERY = 1.0  # write the cursor (and the heartbeat) at most this often
 HEARTBEAT = timedelta(seconds=30)  # while events flow, the next poll waits this long
 PREVIEW_CHARS = 300
+STEP_EVERY = 2.0  # a change of step is noted at most this often (if progress_every is longer)
 SLOTS = 16  # streams one worker process reads at once
 REDRIVE_BATCH = 100
 LIFECYCLE = frozenset({"response.queued", "response.in_progress"})
@@ -68,6 +72,7 @@ class Reading:
     text: list[str] | None = None  # the whole text so far, when progress carries it
     replay_until: int | None = None  # events up to here were read before: text only
     noted: bool = False  # a progress notice has gone out
+    plan: Plan | None = None  # what the model is doing, when progress carries it
 
 
 # -- entry points ----------------------------------------------------------------------
@@ -129,6 +134,8 @@ def read(ctx: Context, target: StreamTarget, kind: Kind) -> str:
     after = target.cursor
     if kind.lane == "interactive":
         reading.text, reading.replay_until, after = [], target.cursor, None
+    else:
+        reading.plan = Plan()
     log.info("stream %s", phase, extra={"job_id": target.job_id, "starting_after": target.cursor})
     try:
         events = ctx.provider.events(target.response_id, after=after)
@@ -170,6 +177,7 @@ def _on_event(ctx: Context, target: StreamTarget, reading: Reading, event: Any) 
     sequence = getattr(event, "sequence_number", None)
     if kind == "response.output_text.delta":
         _take_text(reading, str(getattr(event, "delta", "") or ""))
+    stepped = reading.plan is not None and reading.plan.see(event)
     if isinstance(sequence, int) and reading.replay_until is not None:
         if sequence <= reading.replay_until:
             return False  # read before a restart: only its text was wanted
@@ -183,7 +191,7 @@ def _on_event(ctx: Context, target: StreamTarget, reading: Reading, event: Any) 
             apply(unit.session, ctx.kinds, response, webhooks=ctx.settings.webhooks_enabled)
         return kind in TERMINAL
     first_words = reading.text is not None and not reading.noted and reading.chars > 0
-    save(ctx, target, reading, force=first_words)
+    save(ctx, target, reading, force=first_words or stepped)
     return False
 
 
@@ -208,8 +216,11 @@ def save(
         return
     if reading.cursor == reading.saved_cursor and not poll_now:
         return
-    first = reading.text is not None and not reading.noted
-    due = (first or now - reading.progress_at >= reading.every) and reading.chars > 0
+    stepped = reading.plan is not None and reading.plan.changed
+    first = not reading.noted and reading.text is not None
+    first = first or (reading.plan is not None and reading.plan.grew)
+    every = min(reading.every, STEP_EVERY) if stepped else reading.every
+    due = (first or now - reading.progress_at >= every) and (reading.chars > 0 or stepped)
     progress = _progress(reading) if due else None
     poll_at = utcnow() + HEARTBEAT
     save_reading(
@@ -225,6 +236,8 @@ def _progress(reading: Reading) -> dict[str, Any]:
     progress: dict[str, Any] = {"chars": reading.chars, "preview": reading.tail}
     if reading.text is not None:
         progress["text"] = "".join(reading.text)
+    if reading.plan is not None and reading.plan.steps:
+        progress["steps"] = reading.plan.detail()
     return progress
 
 

@@ -55,7 +55,11 @@ def escape(text: str) -> str:
 
 def unping(text: str) -> str:
     """Clean, escape, then break plain `@channel`/`@here`/`@everyone` so nobody is notified."""
-    return _BROADCAST.sub(lambda m: f"@{ZWSP}{m.group(1)}", escape(clean(text)))
+    return _unbroadcast(escape(clean(text)))
+
+
+def _unbroadcast(text: str) -> str:
+    return _BROADCAST.sub(lambda m: f"@{ZWSP}{m.group(1)}", text)
 
 
 def mrkdwn(markdown: str) -> str:
@@ -94,10 +98,17 @@ def fit(text: str, limit: int, *, markdown: bool = False, keep_end: bool = False
 
 
 def _clip(safe: str, limit: int) -> str:
-    """Shorten text that is already safe mrkdwn, never inside an entity or a link."""
+    """Shorten text that is already safe mrkdwn, never inside an entity or a link. A cut
+    can end a word just after `@here` (`@heres` pinged nobody, `@here…` would): that is
+    broken too, and the cut made shorter if the break pushes it over."""
     if size(safe) <= limit:
         return safe
-    return safe[: _cut_point(safe, limit - size(ELLIPSIS))].rstrip() + ELLIPSIS
+    room = limit - size(ELLIPSIS)
+    while True:
+        cut = _unbroadcast(safe[: _cut_point(safe, room)].rstrip())
+        if size(cut) + size(ELLIPSIS) <= limit:
+            return cut + ELLIPSIS
+        room -= 1
 
 
 def _clip_start(safe: str, limit: int) -> str:

@@ -75,7 +75,9 @@ function block(b, where) {
   }
 }
 
-function taskCard(t) {  // a thinking step: status icon, title, then details, output, sources
+// A thinking step: status icon, title, then details, output, sources. Titles are sent
+// escaped (&amp; &lt; &gt;) and Slack shows those three decoded, as here.
+function taskCard(t) {
   const rich = (r) => (r ? `<div class="task-more">${mrkdwn(richText(r.elements || []))}</div>` : "");
   const sources = (t.sources || []).map((s) => {
     const href = safeHref(s.url || "");
@@ -83,14 +85,14 @@ function taskCard(t) {  // a thinking step: status icon, title, then details, ou
   }).filter(Boolean).join(" · ");
   return `<div class="task-card ${esc(t.status || "")}" data-task-id="${esc(t.task_id || "")}">`
     + `<span class="task-icon" title="${esc(t.status || "")}">${TASK_ICONS[t.status] || "◯"}</span>`
-    + `<div class="task-body"><div class="task-title">${esc(t.title || "")}</div>`
+    + `<div class="task-body"><div class="task-title">${esc(unslack(t.title || ""))}</div>`
     + `${rich(t.details)}${rich(t.output)}${sources ? `<div class="task-sources">${sources}</div>` : ""}`
     + `</div></div>`;
 }
 
 function plan(p) {
   const done = (p.tasks || []).filter((t) => t.status === "complete").length;
-  return `<div class="bk-plan"><div class="plan-title">${esc(p.title || "Plan")}`
+  return `<div class="bk-plan"><div class="plan-title">${esc(unslack(p.title || "Plan"))}`
     + ` <span class="meta">${done}/${(p.tasks || []).length}</span></div>`
     + `${(p.tasks || []).map(taskCard).join("")}</div>`;
 }
