@@ -17,7 +17,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.write_turn import WriteTurns
+
 LOCK_RETRY = 0.001
+LOCKED = "database is locked"
+TURN = "errand_write_turn"  # set on a connection while its transaction holds the turn
 
 
 def make_engine(url: str, *, wait: float | None = None, **kwargs: Any) -> Engine:
@@ -67,22 +71,55 @@ def _sqlite_engine(url: str, wait: float, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    turns = WriteTurns()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        _take_write_lock(connection, wait)
+        deadline = time.monotonic() + wait
+        if not turns.acquire(wait):
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(LOCKED))
+        try:
+            _take_write_lock(connection, deadline, wait)
+        except BaseException:
+            turns.release()
+            raise
+        connection.info[TURN] = True
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(connection: Any) -> None:
+        _end(connection, turns, "COMMIT")
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(connection: Any) -> None:
+        _end(connection, turns, "ROLLBACK")
 
     return engine
 
 
-def _take_write_lock(connection: Any, wait: float) -> None:
-    """BEGIN IMMEDIATE, retried every millisecond until `wait` runs out.
+def _end(connection: Any, turns: WriteTurns, verb: str) -> None:
+    """COMMIT or ROLLBACK now, then give the turn to the next writer in line. The
+    driver's own commit, which follows this event, then finds nothing to do; giving
+    the turn before it would send the next writer to find SQLite's lock still held."""
+    if not connection.info.pop(TURN, False):
+        return
+    try:
+        raw = connection.connection.dbapi_connection
+        if raw is not None and raw.in_transaction:
+            raw.execute(verb)
+    finally:
+        turns.release()
+
+
+def _take_write_lock(connection: Any, deadline: float, wait: float) -> None:
+    """BEGIN IMMEDIATE, retried every millisecond until `deadline` (monotonic) passes;
+    then SQLite's own busy timeout is `wait` seconds again.
 
     SQLite's own busy handler sleeps 1, 2, 5, 10 ... 100 ms between tries, so a writer
     that arrives just after another's commit could wait a tenth of a second for a lock
     free for most of it: slash commands queued behind the worker's writes saw p99 acks
-    of half a second. Retrying every millisecond takes the lock as soon as it is free.
+    of half a second. Retrying every millisecond takes the lock as soon as it is free;
+    only the process's writer whose turn it is (`WriteTurns`) retries.
     """
-    deadline = time.monotonic() + wait
     connection.exec_driver_sql("PRAGMA busy_timeout=0")
     try:
         while True:
