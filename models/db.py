@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.write_turn import WriteTurns
+from models.writer_queue import WriterQueue
 
 LOCK_RETRY = 0.001
 LOCKED = "database is locked"
@@ -25,15 +26,16 @@ TURN = "errand_write_turn"  # set on a connection while its transaction holds th
 
 
 def make_engine(url: str, *, wait: float | None = None, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite gets WAL and write-first transactions.
+    """An engine for `url`; SQLite gets WAL and write-first transactions, taken in turn.
 
     With `wait`, a connection, a lock or a statement that takes longer than `wait`
     seconds fails instead: for a process that must answer within a deadline (the bot
-    answers Slack within 3 s). Without it, SQLite waits 30 s for the writer's lock and
+    answers Slack within 3 s); on SQLite its writes go before those of processes
+    without one (`WriterQueue`). Without it, SQLite waits 30 s for the writer's lock and
     PostgreSQL as long as the statement takes (migrations, workers).
     """
     if make_url(url).get_backend_name() == "sqlite":
-        return _sqlite_engine(url, 30.0 if wait is None else wait, **kwargs)
+        return _sqlite_engine(url, 30.0 if wait is None else wait, wait is not None, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
     # A worker's pulses use up to ~30 connections at once; kept open, not made and
     # closed per use as overflow connections are.
@@ -53,7 +55,7 @@ def _postgresql_limits(wait: float) -> dict[str, Any]:
     }
 
 
-def _sqlite_engine(url: str, wait: float, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: str, wait: float, urgent: bool, **kwargs: Any) -> Engine:
     # The bot and workers are separate processes writing one file: WAL lets
     # readers run beside the writer, and BEGIN IMMEDIATE takes the write lock
     # up front so a read-then-write transaction never deadlocks on upgrade.
@@ -71,7 +73,7 @@ def _sqlite_engine(url: str, wait: float, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    turns = WriteTurns()
+    turns, queue = WriteTurns(), WriterQueue(_queue_file(url))
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -79,7 +81,12 @@ def _sqlite_engine(url: str, wait: float, **kwargs: Any) -> Engine:
         if not turns.acquire(wait):
             raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(LOCKED))
         try:
-            _take_write_lock(connection, deadline, wait)
+            if urgent:  # a person waits: say so, and the workers let this go first
+                with queue.waiting():
+                    _take_write_lock(connection, deadline, wait)
+            else:
+                queue.give_way()
+                _take_write_lock(connection, deadline, wait)
         except BaseException:
             turns.release()
             raise
@@ -94,6 +101,14 @@ def _sqlite_engine(url: str, wait: float, **kwargs: Any) -> Engine:
         _end(connection, turns, "ROLLBACK")
 
     return engine
+
+
+def _queue_file(url: str) -> str | None:
+    """The file beside the database where urgent writers say they wait (none in memory)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database + "-writers"
 
 
 def _end(connection: Any, turns: WriteTurns, verb: str) -> None:
