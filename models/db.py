@@ -100,6 +100,13 @@ def _sqlite_engine(url: str, wait: float, urgent: bool, **kwargs: Any) -> Engine
     def _on_rollback(connection: Any) -> None:
         _end(connection, turns, "ROLLBACK")
 
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # A connection dropped without its transaction ended (the pool rolls it back
+        # itself, with no rollback event) must not keep the turn from everyone else.
+        if record is not None and record.info.pop(TURN, False):
+            turns.release()
+
     return engine
 
 
