@@ -1,10 +1,15 @@
 """Ack latency of signed slash commands: the bot under 20 concurrent senders.
 
 Prints figures, never pass/fail:
-    .venv/bin/python -m bench.ack_latency --requests 500 --concurrency 20
+    .venv/bin/python -m bench.ack_latency --requests 500 --concurrency 20 \
+        [--database sqlite] [--worker --in-flight 200]
 Runs its own `errand bot` (gunicorn, as in production) against the Slack stand-in, with
-its own PostgreSQL database (ERRAND_BENCH_PG) and Redis DB 9 (ERRAND_BENCH_REDIS). No
-worker: the jobs stay queued; only the answer to Slack is timed.
+its own database (PostgreSQL at ERRAND_BENCH_PG, or a fresh SQLite file as `errand run`
+uses by default) and Redis DB 9 (ERRAND_BENCH_REDIS). Only the answer to Slack is timed.
+Without --worker the jobs stay queued. With it, a worker runs against the OpenAI stand-in
+while the commands arrive: it follows --in-flight jobs started before (answers within
+2-8 s), launches the new ones and posts their results, so its writes contend with the
+bot's as they do in `errand run`.
 """
 
 from __future__ import annotations
@@ -13,34 +18,35 @@ import argparse
 import http.client
 import json
 import os
-import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
+from subprocess import Popen
 from urllib.parse import urlsplit
 
 import httpx
-import redis
 from sqlalchemy import create_engine, func, select
 
 from bench.common import (
-    REDIS,
     SLACK_SECRET,
-    SLACK_TOKEN,
+    errand_env,
+    fresh_stand_ins,
     machine,
     machine_busy_seconds,
-    own_database,
+    own,
     pct,
     start_bot,
-    start_slack,
     stop,
     tree_cpu_seconds,
 )
-from models.job import Job
-from models.migrate import upgrade
+from models.db import Database
+from models.job import Attempt, Job
+from models.kinds import load_kinds
+from models.store.submission import submit
 from sandbox import slack_signing as signing
+from sandbox.processes import spawn
 
 
 def main() -> None:
@@ -50,50 +56,55 @@ def main() -> None:
     parser.add_argument(
         "--multiproc", action="store_true", help="PROMETHEUS_MULTIPROC_DIR set: 2 bot processes"
     )
+    parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument("--worker", action="store_true", help="a worker following jobs meanwhile")
+    parser.add_argument(
+        "--in-flight", type=int, default=200, help="with --worker: jobs running before the burst"
+    )
     args = parser.parse_args()
-    with own_database() as url:
-        print(json.dumps(run(url, args.requests, args.concurrency, args.multiproc), indent=2))
+    with own(args.database) as url:
+        print(json.dumps(run(url, args), indent=2))
 
 
-def run(url: str, requests: int, concurrency: int, multiproc: bool) -> dict[str, object]:
-    upgrade(url)
-    redis.Redis.from_url(REDIS).flushdb()
-    work = Path(tempfile.mkdtemp(prefix="errand-bench-ack-"))
-    slack, slack_url = start_slack(work)
-    env = {
-        "DATABASE_URL": url,
-        "REDIS_URL": REDIS,
-        "OPENAI_API_KEY": "sk-bench",
-        "SLACK_BOT_TOKEN": SLACK_TOKEN,
-        "SLACK_SIGNING_SECRET": SLACK_SECRET,
-        "SLACK_API_URL": slack_url + "/api/",
-        "ERRAND_LOG_LEVEL": "WARNING",
-    }
-    if multiproc:
+def run(url: str, args: argparse.Namespace) -> dict[str, object]:
+    requests, concurrency = args.requests, args.concurrency
+    stand_ins = fresh_stand_ins(url, "ack", (2.0, 8.0))
+    work, slack_url = stand_ins.work, stand_ins.slack_url
+    env = {**errand_env(url, stand_ins.openai_url, slack_url), "ERRAND_LOG_LEVEL": "WARNING"}
+    if args.multiproc:
         (work / "metrics").mkdir()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(work / "metrics")
     bot, bot_url = start_bot(env, work)
+    others = [stand_ins.openai, stand_ins.slack]
+    before = 0
     try:
+        if args.worker:
+            others.insert(0, _worker_following(url, env, work, args.in_flight))
+            before = args.in_flight
         bodies = [_body(slack_url, n) for n in range(requests + concurrency)]
         _send(bot_url, bodies[:concurrency], concurrency)  # warm-up, not counted
         began, cpu, busy = time.monotonic(), tree_cpu_seconds(bot.pid), machine_busy_seconds()
         latencies, statuses = _send(bot_url, bodies[concurrency:], concurrency)
         elapsed, busy = time.monotonic() - began, machine_busy_seconds() - busy
-        recorded, behind = _jobs_recorded(url, len(bodies))
+        recorded, behind = _jobs_recorded(url, before + len(bodies))
         cpu = tree_cpu_seconds(bot.pid) - cpu  # the work after the acks included
     finally:
-        stop(bot, slack)
+        stop(bot, *others)
     ms = [x * 1000 for x in latencies]
     return {
+        "database": args.database,
+        "worker": args.worker,
+        "in_flight_before": before,
         "requests": requests,
         "concurrency": concurrency,
-        "bot_processes": 2 if multiproc else 1,
+        "bot_processes": 2 if args.multiproc else 1,
         "ok": sum(1 for s in statuses if s == 200),
         "ack_ms_p50": pct(ms, 0.5),
+        "ack_ms_p95": pct(ms, 0.95),
         "ack_ms_p99": pct(ms, 0.99),
         "ack_ms_max": pct(ms, 1.0),
         "requests_per_s": round(requests / elapsed, 1),
-        "jobs_recorded": recorded,
+        "jobs_recorded": recorded - before,
         "last_job_recorded_s_after_last_ack": behind,
         "bot_cpu_ms_per_request": round(1000 * cpu / requests, 2),
         "machine_cpu_busy_pct_while_sending": round(100 * busy / (elapsed * CPUS), 1),
@@ -104,6 +115,27 @@ def run(url: str, requests: int, concurrency: int, multiproc: bool) -> dict[str,
 _control = httpx.Client(timeout=10)
 CPUS = os.cpu_count() or 1
 SENDER_PROCESSES = 4
+
+
+def _worker_following(url: str, env: dict[str, str], work: Path, jobs: int) -> Popen[bytes]:
+    """A worker with `jobs` research jobs it has started and now follows."""
+    db = Database.connect(url)
+    kinds = load_kinds()
+    for n in range(jobs):
+        submit(db, kinds, "research", f"Running question {n}", user="U_RUN", channel="C_GENERAL")
+    worker = spawn(["-m", "errand.cli", "worker"], env, work / "worker.log")
+    began = time.monotonic()
+    with db.engine.connect() as connection:
+        while time.monotonic() - began < 120:
+            started = connection.execute(
+                select(func.count()).select_from(Attempt).where(Attempt.response_id.is_not(None))
+            ).scalar_one()
+            connection.rollback()
+            if started >= jobs:
+                break
+            time.sleep(0.2)
+    db.engine.dispose()
+    return worker
 
 
 def _jobs_recorded(url: str, wanted: int, timeout: float = 120) -> tuple[int, float]:

@@ -9,7 +9,7 @@ import secrets
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +41,18 @@ def own_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def own_sqlite() -> Iterator[str]:
+    """A fresh SQLite file for one run, as `errand run` uses by default."""
+    with tempfile.TemporaryDirectory(prefix="errand-bench-db-") as folder:
+        yield f"sqlite:///{folder}/errand.db"
+
+
+def own(database: str) -> AbstractContextManager[str]:
+    """`own_sqlite()` or `own_database()` (PostgreSQL), by name."""
+    return own_sqlite() if database == "sqlite" else own_database()
 
 
 def wait_http(url: str, timeout: float = 30) -> None:

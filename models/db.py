@@ -17,19 +17,25 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.write_turn import WriteTurns
+from models.writer_queue import WriterQueue
+
 LOCK_RETRY = 0.001
+LOCKED = "database is locked"
+TURN = "errand_write_turn"  # set on a connection while its transaction holds the turn
 
 
 def make_engine(url: str, *, wait: float | None = None, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite gets WAL and write-first transactions.
+    """An engine for `url`; SQLite gets WAL and write-first transactions, taken in turn.
 
     With `wait`, a connection, a lock or a statement that takes longer than `wait`
     seconds fails instead: for a process that must answer within a deadline (the bot
-    answers Slack within 3 s). Without it, SQLite waits 30 s for the writer's lock and
+    answers Slack within 3 s); on SQLite its writes go before those of processes
+    without one (`WriterQueue`). Without it, SQLite waits 30 s for the writer's lock and
     PostgreSQL as long as the statement takes (migrations, workers).
     """
     if make_url(url).get_backend_name() == "sqlite":
-        return _sqlite_engine(url, 30.0 if wait is None else wait, **kwargs)
+        return _sqlite_engine(url, 30.0 if wait is None else wait, wait is not None, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
     # A worker's pulses use up to ~30 connections at once; kept open, not made and
     # closed per use as overflow connections are.
@@ -49,7 +55,7 @@ def _postgresql_limits(wait: float) -> dict[str, Any]:
     }
 
 
-def _sqlite_engine(url: str, wait: float, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: str, wait: float, urgent: bool, **kwargs: Any) -> Engine:
     # The bot and workers are separate processes writing one file: WAL lets
     # readers run beside the writer, and BEGIN IMMEDIATE takes the write lock
     # up front so a read-then-write transaction never deadlocks on upgrade.
@@ -67,22 +73,75 @@ def _sqlite_engine(url: str, wait: float, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    turns, queue = WriteTurns(), WriterQueue(_queue_file(url))
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        _take_write_lock(connection, wait)
+        deadline = time.monotonic() + wait
+        if not turns.acquire(wait):
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(LOCKED))
+        try:
+            if urgent:  # a person waits: say so, and the workers let this go first
+                with queue.waiting():
+                    _take_write_lock(connection, deadline, wait)
+            else:
+                queue.give_way()
+                _take_write_lock(connection, deadline, wait)
+        except BaseException:
+            turns.release()
+            raise
+        connection.info[TURN] = True
+
+    @event.listens_for(engine, "commit")
+    def _on_commit(connection: Any) -> None:
+        _end(connection, turns, "COMMIT")
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(connection: Any) -> None:
+        _end(connection, turns, "ROLLBACK")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # A connection dropped without its transaction ended (the pool rolls it back
+        # itself, with no rollback event) must not keep the turn from everyone else.
+        if record is not None and record.info.pop(TURN, False):
+            turns.release()
 
     return engine
 
 
-def _take_write_lock(connection: Any, wait: float) -> None:
-    """BEGIN IMMEDIATE, retried every millisecond until `wait` runs out.
+def _queue_file(url: str) -> str | None:
+    """The file beside the database where urgent writers say they wait (none in memory)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database + "-writers"
+
+
+def _end(connection: Any, turns: WriteTurns, verb: str) -> None:
+    """COMMIT or ROLLBACK now, then give the turn to the next writer in line. The
+    driver's own commit, which follows this event, then finds nothing to do; giving
+    the turn before it would send the next writer to find SQLite's lock still held."""
+    if not connection.info.pop(TURN, False):
+        return
+    try:
+        raw = connection.connection.dbapi_connection
+        if raw is not None and raw.in_transaction:
+            raw.execute(verb)
+    finally:
+        turns.release()
+
+
+def _take_write_lock(connection: Any, deadline: float, wait: float) -> None:
+    """BEGIN IMMEDIATE, retried every millisecond until `deadline` (monotonic) passes;
+    then SQLite's own busy timeout is `wait` seconds again.
 
     SQLite's own busy handler sleeps 1, 2, 5, 10 ... 100 ms between tries, so a writer
     that arrives just after another's commit could wait a tenth of a second for a lock
     free for most of it: slash commands queued behind the worker's writes saw p99 acks
-    of half a second. Retrying every millisecond takes the lock as soon as it is free.
+    of half a second. Retrying every millisecond takes the lock as soon as it is free;
+    only the process's writer whose turn it is (`WriteTurns`) retries.
     """
-    deadline = time.monotonic() + wait
     connection.exec_driver_sql("PRAGMA busy_timeout=0")
     try:
         while True:

@@ -37,6 +37,7 @@ from worker.responses import settle_strays
 log = logging.getLogger(__name__)
 
 TRANSIENT_DELAY = timedelta(seconds=2)
+APPLY_TOGETHER = 20  # answers per transaction on SQLite: a few ms of the writer's lock
 FINISHED, PENDING, ERROR = "finished", "pending", "error"
 
 
@@ -143,18 +144,33 @@ def _check_alone(ctx: Context, due: DueCheck) -> str:
 
 
 def _check_together(ctx: Context, executor: ThreadPoolExecutor, due: list[DueCheck]) -> list[str]:
-    """Retrieve concurrently, then apply every answer in one transaction, with a
-    savepoint per response so a bad one spoils no other."""
+    """Retrieve concurrently, then apply the answers `APPLY_TOGETHER` to a transaction.
+
+    One transaction for a whole tick held SQLite's writer lock while hundreds of
+    answers were applied, and a slash command arriving meanwhile waited for all of
+    them before it was acked; a few at a time let it in between."""
     answers = list(executor.map(lambda d: _retrieve(ctx, d), due))
     outcomes = []
     for item, answer in zip(due, answers, strict=True):
         if isinstance(answer, ProviderError):
             _check_failed(ctx, item, answer)
             outcomes.append(ERROR)
+    fetched = [
+        (d, a) for d, a in zip(due, answers, strict=True) if not isinstance(a, ProviderError)
+    ]
+    for start in range(0, len(fetched), APPLY_TOGETHER):
+        outcomes += _apply_together(ctx, fetched[start : start + APPLY_TOGETHER])
+    return outcomes
+
+
+def _apply_together(
+    ctx: Context, fetched: list[tuple[DueCheck, Response | BatchSeen]]
+) -> list[str]:
+    """Apply a few answers in one transaction, with a savepoint per response so a bad
+    one spoils no other."""
+    outcomes = []
     with ctx.db.unit() as unit:
-        for item, answer in zip(due, answers, strict=True):
-            if isinstance(answer, ProviderError):
-                continue
+        for item, answer in fetched:
             try:
                 with unit.session.begin_nested():
                     outcomes.append(_apply(ctx, unit.session, answer))
