@@ -102,6 +102,8 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         **figures,
         "worker_peak_rss_mb": round(sampler.peak_rss_mb, 1),
         "worker_rss_mb_near_1000_in_flight": _rss_near(sampler, 1000),
+        "worker_pss_mb_at_peak_in_flight": _pss_at_peak(sampler),
+        "worker_peak_pss_mb": round(sampler.peak_pss_mb, 1),
         "worker_cpu_s": round(cpu, 1),
         "worker_cpu_pct_of_one_core": round(100 * cpu / elapsed, 1),
         "machine_cpu_busy_pct": round(100 * busy / (elapsed * (os.cpu_count() or 1)), 1),
@@ -155,6 +157,7 @@ def _figures(
         "deliver_s_p50_p99": [pct(deliver, 0.5), pct(deliver, 0.99)],
         "provider_retrieves_per_job": round(stats["calls"]["retrieve"] / args.jobs, 2),
         "provider_creates_per_job": round(stats["calls"]["create"] / args.jobs, 2),
+        **_provider_calls(openai_url, args.jobs),
         "webhooks_delivered": stats.get("webhooks", {}).get("delivered"),
         "slack_calls_per_job": round(len(calls) / args.jobs, 2),
         "slack_429s": sum(1 for c in calls if c.get("status") == 429),
@@ -211,6 +214,32 @@ def _excess_over_poll(
         for j in posted
         if j in done_at
     ]
+
+
+def _provider_calls(openai_url: str, jobs: int) -> dict[str, Any]:
+    """Calls the provider answered per job, from its request log: creates, polls (retrieves
+    without `stream`), stream opens (retrieves with `stream=true`, first or resumed)."""
+    log = httpx.get(openai_url + "/_sandbox/requests", timeout=120).json()["data"]
+    retrieves = [r for r in log if r["endpoint"] == "retrieve"]
+    opens = [r for r in retrieves if str(r["query"].get("stream", "")).lower() == "true"]
+    resumed = [r for r in opens if r["query"].get("starting_after") not in (None, "")]
+    creates = sum(1 for r in log if r["endpoint"] == "create")
+    return {
+        "provider_calls_per_job": round(len(log) / jobs, 2),
+        "provider_calls_logged": len(log),
+        "polls_per_job": round((len(retrieves) - len(opens)) / jobs, 2),
+        "stream_opens_per_job": round(len(opens) / jobs, 2),
+        "stream_resumes": len(resumed),
+        "creates_logged": creates,
+    }
+
+
+def _pss_at_peak(sampler: Sampler) -> float | None:
+    """The worker's largest PSS while the most jobs were in flight (within 5%)."""
+    if not sampler.pss_at:
+        return None
+    top = max(n for n, _ in sampler.pss_at)
+    return round(max(pss for n, pss in sampler.pss_at if n >= top * 0.95), 1)
 
 
 def _rss_near(sampler: Sampler, in_flight: int) -> float | None:
