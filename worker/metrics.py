@@ -49,7 +49,11 @@ STREAMS = Counter(
     "(cut mid-way: resumed after the cursor), ended (closed early, the job is polled)",
     ["phase", "outcome"],
 )
-STREAMS_OPEN = Gauge("errand_streams_open", "Response streams this worker is reading now")
+STREAMS_OPEN = Gauge(
+    "errand_streams_open",
+    "Response streams being read now (summed over live worker processes)",
+    multiprocess_mode="livesum",
+)
 STREAMS_OPENED = Counter(
     "errand_streams_opened_total",
     "Response streams opened: start (from the first event) or resume (after the cursor)",
