@@ -2,7 +2,9 @@
 
 Prints figures, never pass/fail:
     .venv/bin/python -m bench.follow_capacity --jobs 2000 --min 20 --max 60 [--webhooks]
-Every job has a Slack card (channel C_GENERAL), so the notifier's calls are counted.
+Every job has a Slack card (channel C_GENERAL, or spread over `--channels N` channels of
+its own: one channel takes one post a second, Slack's limit, so 2,000 results in one
+channel measure Slack's pacing more than Errand's), so the notifier's calls are counted.
 Uses its own PostgreSQL database (ERRAND_BENCH_PG) and Redis DB 9 (ERRAND_BENCH_REDIS).
 Lag is measured exactly: the stand-in's own completion time of each response to the
 `ts` of the "Result of job" reply in the Slack stand-in.
@@ -45,6 +47,7 @@ def main() -> None:
     parser.add_argument("--min", type=float, default=20.0, help="shortest provider duration (s)")
     parser.add_argument("--max", type=float, default=60.0, help="longest provider duration (s)")
     parser.add_argument("--webhooks", action="store_true", help="OPENAI_WEBHOOK_SECRET on")
+    parser.add_argument("--channels", type=int, default=0, help="spread over N new channels")
     parser.add_argument("--timeline", type=Path, help="write each job's times here (JSON lines)")
     args = parser.parse_args()
     with own_database() as url:
@@ -60,6 +63,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         others.append(hook_up(env, work, openai_url))
     settings = Settings(_env_file=None, database_url=url, redis_url=REDIS)  # type: ignore[call-arg]
     parts = connect(settings)
+    args.channel_ids = _channels(slack_url, args.channels)
     for n in range(args.jobs):
         submit(
             parts.db,
@@ -67,7 +71,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             "research",
             f"Bench question {n}",
             user="U_BENCH",
-            channel="C_GENERAL",
+            channel=args.channel_ids[n % len(args.channel_ids)],
         )
     began, busy_before = time.monotonic(), machine_busy_seconds()
     worker = spawn(["-m", "errand.cli", "worker"], env, work / "worker.log")
@@ -94,6 +98,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     return {
         "jobs": args.jobs,
         "webhooks": args.webhooks,
+        "channels": len(args.channel_ids),
         "durations_s": [args.min, args.max],
         "seconds": round(elapsed, 1),
         "peak_in_flight": peak,
@@ -137,7 +142,7 @@ def _figures(
         for r in stats["responses"].values()
         if r.get("completed_at")
     }
-    posted = _result_posts(slack_url)
+    posted = _result_posts(slack_url, args.channel_ids)
     lags = [posted[j] - done_at[j] for j in posted if j in done_at]
     finished = _finished_at(parts)
     if args.timeline:
@@ -161,7 +166,7 @@ def _figures(
         "webhooks_delivered": stats.get("webhooks", {}).get("delivered"),
         "slack_calls_per_job": round(len(calls) / args.jobs, 2),
         "slack_429s": sum(1 for c in calls if c.get("status") == 429),
-        "cards_not_final": _cards_not_final(slack_url),
+        "cards_not_final": _cards_not_final(slack_url, args.channel_ids),
     }
 
 
@@ -183,11 +188,29 @@ def _finished_at(parts: Any) -> dict[str, float]:
     return {str(j): at.timestamp() for j, at in rows if at is not None}
 
 
-def _result_posts(slack_url: str) -> dict[str, float]:
+def _channels(slack_url: str, count: int) -> list[str]:
+    """C_GENERAL, or `count` new channels in the Slack stand-in."""
+    if count <= 0:
+        return ["C_GENERAL"]
+    ids = [f"C_BENCH{n:03d}" for n in range(count)]
+    for channel in ids:
+        body = {"id": channel, "name": channel.lower().replace("_", "-")}
+        httpx.post(slack_url + "/_sandbox/channels", json=body, timeout=10).raise_for_status()
+    return ids
+
+
+def _messages(slack_url: str, channels: list[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for channel in channels:
+        url = f"{slack_url}/_sandbox/channels/{channel}/messages"
+        found += httpx.get(url, timeout=120).json()["messages"]
+    return found
+
+
+def _result_posts(slack_url: str, channels: list[str]) -> dict[str, float]:
     """Job ID -> epoch of its "Result of job" reply, from the stand-in's message ts."""
-    state = httpx.get(slack_url + "/_sandbox/channels/C_GENERAL/messages", timeout=120).json()
     posted: dict[str, float] = {}
-    for message in state["messages"]:
+    for message in _messages(slack_url, channels):
         for reply in message.get("replies") or []:
             text = str(reply.get("text") or "")
             if text.startswith("Result of job "):
@@ -196,9 +219,9 @@ def _result_posts(slack_url: str) -> dict[str, float]:
     return posted
 
 
-def _cards_not_final(slack_url: str) -> int:
-    state = httpx.get(slack_url + "/_sandbox/channels/C_GENERAL/messages", timeout=120).json()
-    cards = [m for m in state["messages"] if (m.get("metadata") or {}).get("event_payload")]
+def _cards_not_final(slack_url: str, channels: list[str]) -> int:
+    messages = _messages(slack_url, channels)
+    cards = [m for m in messages if (m.get("metadata") or {}).get("event_payload")]
     return sum(1 for m in cards if "Completed" not in str(m.get("text") or ""))
 
 

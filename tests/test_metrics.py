@@ -75,7 +75,6 @@ def test_metrics_show_the_job_the_calls_and_the_lag(shared: Stack, bot: BotProce
     assert _value(samples, "errand_slack_rate_limited_total", method="chat.update") >= 1
     assert _value(samples, "errand_result_lag_seconds_count") == 1
     assert 0 <= _value(samples, "errand_result_lag_seconds_sum") < 10
-    assert _value(samples, "errand_follow_check_slack_seconds_count") >= 1
     assert _value(samples, "errand_slack_requests_total", type="command") >= 1
     assert _value(samples, "errand_metrics_source_up", source="database") == 1
 

@@ -70,11 +70,12 @@ def _launching(ctx: Context, pressure: Pressure) -> Pulse:
 
 
 def _follow(follower: Follower, pressure: Pressure, reader: StreamReader | None) -> str:
-    """Start every due check, and open (or resume) the streams no worker reads."""
-    report = follower.tick()
-    pressure.report("follow", report.max_slack)
+    """Open (or resume) the streams no worker reads, then start every check still due:
+    a new response's stream opens before its first poll would be made."""
     if reader is not None:
         reader.redrive()
+    report = follower.tick()
+    pressure.report("follow", report.max_slack)
     if report.checked:
         log.info("follow tick", extra=report.__dict__)
     return f"checked {report.checked}, finished {report.finished}, errors {report.errors}"
