@@ -73,7 +73,10 @@ def _follow(follower: Follower, pressure: Pressure, reader: StreamReader | None)
     """Open (or resume) the streams no worker reads, then start every check still due:
     a new response's stream opens before its first poll would be made."""
     if reader is not None:
-        reader.redrive()
+        try:
+            reader.redrive()
+        except Exception:  # Redis or the database away: the checks below still run
+            log.exception("streams not redriven; the next tick tries again")
     report = follower.tick()
     pressure.report("follow", report.max_slack)
     if report.checked:

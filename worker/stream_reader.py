@@ -99,8 +99,9 @@ class StreamReader:
         if free <= 0 or kinds == []:
             return 0
         rows = streamable(self._ctx.db, kinds, skip_lane=LANE, limit=len(reading) + 2 * free)
-        fresh = [(k, t) for k, t in rows if t.response_id not in reading]
-        fresh.sort(key=lambda row: not self._ctx.kinds.get(row[0]).stream)  # progress first
+        known = self._ctx.kinds.kinds
+        fresh = [(k, t) for k, t in rows if t.response_id not in reading and k in known]
+        fresh.sort(key=lambda row: not known[row[0]].stream)  # progress first
         busy = held(self._ctx.redis, [t.response_id for _, t in fresh]) if fresh else []
         wanted = [(k, t) for (k, t), taken in zip(fresh, busy, strict=True) if not taken][:free]
         ours = set(self._keeper.take(self._ctx.redis, [t.response_id for _, t in wanted]))
