@@ -109,10 +109,12 @@ def take(reading: Reading, event: Any) -> Step | None:
 
 
 def record(ctx: Context, target: StreamTarget, reading: Reading, response: Response) -> None:
-    """Save the cursor, then apply a lifecycle or terminal event's response."""
-    save(ctx, target, reading, force=True)
+    """Apply a lifecycle or terminal event's response, then save the cursor: applying
+    schedules the next poll by the kind's polling policy, and the save's heartbeat then
+    pushes it out again while the stream is read."""
     with ctx.db.unit() as unit:
         apply(unit.session, ctx.kinds, response, webhooks=ctx.settings.webhooks_enabled)
+    save(ctx, target, reading, force=True)
 
 
 def _on_event(ctx: Context, target: StreamTarget, reading: Reading, event: Any) -> bool:
