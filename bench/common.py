@@ -98,7 +98,12 @@ def fresh_stand_ins(url: str, name: str, durations: tuple[float, float]) -> Stan
     work = Path(tempfile.mkdtemp(prefix=f"errand-bench-{name}-"))
     openai, openai_url = start_openai(work)
     slack, slack_url = start_slack(work)
-    config = {"duration_min": durations[0], "duration_max": durations[1], "queue_seconds": 1.0}
+    config = {
+        "duration_min": durations[0],
+        "duration_max": durations[1],
+        "queue_seconds": 1.0,
+        "request_log_limit": 200_000,  # every call of a 2,000-job run, for calls per job
+    }
     httpx.post(openai_url + "/_sandbox/config", json=config)
     return StandIns(work, openai, openai_url, slack, slack_url)
 
@@ -156,12 +161,26 @@ class Sampler:
 
     pid: int
     peak_rss_mb: float = 0.0
+    peak_pss_mb: float = 0.0
     rss_at: list[tuple[int, float]] = field(default_factory=list)
+    pss_at: list[tuple[int, float]] = field(default_factory=list)
 
     def sample(self, in_flight: int) -> None:
-        rss = self.rss_mb()
+        rss, pss = self.rss_mb(), self.pss_mb()
         self.peak_rss_mb = max(self.peak_rss_mb, rss)
+        self.peak_pss_mb = max(self.peak_pss_mb, pss)
         self.rss_at.append((in_flight, rss))
+        self.pss_at.append((in_flight, pss))
+
+    def pss_mb(self) -> float:
+        """Proportional set size: pages shared with other processes count a share each."""
+        try:
+            for line in Path(f"/proc/{self.pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
 
     def rss_mb(self) -> float:
         try:

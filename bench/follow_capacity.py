@@ -2,7 +2,9 @@
 
 Prints figures, never pass/fail:
     .venv/bin/python -m bench.follow_capacity --jobs 2000 --min 20 --max 60 [--webhooks]
-Every job has a Slack card (channel C_GENERAL), so the notifier's calls are counted.
+Every job has a Slack card (channel C_GENERAL, or spread over `--channels N` channels of
+its own: one channel takes one post a second, Slack's limit, so 2,000 results in one
+channel measure Slack's pacing more than Errand's), so the notifier's calls are counted.
 Uses its own PostgreSQL database (ERRAND_BENCH_PG) and Redis DB 9 (ERRAND_BENCH_REDIS).
 Lag is measured exactly: the stand-in's own completion time of each response to the
 `ts` of the "Result of job" reply in the Slack stand-in.
@@ -45,6 +47,7 @@ def main() -> None:
     parser.add_argument("--min", type=float, default=20.0, help="shortest provider duration (s)")
     parser.add_argument("--max", type=float, default=60.0, help="longest provider duration (s)")
     parser.add_argument("--webhooks", action="store_true", help="OPENAI_WEBHOOK_SECRET on")
+    parser.add_argument("--channels", type=int, default=0, help="spread over N new channels")
     parser.add_argument("--timeline", type=Path, help="write each job's times here (JSON lines)")
     args = parser.parse_args()
     with own_database() as url:
@@ -60,6 +63,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         others.append(hook_up(env, work, openai_url))
     settings = Settings(_env_file=None, database_url=url, redis_url=REDIS)  # type: ignore[call-arg]
     parts = connect(settings)
+    args.channel_ids = _channels(slack_url, args.channels)
     for n in range(args.jobs):
         submit(
             parts.db,
@@ -67,7 +71,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             "research",
             f"Bench question {n}",
             user="U_BENCH",
-            channel="C_GENERAL",
+            channel=args.channel_ids[n % len(args.channel_ids)],
         )
     began, busy_before = time.monotonic(), machine_busy_seconds()
     worker = spawn(["-m", "errand.cli", "worker"], env, work / "worker.log")
@@ -94,6 +98,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     return {
         "jobs": args.jobs,
         "webhooks": args.webhooks,
+        "channels": len(args.channel_ids),
         "durations_s": [args.min, args.max],
         "seconds": round(elapsed, 1),
         "peak_in_flight": peak,
@@ -102,6 +107,8 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         **figures,
         "worker_peak_rss_mb": round(sampler.peak_rss_mb, 1),
         "worker_rss_mb_near_1000_in_flight": _rss_near(sampler, 1000),
+        "worker_pss_mb_at_peak_in_flight": _pss_at_peak(sampler),
+        "worker_peak_pss_mb": round(sampler.peak_pss_mb, 1),
         "worker_cpu_s": round(cpu, 1),
         "worker_cpu_pct_of_one_core": round(100 * cpu / elapsed, 1),
         "machine_cpu_busy_pct": round(100 * busy / (elapsed * (os.cpu_count() or 1)), 1),
@@ -135,7 +142,7 @@ def _figures(
         for r in stats["responses"].values()
         if r.get("completed_at")
     }
-    posted = _result_posts(slack_url)
+    posted = _result_posts(slack_url, args.channel_ids)
     lags = [posted[j] - done_at[j] for j in posted if j in done_at]
     finished = _finished_at(parts)
     if args.timeline:
@@ -155,10 +162,11 @@ def _figures(
         "deliver_s_p50_p99": [pct(deliver, 0.5), pct(deliver, 0.99)],
         "provider_retrieves_per_job": round(stats["calls"]["retrieve"] / args.jobs, 2),
         "provider_creates_per_job": round(stats["calls"]["create"] / args.jobs, 2),
+        **_provider_calls(openai_url, args.jobs),
         "webhooks_delivered": stats.get("webhooks", {}).get("delivered"),
         "slack_calls_per_job": round(len(calls) / args.jobs, 2),
         "slack_429s": sum(1 for c in calls if c.get("status") == 429),
-        "cards_not_final": _cards_not_final(slack_url),
+        "cards_not_final": _cards_not_final(slack_url, args.channel_ids),
     }
 
 
@@ -180,11 +188,29 @@ def _finished_at(parts: Any) -> dict[str, float]:
     return {str(j): at.timestamp() for j, at in rows if at is not None}
 
 
-def _result_posts(slack_url: str) -> dict[str, float]:
+def _channels(slack_url: str, count: int) -> list[str]:
+    """C_GENERAL, or `count` new channels in the Slack stand-in."""
+    if count <= 0:
+        return ["C_GENERAL"]
+    ids = [f"C_BENCH{n:03d}" for n in range(count)]
+    for channel in ids:
+        body = {"id": channel, "name": channel.lower().replace("_", "-")}
+        httpx.post(slack_url + "/_sandbox/channels", json=body, timeout=10).raise_for_status()
+    return ids
+
+
+def _messages(slack_url: str, channels: list[str]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for channel in channels:
+        url = f"{slack_url}/_sandbox/channels/{channel}/messages"
+        found += httpx.get(url, timeout=120).json()["messages"]
+    return found
+
+
+def _result_posts(slack_url: str, channels: list[str]) -> dict[str, float]:
     """Job ID -> epoch of its "Result of job" reply, from the stand-in's message ts."""
-    state = httpx.get(slack_url + "/_sandbox/channels/C_GENERAL/messages", timeout=120).json()
     posted: dict[str, float] = {}
-    for message in state["messages"]:
+    for message in _messages(slack_url, channels):
         for reply in message.get("replies") or []:
             text = str(reply.get("text") or "")
             if text.startswith("Result of job "):
@@ -193,9 +219,9 @@ def _result_posts(slack_url: str) -> dict[str, float]:
     return posted
 
 
-def _cards_not_final(slack_url: str) -> int:
-    state = httpx.get(slack_url + "/_sandbox/channels/C_GENERAL/messages", timeout=120).json()
-    cards = [m for m in state["messages"] if (m.get("metadata") or {}).get("event_payload")]
+def _cards_not_final(slack_url: str, channels: list[str]) -> int:
+    messages = _messages(slack_url, channels)
+    cards = [m for m in messages if (m.get("metadata") or {}).get("event_payload")]
     return sum(1 for m in cards if "Completed" not in str(m.get("text") or ""))
 
 
@@ -211,6 +237,32 @@ def _excess_over_poll(
         for j in posted
         if j in done_at
     ]
+
+
+def _provider_calls(openai_url: str, jobs: int) -> dict[str, Any]:
+    """Calls the provider answered per job, from its request log: creates, polls (retrieves
+    without `stream`), stream opens (retrieves with `stream=true`, first or resumed)."""
+    log = httpx.get(openai_url + "/_sandbox/requests", timeout=120).json()["data"]
+    retrieves = [r for r in log if r["endpoint"] == "retrieve"]
+    opens = [r for r in retrieves if str(r["query"].get("stream", "")).lower() == "true"]
+    resumed = [r for r in opens if r["query"].get("starting_after") not in (None, "")]
+    creates = sum(1 for r in log if r["endpoint"] == "create")
+    return {
+        "provider_calls_per_job": round(len(log) / jobs, 2),
+        "provider_calls_logged": len(log),
+        "polls_per_job": round((len(retrieves) - len(opens)) / jobs, 2),
+        "stream_opens_per_job": round(len(opens) / jobs, 2),
+        "stream_resumes": len(resumed),
+        "creates_logged": creates,
+    }
+
+
+def _pss_at_peak(sampler: Sampler) -> float | None:
+    """The worker's largest PSS while the most jobs were in flight (within 5%)."""
+    if not sampler.pss_at:
+        return None
+    top = max(n for n, _ in sampler.pss_at)
+    return round(max(pss for n, pss in sampler.pss_at if n >= top * 0.95), 1)
 
 
 def _rss_near(sampler: Sampler, in_flight: int) -> float | None:

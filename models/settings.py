@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     follow_interval: float = Field(default=0.5, alias="ERRAND_FOLLOW_INTERVAL")
     follow_batch: int = Field(default=500, alias="ERRAND_FOLLOW_BATCH")
     follow_concurrency: int = Field(default=32, alias="ERRAND_FOLLOW_CONCURRENCY")
+    # Background responses each worker follows over their event streams (worker.stream_reader);
+    # the rest are polled. 0: every job is polled (and `stream` kinds show no progress).
+    streams_per_worker: int = Field(default=2000, ge=0, alias="ERRAND_STREAMS_PER_WORKER")
     breaker_cooldown: int = Field(default=15, alias="ERRAND_BREAKER_COOLDOWN")
     start_lease: float = Field(default=60.0, alias="ERRAND_START_LEASE")
     create_unknown_wait: float = Field(default=60.0, ge=0, alias="ERRAND_CREATE_UNKNOWN_WAIT")

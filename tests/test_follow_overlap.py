@@ -25,6 +25,7 @@ def _checks(stack: Stack, job_id: str) -> int:
 
 
 def test_a_check_hanging_at_the_provider_holds_up_no_other(stack: Stack) -> None:
+    stack.env["ERRAND_STREAMS_PER_WORKER"] = "0"  # every job polled: the checks are the subject
     stack.start_worker()
     long = submit(stack.db, stack.kinds, "research", "Long [sandbox: duration=60]", user="U").id
     wait_for(lambda: _checks(stack, long) >= 1, 30, "the long job was never checked")

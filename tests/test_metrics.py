@@ -22,6 +22,8 @@ FAMILIES = {
     "errand_slack_rate_limited",
     "errand_follow_check_slack_seconds",
     "errand_metrics_source_up",
+    "errand_streams_opened",
+    "errand_streams_open",
 }
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -65,12 +67,14 @@ def test_metrics_show_the_job_the_calls_and_the_lag(shared: Stack, bot: BotProce
     assert _value(samples, "errand_jobs", status="running", kind="research") == 0
     assert ("errand_queue_depth", frozenset({("queue", "errand-control")})) in samples
     assert _value(samples, "errand_provider_calls_total", endpoint="create", outcome="ok") == 1
-    assert _value(samples, "errand_provider_calls_total", endpoint="retrieve", outcome="ok") >= 1
+    # Followed over its event stream, not polled (no webhooks here).
+    assert _value(samples, "errand_provider_calls_total", endpoint="stream", outcome="ok") == 1
+    assert _value(samples, "errand_streams_opened_total", phase="start") == 1
+    assert _value(samples, "errand_streams_open") == 0
     assert _value(samples, "errand_slack_calls_total", method="chat.postMessage", outcome="ok") >= 2
     assert _value(samples, "errand_slack_rate_limited_total", method="chat.update") >= 1
     assert _value(samples, "errand_result_lag_seconds_count") == 1
     assert 0 <= _value(samples, "errand_result_lag_seconds_sum") < 10
-    assert _value(samples, "errand_follow_check_slack_seconds_count") >= 1
     assert _value(samples, "errand_slack_requests_total", type="command") >= 1
     assert _value(samples, "errand_metrics_source_up", source="database") == 1
 

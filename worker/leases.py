@@ -1,6 +1,8 @@
 """One reader per response stream across all workers: a Redis lease per response, held
-and renewed by one keeper thread per process. If the worker dies the lease lapses, and
-another worker's follow pulse opens the stream again, resuming after the cursor."""
+and renewed by one keeper thread per process (all of its leases in one round trip). If
+the worker dies the lease lapses, and another worker's follow pulse opens the stream
+again, resuming after the cursor. A response whose stream cannot be read is left to
+polling for a while under the same key, so no worker tries it again meanwhile."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ log = logging.getLogger(__name__)
 LEASE_KEY = "errand:stream:{response_id}"
 LEASE_TTL = 10.0  # a dead worker's stream is taken over this long after its last renewal
 KEEP_EVERY = 3.0  # how often the keeper renews the leases this process holds
+POLLED = "polled"  # the key's value while a response is left to polling
 
 
 class LeaseKeeper:
@@ -27,21 +30,26 @@ class LeaseKeeper:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def take(self, redis: Redis, response_id: str) -> str | None:
-        key = LEASE_KEY.format(response_id=response_id)
-        token = secrets.token_hex(8)
+    def take(self, redis: Redis, response_ids: list[str]) -> list[str]:
+        """Take the leases of those responses nobody holds (one round trip); returns them."""
+        tokens = [secrets.token_hex(8) for _ in response_ids]
+        keys = [LEASE_KEY.format(response_id=r) for r in response_ids]
+        pipe = redis.pipeline(transaction=False)
+        for key, token in zip(keys, tokens, strict=True):
+            pipe.set(key, token, nx=True, px=int(LEASE_TTL * 1000))
         try:
-            if not redis.set(key, token, nx=True, px=int(LEASE_TTL * 1000)):
-                return None
+            answers = pipe.execute()
         except RedisError:
-            return None
+            return []
+        taken = [i for i, ok in enumerate(answers) if ok]
         with self._lock:
-            self._held[key] = (redis, token)
-            if self._thread is None:
+            for i in taken:
+                self._held[keys[i]] = (redis, tokens[i])
+            if taken and self._thread is None:
                 self._thread = threading.Thread(target=self._renew, name="errand-leases")
                 self._thread.daemon = True
                 self._thread.start()
-        return token
+        return [response_ids[i] for i in taken]
 
     def release(self, redis: Redis, response_id: str) -> None:
         key = LEASE_KEY.format(response_id=response_id)
@@ -55,16 +63,36 @@ class LeaseKeeper:
         except RedisError:
             log.warning("stream lease not released; it will lapse", extra={"key": key})
 
+    def hand_to_polling(self, redis: Redis, response_id: str, seconds: float) -> None:
+        """Give the lease up, and keep every worker's reader off the response for `seconds`:
+        its job is polled meanwhile."""
+        key = LEASE_KEY.format(response_id=response_id)
+        with self._lock:
+            self._held.pop(key, None)
+        try:
+            redis.set(key, POLLED, px=int(seconds * 1000))
+        except RedisError:
+            log.warning("stream lease not handed to polling", extra={"key": key})
+
     def _renew(self) -> None:
         while True:
             time.sleep(KEEP_EVERY)
             with self._lock:
-                held = list(self._held.items())
-            for key, (redis, token) in held:
-                try:
-                    redis.set(key, token, xx=True, px=int(LEASE_TTL * 1000))
-                except RedisError:
-                    log.warning("stream lease not renewed", extra={"key": key})
+                by_redis: dict[int, tuple[Redis, list[tuple[str, str]]]] = {}
+                for key, (redis, token) in self._held.items():
+                    by_redis.setdefault(id(redis), (redis, []))[1].append((key, token))
+            for redis, leases in by_redis.values():
+                _renew_all(redis, leases)
+
+
+def _renew_all(redis: Redis, leases: list[tuple[str, str]]) -> None:
+    pipe = redis.pipeline(transaction=False)
+    for key, token in leases:
+        pipe.set(key, token, xx=True, px=int(LEASE_TTL * 1000))
+    try:
+        pipe.execute()
+    except RedisError:
+        log.warning("stream leases not renewed", extra={"leases": len(leases)})
 
 
 def held(redis: Redis, response_ids: list[str]) -> list[bool]:

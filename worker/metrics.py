@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from models.notifier import Milestone
 
@@ -45,8 +45,25 @@ NOTICES = Counter(
 )
 STREAMS = Counter(
     "errand_streams_total",
-    "Response streams opened (start, resume) and how they ended",
+    "Response streams read (start, resume, held) by how they ended: finished, dropped "
+    "(cut mid-way: resumed after the cursor), ended (closed early, the job is polled)",
     ["phase", "outcome"],
+)
+STREAMS_OPEN = Gauge(
+    "errand_streams_open",
+    "Response streams being read now (summed over live worker processes)",
+    multiprocess_mode="livesum",
+)
+STREAMS_OPENED = Counter(
+    "errand_streams_opened_total",
+    "Response streams opened: start (from the first event) or resume (after the cursor)",
+    ["phase"],
+)
+STREAM_FALLBACKS = Counter(
+    "errand_stream_fallbacks_total",
+    "Responses left to polling instead of a stream: refused (the provider no longer "
+    "streams it), error (could not open, or kept dropping), ended (closed before the end)",
+    ["reason"],
 )
 STREAM_EVENTS = Counter("errand_stream_events_total", "Stream events read from the provider")
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import httpx2
 import openai
-from openai import OpenAI
+from openai import AsyncOpenAI, OpenAI
 from openai.types.responses import Response
 
 from models.kinds import Kind
@@ -214,12 +214,20 @@ class Provider:
         """Read a response's current state; errors come back classified."""
         return self._call("retrieve", lambda: self._read_client.responses.retrieve(response_id))
 
-    def events(self, response_id: str, *, after: int | None) -> Any:
-        """The response's event stream after the cursor `after` (from the start if None);
-        SDK errors are raised as they are, for the reader to count and fall back."""
-        starting_after: Any = openai.omit if after is None else after
-        return self._stream_client.responses.retrieve(
-            response_id, stream=True, starting_after=starting_after
+    def stream_client(self, connections: int) -> AsyncOpenAI:
+        """An asyncio client for the stream reader (`worker.stream_reader`), configured as
+        this one is (key, base URL, organization, project), reading with the streams' idle
+        limit, with a pool of `connections`. Make it on the event loop that will use it."""
+        sync = self._stream_client
+        limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
+        return AsyncOpenAI(
+            api_key=sync.api_key,
+            organization=sync.organization,
+            project=sync.project,
+            base_url=sync.base_url,
+            max_retries=0,
+            timeout=httpx2.Timeout(STREAM_IDLE, connect=10.0),
+            http_client=openai.DefaultAsyncHttpxClient(limits=limits),
         )
 
     def cancel(self, response_id: str) -> Response:
@@ -267,8 +275,7 @@ def _create_body(request: CreateRequest) -> dict[str, Any]:
 
 
 def _first_event_response(events: Any) -> Response:
-    """The response the stream's first event (`response.created`) carries; the stream
-    stays open for the rest."""
+    """The response the first event (`response.created`) carries; the rest stays open."""
     for event in events:
         response = getattr(event, "response", None)
         if isinstance(response, Response):
@@ -277,8 +284,7 @@ def _first_event_response(events: Any) -> Response:
 
 
 def _first_response(made: object) -> Response:
-    """A streamed create answers with events; the first (`response.created`) carries the
-    response. Closing the connection leaves a background response running."""
+    """A streamed create's response (its first event); closing leaves a background one running."""
     if isinstance(made, Response):
         return made
     events: Any = made

@@ -11,13 +11,14 @@ from rq.scheduler import RQScheduler
 
 from models.retention import Policy, purge_due
 from models.signals import wake
-from worker import launch, notify, recover, stream
+from worker import launch, notify, recover
 from worker.context import Context
 from worker.dispatch import QUEUES
 from worker.follow import Follower
 from worker.held import HeldStreams
 from worker.pressure import Pressure
 from worker.pulse import Pulse
+from worker.stream_reader import StreamReader
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,12 @@ def pulses(ctx: Context) -> list[Pulse]:
         on_finished=lambda: wake(ctx.redis, "notify"),
     )
     notifying = ThreadPoolExecutor(size, thread_name_prefix="errand-notify")
+    # Held streams (zero data retention) are read by the worker that holds them.
+    reader = StreamReader(ctx) if ctx.settings.streams_per_worker and not ctx.settings.zdr else None
     return [
         Pulse(
             "follow",
-            lambda: _follow(ctx, following, pressure),
+            lambda: _follow(following, pressure, reader),
             ctx.settings.follow_interval,
             woken=True,
         ),
@@ -66,12 +69,16 @@ def _launching(ctx: Context, pressure: Pressure) -> Pulse:
     return Pulse("launch", lambda: _launch(ctx, launching, pressure), 0.25)
 
 
-def _follow(ctx: Context, follower: Follower, pressure: Pressure) -> str:
-    """Start every due check, and start or resume the streams of streaming kinds."""
+def _follow(follower: Follower, pressure: Pressure, reader: StreamReader | None) -> str:
+    """Open (or resume) the streams no worker reads, then start every check still due:
+    a new response's stream opens before its first poll would be made."""
+    if reader is not None:
+        try:
+            reader.redrive()
+        except Exception:  # Redis or the database away: the checks below still run
+            log.exception("streams not redriven; the next tick tries again")
     report = follower.tick()
     pressure.report("follow", report.max_slack)
-    if not ctx.settings.zdr:  # held streams are read by the worker that holds them
-        stream.redrive(ctx)
     if report.checked:
         log.info("follow tick", extra=report.__dict__)
     return f"checked {report.checked}, finished {report.finished}, errors {report.errors}"

@@ -3,16 +3,17 @@ the job is next polled, and the occasional progress milestone."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.db import Database
-from models.job import Attempt, Job, is_active, is_current_attempt
+from models.job import Attempt, Job, attempts, is_active, is_current_attempt
 from models.store.lifecycle import add_notice
 
 
@@ -33,37 +34,63 @@ class StreamTarget:
         return f"{self.attempt}.{self.run}" if self.run else str(self.attempt)
 
 
-def stream_target(db: Database, job_id: str) -> tuple[str, StreamTarget] | None:
-    """(kind, target) of the job's current attempt, if the job is active and has a
-    response."""
-    with db.unit() as unit:
-        row = unit.session.execute(
-            select(Job.kind, Attempt.id, Attempt.number, Attempt.response_id, Attempt.stream_cursor)
-            .join(Attempt, is_current_attempt())
-            .where(Job.id == job_id, is_active())
-        ).first()
-    if row is None or row.response_id is None:
-        return None
-    return row.kind, StreamTarget(job_id, row.id, row.number, row.response_id, row.stream_cursor)
-
-
-def streamable(db: Database, kinds: list[str], *, limit: int) -> list[tuple[str, str]]:
-    """(job, response) of active jobs of streaming kinds with a response and no stop asked,
-    that no worker holds as the stream it created (zero data retention)."""
+def streamable(
+    db: Database, kinds: Collection[str] | None, *, skip_lane: str, limit: int
+) -> list[tuple[str, StreamTarget]]:
+    """(kind, target) of active jobs with a response still running and no stop asked, of
+    the given kinds (None: all but the lane `skip_lane`), that no worker holds as the
+    stream it created (zero data retention)."""
+    which = Job.lane != skip_lane if kinds is None else Job.kind.in_(kinds)
     with db.unit() as unit:
         rows = unit.session.execute(
-            select(Job.id, Attempt.response_id)
+            select(
+                Job.kind,
+                Job.id,
+                Attempt.id,
+                Attempt.number,
+                Attempt.response_id,
+                Attempt.stream_cursor,
+            )
             .join(Attempt, is_current_attempt())
             .where(
-                Job.kind.in_(kinds),
+                which,
                 is_active(),
                 Job.stop_requested.is_(None),
                 Attempt.response_id.is_not(None),
+                Attempt.finished_at.is_(None),
                 Attempt.claim_token.is_(None),
             )
             .limit(limit)
         ).all()
-    return [(job_id, str(response_id)) for job_id, response_id in rows]
+    return [(r[0], StreamTarget(r[1], r[2], r[3], str(r[4]), r[5])) for r in rows]
+
+
+def hold_polls(db: Database, cursors: list[tuple[StreamTarget, int | None]], at: datetime) -> None:
+    """For streams being read: store each new cursor (never moving one back) and push their
+    jobs' next poll out to `at`, all in one transaction (a poll stays the safety net)."""
+    if not cursors:
+        return
+    moved = [{"aid": t.attempt_id, "cursor": c} for t, c in cursors if c is not None]
+    with db.unit() as unit:
+        if moved:
+            unit.session.connection().execute(
+                update(attempts)
+                .where(
+                    attempts.c.id == bindparam("aid"),
+                    or_(
+                        attempts.c.stream_cursor.is_(None),
+                        attempts.c.stream_cursor < bindparam("cursor"),
+                    ),
+                )
+                .values(stream_cursor=bindparam("cursor")),
+                moved,
+            )
+        ids = [t.job_id for t, _ in cursors]
+        unit.session.execute(
+            update(Job)
+            .where(Job.id.in_(ids), is_active(), Job.next_check_at < at)
+            .values(next_check_at=at)
+        )
 
 
 def save_reading(
