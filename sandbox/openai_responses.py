@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -74,6 +75,8 @@ class ResponseRecord:
     web_searches: int
     expires_at: float
     cancelled_at: float | None = None
+    # Set with cancelled_at: a paced stream sleeps on it until its next event is due.
+    cancelled: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
     webhook_sent: bool = False
     heard: bool = True
     seen: int = 0

@@ -120,6 +120,7 @@ class SandboxState:
             if status not in ("queued", "in_progress"):
                 return status
             record.cancelled_at = now
+            record.cancelled.set()
         if record.background:
             self.dispatcher.schedule(now, record.id)
         return "cancelled"

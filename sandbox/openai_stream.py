@@ -31,7 +31,6 @@ from sandbox.openai_render import (
 from sandbox.openai_responses import JSON, ResponseRecord, derived_id
 
 _MAX_DELTAS = 40
-_CANCEL_POLL_SECONDS = 0.25
 Timed = tuple[float, JSON]
 
 
@@ -139,7 +138,6 @@ def paced_stream(
     *,
     drop_after: int | None = None,
     on_abort: Callable[[int], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[bytes]:
     """Yield events after ``starting_after`` as their times come; stop early on cancel.
 
@@ -154,7 +152,7 @@ def paced_stream(
                 continue
             if drop_after is not None and sent >= drop_after:
                 raise DroppedConnection("sandbox fault: stream dropped")
-            if not _wait_until(record, record.created_at + offset, clock, sleep):
+            if not _wait_until(record, record.created_at + offset, clock):
                 break
             yield encode(event)
             sent += 1
@@ -164,13 +162,10 @@ def paced_stream(
             on_abort(sent)
 
 
-def _wait_until(
-    record: ResponseRecord,
-    due: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-) -> bool:
-    """Sleep until ``due``; ``False`` if the response was cancelled before then."""
+def _wait_until(record: ResponseRecord, due: float, clock: Callable[[], float]) -> bool:
+    """Sleep until ``due``, woken early only by a cancel; ``False`` if the response was
+    cancelled before then. (Hundreds of open streams each polling for a cancel took the
+    stand-in's CPU from the workers it serves.)"""
     while True:
         cancelled = record.cancelled_at
         if cancelled is not None and cancelled < due:
@@ -178,4 +173,4 @@ def _wait_until(
         remaining = due - clock()
         if remaining <= 0:
             return True
-        sleep(min(remaining, _CANCEL_POLL_SECONDS))
+        record.cancelled.wait(remaining)

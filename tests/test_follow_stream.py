@@ -25,7 +25,7 @@ def _results(slack: SlackSandbox, job_id: str) -> list[dict[str, Any]]:
         reply
         for message in slack.messages("C_GENERAL")
         for reply in message.get("replies") or []
-        if str(reply.get("text") or "").startswith(f"Result of job {job_id}")
+        if f"Result of job {job_id}" in str(reply.get("text") or "")
     ]
 
 

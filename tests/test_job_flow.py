@@ -180,6 +180,7 @@ def test_bad_input_gets_a_clear_answer_and_no_job(stack: Stack) -> None:
 @pytest.mark.kinds(follow={"first_check": 0.5, "growth": 2.0, "max_interval": 100.0})
 def test_polling_backs_off_by_the_kinds_policy(stack: Stack) -> None:
     """After k checks the next one waits interval(k): 0.5, 1, 2, 4 s, no step skipped."""
+    stack.env["ERRAND_STREAMS_PER_WORKER"] = "0"  # polled: the checks are the subject
     stack.start_worker()
     job_id = _submit(stack, "A long question [sandbox: slow]")
     deadline = time.monotonic() + 20
