@@ -31,6 +31,7 @@ CREATE_TIMEOUT = 30.0  # keep ERRAND_START_LEASE above it: the lease must outlas
 UNSENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 
 Observer = Callable[[str, bool], None]
+Answered = Callable[[httpx2.Response], None]  # sees each answer's status and headers
 T = TypeVar("T")
 # The calls that make something at the provider (a response, a batch): a 404 there is our
 # configuration, and no answer means something may have been made.
@@ -283,9 +284,14 @@ def _first_response(made: object) -> Response:
         return _first_event_response(events)
 
 
-def make_openai_client(api_key: str, *, max_connections: int = 64) -> OpenAI:
-    """One pooled client per process; OPENAI_BASE_URL is read by the SDK itself."""
+def make_openai_client(
+    api_key: str, *, max_connections: int = 64, on_answer: Answered | None = None
+) -> OpenAI:
+    """One pooled client per process; OPENAI_BASE_URL is read by the SDK itself.
+    `on_answer` sees every answer's status and headers (the provider's rate limits)."""
     limits = httpx2.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
-    return OpenAI(api_key=api_key, http_client=openai.DefaultHttpxClient(limits=limits))
+    hooks = {"response": [on_answer]} if on_answer else {}
+    http = openai.DefaultHttpxClient(limits=limits, event_hooks=hooks)
+    return OpenAI(api_key=api_key, http_client=http)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,12 +12,13 @@ from rq.scheduler import RQScheduler
 
 from models.retention import Policy, purge_due
 from models.signals import wake
+from models.store.backlog import overdue
 from worker import launch, notify, recover, stream
 from worker.context import Context
 from worker.dispatch import QUEUES
 from worker.follow import Follower
 from worker.held import HeldStreams
-from worker.pressure import Pressure
+from worker.pressure import BEHIND, Pressure
 from worker.pulse import Pulse
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ def pulses(ctx: Context) -> list[Pulse]:
     Launching gets the smallest: results come before new starts.
     """
     size = ctx.settings.follow_concurrency
-    pressure = Pressure()
+    pressure = Pressure(lambda: overdue(ctx.db, by=BEHIND))
     following = Follower(
         ctx,
         ThreadPoolExecutor(size, thread_name_prefix="errand-follow"),
@@ -45,11 +47,11 @@ def pulses(ctx: Context) -> list[Pulse]:
     return [
         Pulse(
             "follow",
-            lambda: _follow(ctx, following, pressure),
+            lambda: _follow(ctx, following),
             ctx.settings.follow_interval,
             woken=True,
         ),
-        Pulse("notify", lambda: _notify(ctx, notifying, pressure), 0.25, woken=True),
+        Pulse("notify", lambda: _notify(ctx, notifying), 0.25, woken=True),
         _launching(ctx, pressure),
         Pulse("recover", lambda: str(recover.recover(ctx)), 5.0),
         Pulse("schedule", _scheduler(ctx), 1.0),
@@ -58,18 +60,19 @@ def pulses(ctx: Context) -> list[Pulse]:
 
 
 def _launching(ctx: Context, pressure: Pressure) -> Pulse:
-    """One launch pulse for the deployment; under zero data retention, one per worker,
-    claiming for its own slots (`worker.held`)."""
+    """A launch pulse per worker, so launches scale with workers: each tick claims its own
+    attempts (`models.store.claim`), which no other claim can take. Under zero data
+    retention, each claims for its own slots (`worker.held`)."""
     if ctx.settings.zdr:
         return HeldStreams(ctx, pressure).pulse()
     launching = ThreadPoolExecutor(LAUNCH_THREADS, thread_name_prefix="errand-launch")
-    return Pulse("launch", lambda: _launch(ctx, launching, pressure), 0.25)
+    name = f"launch-{uuid.uuid4().hex[:12]}"
+    return Pulse(name, lambda: _launch(ctx, launching, pressure), 0.25)
 
 
-def _follow(ctx: Context, follower: Follower, pressure: Pressure) -> str:
+def _follow(ctx: Context, follower: Follower) -> str:
     """Start every due check, and start or resume the streams of streaming kinds."""
     report = follower.tick()
-    pressure.report("follow", report.max_slack)
     if not ctx.settings.zdr:  # held streams are read by the worker that holds them
         stream.redrive(ctx)
     if report.checked:
@@ -77,10 +80,9 @@ def _follow(ctx: Context, follower: Follower, pressure: Pressure) -> str:
     return f"checked {report.checked}, finished {report.finished}, errors {report.errors}"
 
 
-def _notify(ctx: Context, executor: ThreadPoolExecutor, pressure: Pressure) -> str:
+def _notify(ctx: Context, executor: ThreadPoolExecutor) -> str:
     delivery = notify.deliver_due(ctx.db, ctx.notifier, executor)
-    pressure.report("notify", delivery.late)
-    return f"delivered {delivery.delivered}"
+    return f"delivered {delivery.delivered}, oldest {delivery.late:.1f} s late"
 
 
 def _launch(ctx: Context, executor: ThreadPoolExecutor, pressure: Pressure) -> str:
