@@ -1,7 +1,12 @@
-"""In-flight capacity: N jobs on ONE worker process against the provider and Slack stand-ins.
+"""In-flight capacity: N jobs on one worker process (or `--workers W`) against the provider
+and Slack stand-ins.
 
 Prints figures, never pass/fail:
-    .venv/bin/python -m bench.follow_capacity --jobs 2000 --min 20 --max 60 [--webhooks]
+    .venv/bin/python -m bench.follow_capacity --jobs 2000 --min 20 --max 60 [--webhooks] \
+        [--workers W]
+CPU and memory are summed over the worker processes. Every card is in one channel, so the
+Slack stand-in's tiers (one post a second per channel) are off unless `--slack-limits`:
+this measures Errand; `bench.slack_delivery` measures delivery within Slack's limits.
 Every job has a Slack card (channel C_GENERAL), so the notifier's calls are counted.
 Uses its own PostgreSQL database (ERRAND_BENCH_PG) and Redis DB 9 (ERRAND_BENCH_REDIS).
 Lag is measured exactly: the stand-in's own completion time of each response to the
@@ -46,6 +51,10 @@ def main() -> None:
     parser.add_argument("--max", type=float, default=60.0, help="longest provider duration (s)")
     parser.add_argument("--webhooks", action="store_true", help="OPENAI_WEBHOOK_SECRET on")
     parser.add_argument("--timeline", type=Path, help="write each job's times here (JSON lines)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument(
+        "--slack-limits", action="store_true", help="the Slack stand-in enforces Slack's tiers"
+    )
     args = parser.parse_args()
     with own_database() as url:
         print(json.dumps(run(args, url), indent=2))
@@ -55,6 +64,8 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     stand_ins = fresh_stand_ins(url, "follow", (args.min, args.max))
     work, openai_url, slack_url = stand_ins.work, stand_ins.openai_url, stand_ins.slack_url
     env = errand_env(url, openai_url, slack_url)
+    if not args.slack_limits:  # Errand's own capacity: Slack's tiers are bench.slack_delivery's
+        httpx.post(slack_url + "/_sandbox/settings", json={"rate_limits": "off"}, timeout=10)
     others = [stand_ins.openai, stand_ins.slack]
     if args.webhooks:
         others.append(hook_up(env, work, openai_url))
@@ -70,8 +81,11 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             channel="C_GENERAL",
         )
     began, busy_before = time.monotonic(), machine_busy_seconds()
-    worker = spawn(["-m", "errand.cli", "worker"], env, work / "worker.log")
-    sampler = Sampler(worker.pid)
+    workers = [
+        spawn(["-m", "errand.cli", "worker"], env, work / f"worker{n}.log")
+        for n in range(args.workers)
+    ]
+    samplers = [Sampler(worker.pid) for worker in workers]
     peak, peak_running, all_started, done = 0, 0, None, 0
     give_up = args.max * 4 + 180 + args.jobs / 10  # launching 5,000 takes minutes
     while done < args.jobs and time.monotonic() - began < give_up:
@@ -83,25 +97,28 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         peak_running = max(peak_running, _running_at_the_provider(parts))
         if all_started is None and not counts.get("queued"):
             all_started = time.monotonic() - began
-        sampler.sample(in_flight)
+        for sampler in samplers:
+            sampler.sample(in_flight)
     time.sleep(3)  # let the last results reach Slack
-    cpu = sampler.cpu_seconds()
+    cpu = sum(sampler.cpu_seconds() for sampler in samplers)
     elapsed = time.monotonic() - began
     busy = machine_busy_seconds() - busy_before
     figures = _figures(args, parts, openai_url, slack_url, _counts(parts))
-    stop(worker, *others)
+    stop(*workers, *others)
     parts.db.engine.dispose()
     return {
         "jobs": args.jobs,
         "webhooks": args.webhooks,
+        "workers": args.workers,
         "durations_s": [args.min, args.max],
         "seconds": round(elapsed, 1),
         "peak_in_flight": peak,
         "peak_running_at_the_provider": peak_running,
         "all_started_after_s": round(all_started, 1) if all_started is not None else None,
+        "launches_per_s": round(args.jobs / all_started, 1) if all_started else None,
         **figures,
-        "worker_peak_rss_mb": round(sampler.peak_rss_mb, 1),
-        "worker_rss_mb_near_1000_in_flight": _rss_near(sampler, 1000),
+        "worker_peak_rss_mb": round(sum(s.peak_rss_mb for s in samplers), 1),
+        "worker_rss_mb_near_1000_in_flight": _rss_near(samplers[0], 1000),
         "worker_cpu_s": round(cpu, 1),
         "worker_cpu_pct_of_one_core": round(100 * cpu / elapsed, 1),
         "machine_cpu_busy_pct": round(100 * busy / (elapsed * (os.cpu_count() or 1)), 1),
@@ -137,6 +154,7 @@ def _figures(
     }
     posted = _result_posts(slack_url)
     lags = [posted[j] - done_at[j] for j in posted if j in done_at]
+    span = max(posted.values(), default=0.0) - min(posted.values(), default=0.0)
     finished = _finished_at(parts)
     if args.timeline:
         _write_timeline(args.timeline, done_at, finished, posted)
@@ -147,6 +165,7 @@ def _figures(
     return {
         "statuses": counts,
         "results_posted": len(posted),
+        "results_per_s": round(len(posted) / span, 1) if span else None,
         "lag_s_p50": pct(lags, 0.5),
         "lag_s_p99": pct(lags, 0.99),
         "lag_s_max": pct(lags, 1.0),
