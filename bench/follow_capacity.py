@@ -4,10 +4,11 @@ and Slack stand-ins.
 Prints figures, never pass/fail:
     .venv/bin/python -m bench.follow_capacity --jobs 2000 --min 20 --max 60 [--webhooks] \
         [--workers W]
-CPU and memory are summed over the worker processes. Every card is in one channel, so the
-Slack stand-in's tiers (one post a second per channel) are off unless `--slack-limits`:
-this measures Errand; `bench.slack_delivery` measures delivery within Slack's limits.
-Every job has a Slack card (channel C_GENERAL), so the notifier's calls are counted.
+CPU and memory are summed over the worker processes. The Slack stand-in's own tiers are off
+unless `--slack-limits` (`bench.slack_delivery` measures delivery within them).
+Every job has a Slack card, so the notifier's calls are counted: in C_GENERAL, or spread
+over `--channels N` channels (Errand keeps Slack's pace of about one post a second per
+channel, so one channel caps results at one a second).
 Uses its own PostgreSQL database (ERRAND_BENCH_PG) and Redis DB 9 (ERRAND_BENCH_REDIS).
 Lag is measured exactly: the stand-in's own completion time of each response to the
 `ts` of the "Result of job" reply in the Slack stand-in.
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--webhooks", action="store_true", help="OPENAI_WEBHOOK_SECRET on")
     parser.add_argument("--timeline", type=Path, help="write each job's times here (JSON lines)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--channels", type=int, default=1, help="Slack channels the cards use")
     parser.add_argument(
         "--slack-limits", action="store_true", help="the Slack stand-in enforces Slack's tiers"
     )
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         others.append(hook_up(env, work, openai_url))
     settings = Settings(_env_file=None, database_url=url, redis_url=REDIS)  # type: ignore[call-arg]
     parts = connect(settings)
+    channels = _channels(slack_url, args.channels)
     for n in range(args.jobs):
         submit(
             parts.db,
@@ -78,7 +81,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             "research",
             f"Bench question {n}",
             user="U_BENCH",
-            channel="C_GENERAL",
+            channel=channels[n % len(channels)],
         )
     began, busy_before = time.monotonic(), machine_busy_seconds()
     workers = [
@@ -110,6 +113,7 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         "jobs": args.jobs,
         "webhooks": args.webhooks,
         "workers": args.workers,
+        "channels": args.channels,
         "durations_s": [args.min, args.max],
         "seconds": round(elapsed, 1),
         "peak_in_flight": peak,
@@ -199,11 +203,31 @@ def _finished_at(parts: Any) -> dict[str, float]:
     return {str(j): at.timestamp() for j, at in rows if at is not None}
 
 
+def _channels(slack_url: str, count: int) -> list[str]:
+    """C_GENERAL, or `count` new channels."""
+    if count <= 1:
+        return ["C_GENERAL"]
+    ids = [f"C_BENCH{n:03d}" for n in range(count)]
+    for channel in ids:
+        body = {"id": channel, "name": channel.lower().replace("_", "-")}
+        httpx.post(slack_url + "/_sandbox/channels", json=body, timeout=10).raise_for_status()
+    return ids
+
+
+def _messages(slack_url: str) -> list[dict[str, Any]]:
+    """Every top-level message of every channel, with its replies."""
+    listed = httpx.get(slack_url + "/_sandbox/channels", timeout=60).json()["channels"]
+    found: list[dict[str, Any]] = []
+    for conv in listed:
+        state = httpx.get(f"{slack_url}/_sandbox/channels/{conv['id']}/messages", timeout=120)
+        found.extend(state.json()["messages"])
+    return found
+
+
 def _result_posts(slack_url: str) -> dict[str, float]:
     """Job ID -> epoch of its "Result of job" reply, from the stand-in's message ts."""
-    state = httpx.get(slack_url + "/_sandbox/channels/C_GENERAL/messages", timeout=120).json()
     posted: dict[str, float] = {}
-    for message in state["messages"]:
+    for message in _messages(slack_url):
         for reply in message.get("replies") or []:
             text = str(reply.get("text") or "")
             if text.startswith("Result of job "):
@@ -213,8 +237,7 @@ def _result_posts(slack_url: str) -> dict[str, float]:
 
 
 def _cards_not_final(slack_url: str) -> int:
-    state = httpx.get(slack_url + "/_sandbox/channels/C_GENERAL/messages", timeout=120).json()
-    cards = [m for m in state["messages"] if (m.get("metadata") or {}).get("event_payload")]
+    cards = [m for m in _messages(slack_url) if (m.get("metadata") or {}).get("event_payload")]
     return sum(1 for m in cards if "Completed" not in str(m.get("text") or ""))
 
 
