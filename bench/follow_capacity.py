@@ -1,10 +1,14 @@
-"""In-flight capacity: N jobs on ONE worker process against the provider and Slack stand-ins.
+"""In-flight capacity: N jobs on one worker process (or `--workers W`) against the provider
+and Slack stand-ins.
 
 Prints figures, never pass/fail:
-    .venv/bin/python -m bench.follow_capacity --jobs 2000 --min 20 --max 60 [--webhooks]
-Every job has a Slack card (channel C_GENERAL, or spread over `--channels N` channels of
-its own: one channel takes one post a second, Slack's limit, so 2,000 results in one
-channel measure Slack's pacing more than Errand's), so the notifier's calls are counted.
+    .venv/bin/python -m bench.follow_capacity --jobs 2000 --min 20 --max 60 [--webhooks] \
+        [--workers W]
+CPU and memory are summed over the worker processes. The Slack stand-in's own tiers are off
+unless `--slack-limits` (`bench.slack_delivery` measures delivery within them).
+Every job has a Slack card, so the notifier's calls are counted: in C_GENERAL, or spread
+over `--channels N` channels (Errand keeps Slack's pace of about one post a second per
+channel, so one channel caps results at one a second).
 Uses its own PostgreSQL database (ERRAND_BENCH_PG) and Redis DB 9 (ERRAND_BENCH_REDIS).
 Lag is measured exactly: the stand-in's own completion time of each response to the
 `ts` of the "Result of job" reply in the Slack stand-in.
@@ -47,8 +51,12 @@ def main() -> None:
     parser.add_argument("--min", type=float, default=20.0, help="shortest provider duration (s)")
     parser.add_argument("--max", type=float, default=60.0, help="longest provider duration (s)")
     parser.add_argument("--webhooks", action="store_true", help="OPENAI_WEBHOOK_SECRET on")
-    parser.add_argument("--channels", type=int, default=0, help="spread over N new channels")
     parser.add_argument("--timeline", type=Path, help="write each job's times here (JSON lines)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
+    parser.add_argument("--channels", type=int, default=1, help="Slack channels the cards use")
+    parser.add_argument(
+        "--slack-limits", action="store_true", help="the Slack stand-in enforces Slack's tiers"
+    )
     args = parser.parse_args()
     with own_database() as url:
         print(json.dumps(run(args, url), indent=2))
@@ -58,12 +66,14 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     stand_ins = fresh_stand_ins(url, "follow", (args.min, args.max))
     work, openai_url, slack_url = stand_ins.work, stand_ins.openai_url, stand_ins.slack_url
     env = errand_env(url, openai_url, slack_url)
+    if not args.slack_limits:  # Errand's own capacity: Slack's tiers are bench.slack_delivery's
+        httpx.post(slack_url + "/_sandbox/settings", json={"rate_limits": "off"}, timeout=10)
     others = [stand_ins.openai, stand_ins.slack]
     if args.webhooks:
         others.append(hook_up(env, work, openai_url))
     settings = Settings(_env_file=None, database_url=url, redis_url=REDIS)  # type: ignore[call-arg]
     parts = connect(settings)
-    args.channel_ids = _channels(slack_url, args.channels)
+    channels = _channels(slack_url, args.channels)
     for n in range(args.jobs):
         submit(
             parts.db,
@@ -71,11 +81,14 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             "research",
             f"Bench question {n}",
             user="U_BENCH",
-            channel=args.channel_ids[n % len(args.channel_ids)],
+            channel=channels[n % len(channels)],
         )
     began, busy_before = time.monotonic(), machine_busy_seconds()
-    worker = spawn(["-m", "errand.cli", "worker"], env, work / "worker.log")
-    sampler = Sampler(worker.pid)
+    workers = [
+        spawn(["-m", "errand.cli", "worker"], env, work / f"worker{n}.log")
+        for n in range(args.workers)
+    ]
+    samplers = [Sampler(worker.pid) for worker in workers]
     peak, peak_running, all_started, done = 0, 0, None, 0
     give_up = args.max * 4 + 180 + args.jobs / 10  # launching 5,000 takes minutes
     while done < args.jobs and time.monotonic() - began < give_up:
@@ -87,28 +100,31 @@ def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         peak_running = max(peak_running, _running_at_the_provider(parts))
         if all_started is None and not counts.get("queued"):
             all_started = time.monotonic() - began
-        sampler.sample(in_flight)
+        for sampler in samplers:
+            sampler.sample(in_flight)
     time.sleep(3)  # let the last results reach Slack
-    cpu = sampler.cpu_seconds()
+    cpu = sum(sampler.cpu_seconds() for sampler in samplers)
     elapsed = time.monotonic() - began
     busy = machine_busy_seconds() - busy_before
     figures = _figures(args, parts, openai_url, slack_url, _counts(parts))
-    stop(worker, *others)
+    stop(*workers, *others)
     parts.db.engine.dispose()
     return {
         "jobs": args.jobs,
         "webhooks": args.webhooks,
-        "channels": len(args.channel_ids),
+        "workers": args.workers,
+        "channels": args.channels,
         "durations_s": [args.min, args.max],
         "seconds": round(elapsed, 1),
         "peak_in_flight": peak,
         "peak_running_at_the_provider": peak_running,
         "all_started_after_s": round(all_started, 1) if all_started is not None else None,
+        "launches_per_s": round(args.jobs / all_started, 1) if all_started else None,
         **figures,
-        "worker_peak_rss_mb": round(sampler.peak_rss_mb, 1),
-        "worker_rss_mb_near_1000_in_flight": _rss_near(sampler, 1000),
-        "worker_pss_mb_at_peak_in_flight": _pss_at_peak(sampler),
-        "worker_peak_pss_mb": round(sampler.peak_pss_mb, 1),
+        "worker_peak_rss_mb": round(sum(s.peak_rss_mb for s in samplers), 1),
+        "worker_rss_mb_near_1000_in_flight": _rss_near(samplers[0], 1000),
+        "worker_pss_mb_at_peak_in_flight": _pss_at_peak(samplers[0]),
+        "worker_peak_pss_mb": round(sum(s.peak_pss_mb for s in samplers), 1),
         "worker_cpu_s": round(cpu, 1),
         "worker_cpu_pct_of_one_core": round(100 * cpu / elapsed, 1),
         "machine_cpu_busy_pct": round(100 * busy / (elapsed * (os.cpu_count() or 1)), 1),
@@ -142,8 +158,9 @@ def _figures(
         for r in stats["responses"].values()
         if r.get("completed_at")
     }
-    posted = _result_posts(slack_url, args.channel_ids)
+    posted = _result_posts(slack_url)
     lags = [posted[j] - done_at[j] for j in posted if j in done_at]
+    span = max(posted.values(), default=0.0) - min(posted.values(), default=0.0)
     finished = _finished_at(parts)
     if args.timeline:
         _write_timeline(args.timeline, done_at, finished, posted)
@@ -154,6 +171,7 @@ def _figures(
     return {
         "statuses": counts,
         "results_posted": len(posted),
+        "results_per_s": round(len(posted) / span, 1) if span else None,
         "lag_s_p50": pct(lags, 0.5),
         "lag_s_p99": pct(lags, 0.99),
         "lag_s_max": pct(lags, 1.0),
@@ -162,11 +180,10 @@ def _figures(
         "deliver_s_p50_p99": [pct(deliver, 0.5), pct(deliver, 0.99)],
         "provider_retrieves_per_job": round(stats["calls"]["retrieve"] / args.jobs, 2),
         "provider_creates_per_job": round(stats["calls"]["create"] / args.jobs, 2),
-        **_provider_calls(openai_url, args.jobs),
         "webhooks_delivered": stats.get("webhooks", {}).get("delivered"),
         "slack_calls_per_job": round(len(calls) / args.jobs, 2),
         "slack_429s": sum(1 for c in calls if c.get("status") == 429),
-        "cards_not_final": _cards_not_final(slack_url, args.channel_ids),
+        "cards_not_final": _cards_not_final(slack_url),
     }
 
 
@@ -189,8 +206,8 @@ def _finished_at(parts: Any) -> dict[str, float]:
 
 
 def _channels(slack_url: str, count: int) -> list[str]:
-    """C_GENERAL, or `count` new channels in the Slack stand-in."""
-    if count <= 0:
+    """C_GENERAL, or `count` new channels."""
+    if count <= 1:
         return ["C_GENERAL"]
     ids = [f"C_BENCH{n:03d}" for n in range(count)]
     for channel in ids:
@@ -199,18 +216,20 @@ def _channels(slack_url: str, count: int) -> list[str]:
     return ids
 
 
-def _messages(slack_url: str, channels: list[str]) -> list[dict[str, Any]]:
+def _messages(slack_url: str) -> list[dict[str, Any]]:
+    """Every top-level message of every channel, with its replies."""
+    listed = httpx.get(slack_url + "/_sandbox/channels", timeout=60).json()["channels"]
     found: list[dict[str, Any]] = []
-    for channel in channels:
-        url = f"{slack_url}/_sandbox/channels/{channel}/messages"
-        found += httpx.get(url, timeout=120).json()["messages"]
+    for conv in listed:
+        state = httpx.get(f"{slack_url}/_sandbox/channels/{conv['id']}/messages", timeout=120)
+        found.extend(state.json()["messages"])
     return found
 
 
-def _result_posts(slack_url: str, channels: list[str]) -> dict[str, float]:
+def _result_posts(slack_url: str) -> dict[str, float]:
     """Job ID -> epoch of its "Result of job" reply, from the stand-in's message ts."""
     posted: dict[str, float] = {}
-    for message in _messages(slack_url, channels):
+    for message in _messages(slack_url):
         for reply in message.get("replies") or []:
             text = str(reply.get("text") or "")
             if text.startswith("Result of job "):
@@ -219,9 +238,8 @@ def _result_posts(slack_url: str, channels: list[str]) -> dict[str, float]:
     return posted
 
 
-def _cards_not_final(slack_url: str, channels: list[str]) -> int:
-    messages = _messages(slack_url, channels)
-    cards = [m for m in messages if (m.get("metadata") or {}).get("event_payload")]
+def _cards_not_final(slack_url: str) -> int:
+    cards = [m for m in _messages(slack_url) if (m.get("metadata") or {}).get("event_payload")]
     return sum(1 for m in cards if "Completed" not in str(m.get("text") or ""))
 
 
@@ -239,26 +257,8 @@ def _excess_over_poll(
     ]
 
 
-def _provider_calls(openai_url: str, jobs: int) -> dict[str, Any]:
-    """Calls the provider answered per job, from its request log: creates, polls (retrieves
-    without `stream`), stream opens (retrieves with `stream=true`, first or resumed)."""
-    log = httpx.get(openai_url + "/_sandbox/requests", timeout=120).json()["data"]
-    retrieves = [r for r in log if r["endpoint"] == "retrieve"]
-    opens = [r for r in retrieves if str(r["query"].get("stream", "")).lower() == "true"]
-    resumed = [r for r in opens if r["query"].get("starting_after") not in (None, "")]
-    creates = sum(1 for r in log if r["endpoint"] == "create")
-    return {
-        "provider_calls_per_job": round(len(log) / jobs, 2),
-        "provider_calls_logged": len(log),
-        "polls_per_job": round((len(retrieves) - len(opens)) / jobs, 2),
-        "stream_opens_per_job": round(len(opens) / jobs, 2),
-        "stream_resumes": len(resumed),
-        "creates_logged": creates,
-    }
-
-
 def _pss_at_peak(sampler: Sampler) -> float | None:
-    """The worker's largest PSS while the most jobs were in flight (within 5%)."""
+    """The (first) worker's largest PSS while the most jobs were in flight (within 5%)."""
     if not sampler.pss_at:
         return None
     top = max(n for n, _ in sampler.pss_at)

@@ -23,7 +23,8 @@ import httpx
 import openai
 
 from bench.common import Sampler, cpu_seconds, machine, start_openai, stop
-from worker.provider import Provider, make_openai_client
+from worker.openai_client import make_openai_client
+from worker.provider import Provider
 
 
 def main() -> None:

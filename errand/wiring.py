@@ -13,7 +13,9 @@ from models.notifier import LogNotifier, Notifier
 from models.settings import Settings, require
 from worker.breaker import Breaker, BreakerPolicy
 from worker.context import Context
-from worker.provider import Provider, make_openai_client
+from worker.openai_client import make_openai_client
+from worker.pace import Pace
+from worker.provider import Provider
 
 
 def bot_context(parts: Parts) -> BotContext:
@@ -27,7 +29,10 @@ def worker_context(parts: Parts, *, notifier: Notifier | None = None) -> Context
     settings = parts.settings
     key = require(settings.openai_api_key, "OPENAI_API_KEY", "the worker calls the provider")
     breaker = Breaker(parts.redis, BreakerPolicy(cooldown=settings.breaker_cooldown))
-    client = make_openai_client(key, max_connections=settings.follow_concurrency * 2)
+    pace = Pace(parts.redis)
+    client = make_openai_client(
+        key, max_connections=settings.follow_concurrency * 2, on_answer=pace.observe
+    )
     return Context(
         settings=settings,
         kinds=parts.kinds,
@@ -35,6 +40,7 @@ def worker_context(parts: Parts, *, notifier: Notifier | None = None) -> Context
         redis=parts.redis,
         provider=Provider(client, observers=[breaker.record]),
         breaker=breaker,
+        pace=pace,
         notifier=notifier or _notifier(settings, parts.kinds, parts.redis),
         dispatch=parts.dispatch,
     )

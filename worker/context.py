@@ -13,6 +13,7 @@ from models.kinds import KindsConfig
 from models.notifier import Notifier
 from models.settings import Settings
 from worker.breaker import Breaker
+from worker.pace import Pace
 from worker.provider import Provider
 
 
@@ -26,5 +27,6 @@ class Context:
     redis: Redis
     provider: Provider
     breaker: Breaker
+    pace: Pace  # the provider's request budget, shared by every worker's launches
     notifier: Notifier
     dispatch: Dispatch

@@ -90,7 +90,8 @@ def launch_rules(settings: Settings) -> LaunchRules:
 
 
 def launch_due(ctx: Context, executor: Executor, *, limit: int = BATCH) -> int:
-    """Up to `limit` launches (fewer while the breaker holds), run concurrently.
+    """Up to `limit` launches (fewer while the breaker holds, or as the provider's request
+    budget allows: `worker.pace`), run concurrently.
 
     Responses that webhooks revealed are settled first: an attempt whose create went
     unanswered takes its response rather than create again."""
@@ -101,8 +102,11 @@ def launch_due(ctx: Context, executor: Executor, *, limit: int = BATCH) -> int:
     rules = launch_rules(ctx.settings)
     started = 0
     while allowed > 0:
-        wanted = min(allowed, AT_ONCE)
+        wanted = ctx.pace.allowed(min(allowed, AT_ONCE))
+        if wanted == 0:  # the provider's budget is spent: the next tick looks again
+            break
         claimed = claim_launches(ctx.db, ctx.kinds, rules, limit=wanted)
+        ctx.pace.give_back(wanted - len(claimed))
         outcomes = list(executor.map(lambda launch: start(ctx, launch), claimed))
         started += outcomes.count("started")
         if "held" in outcomes or len(claimed) < wanted:  # held for our configuration, or done

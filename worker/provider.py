@@ -290,11 +290,3 @@ def _first_response(made: object) -> Response:
     events: Any = made
     with events:
         return _first_event_response(events)
-
-
-def make_openai_client(api_key: str, *, max_connections: int = 64) -> OpenAI:
-    """One pooled client per process; OPENAI_BASE_URL is read by the SDK itself."""
-    limits = httpx2.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections
-    )
-    return OpenAI(api_key=api_key, http_client=openai.DefaultHttpxClient(limits=limits))

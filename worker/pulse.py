@@ -6,7 +6,8 @@ Every worker runs each pulse on a thread of its own, so a slow notify tick
 A tick runs only on the worker that takes a Redis key with a lease, so N
 workers still give one tick per period; the finished tick shortens the lease
 to the period. If the key is lost (FLUSHALL) or its holder dies, the lease
-lapses and another worker runs the next tick.
+lapses and another worker runs the next tick. A pulse named for its process (launch:
+`worker.pulses`) has a lease of its own on every worker, so each worker ticks it.
 
 A pulse that others wake (`models.signals.wake`: a webhook makes a check due; a
 finished check has a result to tell) listens on a Redis list instead of sleeping

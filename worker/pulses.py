@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,12 +12,13 @@ from rq.scheduler import RQScheduler
 
 from models.retention import Policy, purge_due
 from models.signals import wake
+from models.store.backlog import overdue
 from worker import launch, notify, recover
 from worker.context import Context
 from worker.dispatch import QUEUES
 from worker.follow import Follower
 from worker.held import HeldStreams
-from worker.pressure import Pressure
+from worker.pressure import BEHIND, Pressure
 from worker.pulse import Pulse
 from worker.stream_reader import StreamReader
 
@@ -36,7 +38,7 @@ def pulses(ctx: Context) -> list[Pulse]:
     Launching gets the smallest: results come before new starts.
     """
     size = ctx.settings.follow_concurrency
-    pressure = Pressure()
+    pressure = Pressure(lambda: overdue(ctx.db, by=BEHIND))
     following = Follower(
         ctx,
         ThreadPoolExecutor(size, thread_name_prefix="errand-follow"),
@@ -48,11 +50,11 @@ def pulses(ctx: Context) -> list[Pulse]:
     return [
         Pulse(
             "follow",
-            lambda: _follow(following, pressure, reader),
+            lambda: _follow(following, reader),
             ctx.settings.follow_interval,
             woken=True,
         ),
-        Pulse("notify", lambda: _notify(ctx, notifying, pressure), 0.25, woken=True),
+        Pulse("notify", lambda: _notify(ctx, notifying), 0.25, woken=True),
         _launching(ctx, pressure),
         Pulse("recover", lambda: str(recover.recover(ctx)), 5.0),
         Pulse("schedule", _scheduler(ctx), 1.0),
@@ -61,15 +63,17 @@ def pulses(ctx: Context) -> list[Pulse]:
 
 
 def _launching(ctx: Context, pressure: Pressure) -> Pulse:
-    """One launch pulse for the deployment; under zero data retention, one per worker,
-    claiming for its own slots (`worker.held`)."""
+    """A launch pulse per worker, so launches scale with workers: each tick claims its own
+    attempts (`models.store.claim`), which no other claim can take. Under zero data
+    retention, each claims for its own slots (`worker.held`)."""
     if ctx.settings.zdr:
         return HeldStreams(ctx, pressure).pulse()
     launching = ThreadPoolExecutor(LAUNCH_THREADS, thread_name_prefix="errand-launch")
-    return Pulse("launch", lambda: _launch(ctx, launching, pressure), 0.25)
+    name = f"launch-{uuid.uuid4().hex[:12]}"
+    return Pulse(name, lambda: _launch(ctx, launching, pressure), 0.25)
 
 
-def _follow(follower: Follower, pressure: Pressure, reader: StreamReader | None) -> str:
+def _follow(follower: Follower, reader: StreamReader | None) -> str:
     """Open (or resume) the streams no worker reads, then start every check still due:
     a new response's stream opens before its first poll would be made."""
     if reader is not None:
@@ -78,16 +82,14 @@ def _follow(follower: Follower, pressure: Pressure, reader: StreamReader | None)
         except Exception:  # Redis or the database away: the checks below still run
             log.exception("streams not redriven; the next tick tries again")
     report = follower.tick()
-    pressure.report("follow", report.max_slack)
     if report.checked:
         log.info("follow tick", extra=report.__dict__)
     return f"checked {report.checked}, finished {report.finished}, errors {report.errors}"
 
 
-def _notify(ctx: Context, executor: ThreadPoolExecutor, pressure: Pressure) -> str:
+def _notify(ctx: Context, executor: ThreadPoolExecutor) -> str:
     delivery = notify.deliver_due(ctx.db, ctx.notifier, executor)
-    pressure.report("notify", delivery.late)
-    return f"delivered {delivery.delivered}"
+    return f"delivered {delivery.delivered}, oldest {delivery.late:.1f} s late"
 
 
 def _launch(ctx: Context, executor: ThreadPoolExecutor, pressure: Pressure) -> str:
