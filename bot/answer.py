@@ -27,6 +27,7 @@ from typing import Any, cast
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.blocks.feedback import feedback_block
 from bot.blocks.streaming import settled, whole
 from bot.blocks.text import fit, mrkdwn, size
 from bot.budget import Budget
@@ -100,7 +101,7 @@ class AnswerStream:
         try:
             if state.get("mode") == EDIT:
                 return self._finish_edit(job, state, text)
-            self._stop(job, state, whole(text)[int(state["sent"]) :])
+            self._stop(job, state, whole(text)[int(state["sent"]) :], answered=True)
         except SlackApiError as exc:
             if error_code(exc) == CLOSED:
                 return self._finish_edit(job, state, text)
@@ -219,13 +220,15 @@ class AnswerStream:
 
     # -- the end ------------------------------------------------------------------------
 
-    def _stop(self, job: Job, state: dict[str, Any], rest: str) -> None:
+    def _stop(self, job: Job, state: dict[str, Any], rest: str, *, answered: bool = False) -> None:
+        """End the stream with `rest`; a whole answer (`answered`) gets 👍/👎 at its foot."""
         call(
             self.client.chat_stopStream,
             budget=self.budget,
             channel=job.channel_id,
             ts=str(state["ts"]),
             markdown_text=rest or None,
+            blocks=[feedback_block(job)] if answered else None,
         )
 
     def _finish_edit(self, job: Job, state: dict[str, Any], text: str) -> bool:

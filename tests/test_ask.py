@@ -50,6 +50,9 @@ def test_ask_streams_its_answer_into_the_thread_and_completes(
     assert stream["text"] == escape(shown["output_text"])
     assert stream["recipient_user_id"] == "U_REQUESTER"
     card = bot.slack.card("C_GENERAL")
+    [answer] = [r for r in card["replies"] if r["ts"] == stream["ts"]]
+    [feedback] = [b for b in answer["blocks"] if b["type"] == "context_actions"]
+    assert feedback["elements"][0]["type"] == "feedback_buttons"  # 👍/👎 under the answer
     assert not any(f"Result of job {job_id}" in r for r in thread_texts(card))
 
 
