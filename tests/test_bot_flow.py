@@ -40,7 +40,7 @@ def replies_with(bot: BotProcess, channel: str, text: str, timeout: float = 20) 
 def test_research_from_slash_command_to_result_in_thread(stack: Stack, bot: BotProcess) -> None:
     stack.start_worker()
     started = time.monotonic()
-    answer = bot.command("/research", "What is the capital of France? [sandbox: duration=1]")
+    answer = bot.command("/research", "What is the capital of France? [sandbox: duration=4]")
     assert answer.status_code == 200
     assert time.monotonic() - started < 3
     card = bot.slack.card("C_GENERAL")
