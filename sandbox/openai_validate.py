@@ -7,6 +7,7 @@ live with the route.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sandbox.openai_errors import ApiError, invalid_request
@@ -42,28 +43,23 @@ def _background(body: dict[str, Any]) -> ApiError | None:
 
 
 def _tier(body: dict[str, Any]) -> ApiError | None:
-    tier = body.get("service_tier")
-    if tier is None or tier in SERVICE_TIERS:
-        return None
-    allowed = ", ".join(f"'{t}'" for t in SERVICE_TIERS[:-1])
-    return invalid_request(
-        f"Invalid value: '{tier}'. Supported values are: {allowed}, and '{SERVICE_TIERS[-1]}'.",
-        "service_tier",
-        "invalid_value",
-    )
+    return _one_of(body.get("service_tier"), SERVICE_TIERS, "service_tier")
 
 
 def _effort(body: dict[str, Any]) -> ApiError | None:
     reasoning = body.get("reasoning")
-    if reasoning is None:
-        return None
     effort = reasoning.get("effort") if isinstance(reasoning, dict) else reasoning
-    if effort is None or effort in EFFORTS:
+    return _one_of(effort, EFFORTS, "reasoning.effort")
+
+
+def _one_of(value: Any, supported: Sequence[str], param: str) -> ApiError | None:
+    """The API's answer to a value outside an enum (None: the parameter was left out)."""
+    if value is None or value in supported:
         return None
-    allowed = ", ".join(f"'{e}'" for e in EFFORTS[:-1])
+    listed = ", ".join(f"'{v}'" for v in supported[:-1])
     return invalid_request(
-        f"Invalid value: '{effort}'. Supported values are: {allowed}, and '{EFFORTS[-1]}'.",
-        "reasoning.effort",
+        f"Invalid value: '{value}'. Supported values are: {listed}, and '{supported[-1]}'.",
+        param,
         "invalid_value",
     )
 
