@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -43,6 +43,25 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     root = config.stash.get(PRIVATE_SERVICES, {}).get(services.DIR_ENV)
     if root:
         services.stop_dir(Path(root))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test shows the end of each process log it made (bot, workers), so a
+    failure seen only in CI can be read from CI's output."""
+    report: pytest.TestReport = yield
+    tmp = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.failed and call.when == "call" and isinstance(tmp, Path):
+        for log in sorted(tmp.glob("*.log")):
+            lines = [
+                line
+                for line in log.read_text(errors="replace").splitlines()
+                if "/healthz" not in line
+            ]
+            report.sections.append((f"{log.name} (last 30 lines)", "\n".join(lines[-30:])))
+    return report
 
 
 def _pg_admin() -> Engine:
