@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sandbox import processes
 from sandbox.processes import ROOT, free_port
+from tests.support import forks
 
 __all__ = [
     "ROOT",
@@ -25,7 +26,10 @@ __all__ = [
 
 
 def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """Start `python args...` in a session of its own, so a test can stop its whole tree."""
+    """Start `python args...` in a session of its own, so a test can stop its whole tree.
+    Bots and workers are forked from one that has imported them (`tests.support.zygote`)."""
+    if forks.forkable(args, env):
+        return forks.Forked(args, {**os.environ, **env}, log)
     return processes.spawn(args, env, log, new_session=True)
 
 
