@@ -65,6 +65,8 @@ def connect(settings: Settings, *, db_wait: float | None = None) -> Parts:
     return Parts(
         settings=settings,
         kinds=_kinds(settings),
-        db=Database.connect(settings.database_url, wait=db_wait),
+        db=Database.connect(
+            settings.database_url, wait=db_wait, connections=settings.db_connections
+        ),
         redis=Redis.from_url(redis_url, health_check_interval=30, socket_timeout=10),
     )

@@ -22,10 +22,14 @@ from models.writer_queue import WriterQueue
 
 LOCK_RETRY = 0.001
 LOCKED = "database is locked"
+# A worker's pulses use up to ~40 connections at once (their pools' threads).
+CONNECTIONS = 40
 TURN = "errand_write_turn"  # set on a connection while its transaction holds the turn
 
 
-def make_engine(url: str, *, wait: float | None = None, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, wait: float | None = None, connections: int = CONNECTIONS, **kwargs: Any
+) -> Engine:
     """An engine for `url`; SQLite gets WAL and write-first transactions, taken in turn.
 
     With `wait`, a connection, a lock or a statement that takes longer than `wait`
@@ -33,14 +37,17 @@ def make_engine(url: str, *, wait: float | None = None, **kwargs: Any) -> Engine
     answers Slack within 3 s); on SQLite its writes go before those of processes
     without one (`WriterQueue`). Without it, SQLite waits 30 s for the writer's lock and
     PostgreSQL as long as the statement takes (migrations, workers).
+
+    On PostgreSQL the process keeps at most `connections` open (ERRAND_DB_CONNECTIONS),
+    so workers times that fits the server's `max_connections`; a thread finding them
+    all in use waits for one.
     """
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, 30.0 if wait is None else wait, wait is not None, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
-    # A worker's pulses use up to ~30 connections at once; kept open, not made and
-    # closed per use as overflow connections are.
-    kwargs.setdefault("pool_size", 30)
-    kwargs.setdefault("max_overflow", 10)
+    # Kept open, not made and closed per use as overflow connections are.
+    kwargs.setdefault("pool_size", connections)
+    kwargs.setdefault("max_overflow", 0)
     if wait is not None:
         kwargs.update(connect_args=_postgresql_limits(wait), pool_timeout=wait)
     return create_engine(url, **kwargs)
@@ -187,10 +194,12 @@ class Database:
     sessions: sessionmaker[Session]
 
     @classmethod
-    def connect(cls, url: str, *, wait: float | None = None) -> Database:
+    def connect(
+        cls, url: str, *, wait: float | None = None, connections: int = CONNECTIONS
+    ) -> Database:
         """An engine for `url` (see `make_engine`) with sessions that keep loaded objects
         readable after commit, since we render from them."""
-        engine = make_engine(url, wait=wait)
+        engine = make_engine(url, wait=wait, connections=connections)
         return cls(engine, sessionmaker(engine, expire_on_commit=False))
 
     @contextmanager

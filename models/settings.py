@@ -7,6 +7,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from models.db import CONNECTIONS
+
 
 def _split_ids(value: object) -> list[str]:
     """Accept `U1, U2,S3` as written in an env file."""
@@ -34,6 +36,9 @@ class Settings(BaseSettings):
     openai_webhook_secret: SecretStr | None = None
     redis_url: str | None = None
     database_url: str = "sqlite:///errand.db"
+    # The most PostgreSQL connections one process keeps: processes times this must stay
+    # under the server's max_connections.
+    db_connections: int = Field(default=CONNECTIONS, ge=1, alias="ERRAND_DB_CONNECTIONS")
     approvals_channel: str | None = Field(default=None, alias="ERRAND_APPROVALS_CHANNEL")
     approvers: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="ERRAND_APPROVERS"
