@@ -40,7 +40,16 @@ from bot.slack import call, error_code, make_client
 from models.base import utcnow
 from models.job import Job
 from models.kinds import KindsConfig
-from models.notifier import ALERTS, CARD, MARKS, REACTION, Milestone, NotifyLater, Undeliverable
+from models.notifier import (
+    AGENT_STATUS,
+    ALERTS,
+    CARD,
+    MARKS,
+    REACTION,
+    Milestone,
+    NotifyLater,
+    Undeliverable,
+)
 from models.settings import Settings, require
 
 log = logging.getLogger(__name__)
@@ -101,6 +110,10 @@ class SlackNotifier:
             return {}
         if not job.channel_id:  # started outside Slack (CLI, scripts): nothing to tell
             return {}
+        if milestone.name == AGENT_STATUS and not job.card_ts:
+            # The thread a status marks is not there yet (the claim waits for the card's
+            # first post: `models.store.notice`); asked again without counting a try.
+            raise NotifyLater("no thread yet", 1.0, tried=False)
         if milestone.name == "queued" or not job.card_ts:
             # The command's response_url serves the first card at most (a channel Errand
             # cannot post in): once it is posted, it is dropped.

@@ -28,10 +28,14 @@ UNLIMITED = 1_000_000
 # then how it ended. Detail: `ts` (the message), `add` (a name), `remove` (names).
 REACTION = "reaction"
 # The job thread's status as an agent session (working, waiting for a person, done,
-# closed), in order with the job's news so it never goes backwards. Detail: `status`.
+# closed); of a job's pending ones only the newest is sent, so it never goes backwards.
+# Detail: `status`.
 AGENT_STATUS = "agent_status"
 # Marks on the job's messages beside its news, delivered in order with it.
 MARKS = frozenset({REACTION, AGENT_STATUS})
+# Delivered alone, never holding up the job's news: on-call's alerts, and the thread's
+# status (Slack allows 50 a minute; only the newest pending one is sent).
+ALONE = ALERTS | {AGENT_STATUS}
 
 
 class NotifyLater(Exception):

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from models.store.submission import submit
 from tests.support.procs import wait_for
 from tests.support.slack import SECRET, BotProcess, card_text, job_id_of
 from tests.support.stack import Stack
@@ -192,3 +193,45 @@ def test_a_thumbs_down_with_a_comment_is_stored_counted_and_shown(
     assert "feedback: negative by U_OTHER" in shown and "It missed the grant." in shown
     metrics = httpx.get(f"{bot.url}/metrics", timeout=10).text
     assert 'errand_feedback_total{kind="research",value="negative"} 1.0' in metrics
+
+
+BUSY = 40  # jobs at once, each in a channel of its own; Slack allows 50 statuses a minute
+
+
+@SQLITE
+def test_statuses_over_slacks_budget_hold_up_no_result_and_never_go_backwards(
+    stack: Stack, bot: BotProcess
+) -> None:
+    channels = [f"C_BUSY{n:02d}" for n in range(BUSY)]
+    for channel in channels:
+        bot.slack.control("/channels", {"id": channel, "name": channel.lower().replace("_", "-")})
+    for n, channel in enumerate(channels):
+        submit(
+            stack.db,
+            stack.kinds,
+            "research",
+            f"Q{n} [sandbox: duration=1]",
+            user="U_REQUESTER",
+            channel=channel,
+        )
+    stack.start_worker()
+    wait_for(lambda: _results_in(bot, channels) == BUSY, 90, "not every result was posted")
+    # Before each result, its job's earlier statuses went first, at Slack's pace: 40 jobs
+    # took 40 calls or more. Now the newest pending status is sent, beside the news.
+    assert len(bot.slack.calls("agents.sessions.setStatus")) < BUSY
+    for channel in channels:  # a thread that reached "active" never shows "processing" again
+        for session in bot.slack.agent_sessions(channel=channel):
+            history = [h["status"] for h in session["history"]]
+            if "active" in history:
+                assert "processing" not in history[history.index("active") :], history
+
+
+def _results_in(bot: BotProcess, channels: list[str]) -> int:
+    return sum(
+        any(
+            "Result of job" in str(r.get("text"))
+            for m in bot.slack.messages(c)
+            for r in m.get("replies") or []
+        )
+        for c in channels
+    )

@@ -59,11 +59,11 @@ def deliver_due(
         return Delivery(0, 0.0)
     # How late the news is (card edits wait for Slack's budget by design: not lateness).
     now = utcnow()
-    late = max(((now - (c.news or c.alerts)[0].due_at).total_seconds() for c in news), default=0.0)
+    late = max(((now - (c.news or c.alone)[0].due_at).total_seconds() for c in news), default=0.0)
     until = time.monotonic() + BUDGET_SECONDS
     work: list[Callable[[], list[Outcome]]] = [
         *(_in_order(db, notifier, c, until) for c in news),
-        *(_alone(db, notifier, m, until) for c in news for m in c.alerts),
+        *(_alone(db, notifier, m, until) for c in news for m in c.alone),
         *(_alone(db, notifier, m, until) for m in cards),
     ]
     outcomes = [o for done in executor.map(lambda run: run(), work) for o in done]

@@ -8,7 +8,8 @@ Three kinds of notice go their own ways, so none holds up another:
 * its **card** edits are coalesced: of a job's pending card notices only the newest is
   sent (it renders the job as it is now), finals first, as many as the notifier's budget
   allows now;
-* **alerts** for on-call are delivered on their own.
+* **alerts** for on-call, and the thread's agent **status**, are delivered on their own;
+  of a job's pending statuses only the newest is sent, and none while one is in flight.
 A notice is tried a bounded number of times, with backoff; a permanent failure, or the
 last try, gives it up: it is undeliverable, visible to operators, and blocks nothing.
 """
@@ -28,8 +29,9 @@ from models.base import utcnow
 from models.batch import LANE
 from models.db import Database
 from models.job import Job, Notice, notices
-from models.notifier import ALERTS, CARD, Milestone
+from models.notifier import ALERTS, ALONE, CARD, Milestone
 from models.status import RESULTS, TERMINAL, values
+from models.store.agent_status import statuses_to_send, threaded_status
 from models.store.batch import results_file
 from models.store.preferences import notify_by_dm
 
@@ -56,10 +58,10 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Claimed:
-    """One job's claimed notices: its news in order, then its card, and on-call alerts."""
+    """A job's claimed notices: its news in order, and its alerts and status, alone."""
 
     news: list[Milestone]
-    alerts: list[Milestone]
+    alone: list[Milestone]
 
 
 def _pending() -> Any:
@@ -88,17 +90,19 @@ def claim_news(db: Database, *, jobs: int) -> list[Claimed]:
         ).all()
         alerts = any(n.milestone in ALERTS for n in rows)
         loaded = _load_jobs(unit.session, job_ids, alerts=alerts)
+        rows = statuses_to_send(unit.session, rows, loaded, now)
         claims = _group(db, rows, loaded, now + CLAIM, now)
         _lease(unit.session, claims, now + CLAIM)
     order = {job_id: index for index, job_id in enumerate(job_ids)}  # results first
-    return sorted(claims.values(), key=lambda c: order[(c.news or c.alerts)[0].job.id])
+    return sorted(claims.values(), key=lambda c: order[(c.news or c.alone)[0].job.id])
 
 
 def _jobs_with_news(session: Session, now: datetime, limit: int) -> list[str]:
     return list(
         session.scalars(
             select(Notice.job_id)
-            .where(_due(now), Notice.milestone != CARD)
+            .join(Job, Job.id == Notice.job_id)
+            .where(_due(now), Notice.milestone != CARD, threaded_status())
             .group_by(Notice.job_id)
             .order_by(_with_a_result.desc(), func.min(Notice.id))
             .limit(limit)
@@ -119,20 +123,20 @@ def _load_jobs(session: Session, ids: Sequence[str], *, alerts: bool) -> dict[st
 def _group(
     db: Database, rows: Sequence[Row[Any]], jobs: dict[str, Job], fence: datetime, now: datetime
 ) -> dict[str, Claimed]:
-    """Per job: its news from the oldest up to the first not yet due; its due alerts."""
+    """Per job: its news from the oldest up to the first not yet due; the due others."""
     claims: dict[str, Claimed] = {}
     blocked: set[str] = set()
     for row in rows:
         claim = claims.setdefault(row.job_id, Claimed([], []))
         due = row.next_try_at <= now and not (row.claimed_until and row.claimed_until > now)
-        if row.milestone in ALERTS:
+        if row.milestone in ALONE:
             if due:
-                claim.alerts.append(_milestone(db, row, jobs[row.job_id], fence))
+                claim.alone.append(_milestone(db, row, jobs[row.job_id], fence))
         elif row.job_id not in blocked and due:
             claim.news.append(_milestone(db, row, jobs[row.job_id], fence))
         else:
             blocked.add(row.job_id)
-    return {job_id: c for job_id, c in claims.items() if c.news or c.alerts}
+    return {job_id: c for job_id, c in claims.items() if c.news or c.alone}
 
 
 def _milestone(db: Database, row: Row[Any], job: Job, fence: datetime) -> Milestone:
@@ -160,7 +164,7 @@ def _no_results() -> bytes | None:
 
 
 def _lease(session: Session, claims: dict[str, Claimed], until: datetime) -> None:
-    ids = [m.notice_id for c in claims.values() for m in (*c.news, *c.alerts)]
+    ids = [m.notice_id for c in claims.values() for m in (*c.news, *c.alone)]
     session.execute(
         update(Notice).where(Notice.id.in_(ids)).values(claimed_until=until, tries=Notice.tries + 1)
     )
