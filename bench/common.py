@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import platform
+import re
 import secrets
 import subprocess
 import tempfile
@@ -230,3 +231,13 @@ def machine() -> dict[str, object]:
         "python": platform.python_version(),
         "kernel": platform.release(),
     }
+
+
+# A result's first line, after the requester's mention when Errand tells them in the thread.
+RESULT = re.compile(r"^(?:<@\w+> )?Result of job (\w+)")
+
+
+def result_job(text: str) -> str | None:
+    """The job ID a "Result of job …" reply is for, or None for any other message."""
+    found = RESULT.match(text)
+    return found[1] if found else None

@@ -36,6 +36,7 @@ from bench.common import (
     machine_busy_seconds,
     own_database,
     pct,
+    result_job,
     spawn,
     stop,
 )
@@ -231,9 +232,8 @@ def _result_posts(slack_url: str) -> dict[str, float]:
     posted: dict[str, float] = {}
     for message in _messages(slack_url):
         for reply in message.get("replies") or []:
-            text = str(reply.get("text") or "")
-            if text.startswith("Result of job "):
-                job_id = text.split()[3].rstrip(":")
+            job_id = result_job(str(reply.get("text") or ""))
+            if job_id:
                 posted.setdefault(job_id, float(reply["ts"]))
     return posted
 

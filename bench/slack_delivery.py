@@ -29,6 +29,7 @@ from bench.common import (
     machine,
     own_database,
     pct,
+    result_job,
     spawn,
     stop,
 )
@@ -160,9 +161,8 @@ def _results(slack_url: str) -> dict[str, float]:
     for conv in _conversations(slack_url):
         for message in conv["messages"]:
             for reply in message.get("replies") or []:
-                text = str(reply.get("text") or "")
-                if text.startswith("Result of job "):
-                    job_id = text.split()[3].rstrip(":")
+                job_id = result_job(str(reply.get("text") or ""))
+                if job_id:
                     posted[job_id] = min(posted.get(job_id, 1e18), float(reply["ts"]))
     return posted
 
