@@ -51,12 +51,20 @@ def _status(pid: int, exited: dict[int, int]) -> int | None:
     if pid not in exited:
         try:
             done, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return exited.get(pid, -1)
+        except ChildProcessError:  # not this zygote's (an earlier one died): alive or gone
+            return None if _alive(pid) else -1
         if done == 0:
             return None
         exited[pid] = os.waitstatus_to_exitcode(status)
     return exited[pid]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def become(request: Request) -> None:
