@@ -25,6 +25,7 @@ LOCKED = "database is locked"
 # A worker's pulses use up to ~40 connections at once (their pools' threads).
 CONNECTIONS = 40
 TURN = "errand_write_turn"  # set on a connection while its transaction holds the turn
+READ_ONLY = "errand_read_only"  # an engine option: its transactions only read
 
 
 def make_engine(
@@ -84,6 +85,9 @@ def _sqlite_engine(url: str, wait: float, urgent: bool, **kwargs: Any) -> Engine
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a snapshot: WAL readers never wait
+            return
         deadline = time.monotonic() + wait
         if not turns.acquire(wait):
             raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(LOCKED))
@@ -192,6 +196,7 @@ class Database:
 
     engine: Engine
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]  # sessions that only read (see `reading`)
 
     @classmethod
     def connect(
@@ -200,7 +205,24 @@ class Database:
         """An engine for `url` (see `make_engine`) with sessions that keep loaded objects
         readable after commit, since we render from them."""
         engine = make_engine(url, wait=wait, connections=connections)
-        return cls(engine, sessionmaker(engine, expire_on_commit=False))
+        readers = engine.execution_options(**{READ_ONLY: True})
+        return cls(
+            engine,
+            sessionmaker(engine, expire_on_commit=False),
+            sessionmaker(readers, expire_on_commit=False),
+        )
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction that only reads. On SQLite it takes no writer's lock (every
+        other transaction takes it first, see `make_engine`), so a read on the slash
+        command's path never queues behind the workers' writes; it must not write."""
+        session = self.readers()
+        try:
+            with session.begin():
+                yield session
+        finally:
+            session.close()
 
     @contextmanager
     def unit(self) -> Iterator[Unit]:

@@ -114,13 +114,17 @@ def take(reading: Reading, event: Any) -> Step | None:
     return Step(save_now=first_words or stepped)
 
 
-def record(ctx: Context, target: StreamTarget, reading: Reading, response: Response) -> None:
-    """Apply a lifecycle or terminal event's response, then save the cursor: applying
-    schedules the next poll by the kind's polling policy, and the save's heartbeat then
-    pushes it out again while the stream is read."""
+def record(
+    ctx: Context, target: StreamTarget, reading: Reading, response: Response, *, terminal: bool
+) -> None:
+    """Apply a lifecycle or terminal event's response, then, while the stream goes on,
+    save the cursor: applying schedules the next poll by the kind's polling policy, and
+    the save's heartbeat then pushes it out again. After the terminal event there is
+    nothing left to resume or to poll."""
     with ctx.db.unit() as unit:
         apply(unit.session, ctx.kinds, response, webhooks=ctx.settings.webhooks_enabled)
-    save(ctx, target, reading, force=True)
+    if not terminal:
+        save(ctx, target, reading, force=True)
 
 
 def _on_event(ctx: Context, target: StreamTarget, reading: Reading, event: Any) -> bool:
@@ -129,7 +133,7 @@ def _on_event(ctx: Context, target: StreamTarget, reading: Reading, event: Any) 
     if step is None:
         return False
     if step.response is not None:
-        record(ctx, target, reading, step.response)
+        record(ctx, target, reading, step.response, terminal=step.terminal)
         return step.terminal
     save(ctx, target, reading, force=step.save_now)
     return False

@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 DB_THREADS = 4  # the pool writing what the streams read
+END_THREADS = 4  # the pool applying the streams' ends, so no result waits behind the rest
 FLUSH_EVERY = 2.0  # how often cursors and heartbeats are written, all streams at once
 SAVE_EVERY = 10.0  # a stream's cursor and heartbeat at most this often (well inside HEARTBEAT)
 MAX_DROPS = 3  # drops in a row with no new event: the stream is handed to polling
@@ -86,6 +87,7 @@ class StreamReader:
         self._lock = threading.Lock()
         self._keeper = LeaseKeeper()
         self._writer = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="errand-stream-db")
+        self._ender = ThreadPoolExecutor(END_THREADS, thread_name_prefix="errand-stream-end")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: AsyncOpenAI | None = None
 
@@ -201,10 +203,13 @@ class StreamReader:
                     step = take(reading, event)
                     if step is None:
                         continue
+                    if step.terminal and step.response is not None:
+                        await self._end(self._ctx, target, reading, step.response)
+                        return FINISHED
                     if step.response is not None:
-                        await self._write(record, self._ctx, target, reading, step.response)
-                        if step.terminal:
-                            return FINISHED
+                        await self._write(
+                            record, self._ctx, target, reading, step.response, terminal=False
+                        )
                     elif followed.kind.stream and save_due(
                         reading, time.monotonic(), force=step.save_now
                     ):
@@ -222,6 +227,13 @@ class StreamReader:
     async def _write(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._writer, lambda: call(*args, **kwargs))
+
+    async def _end(self, *args: Any) -> None:
+        """Record a terminal event on a pool of its own: under a burst the lifecycle events
+        and cursors of hundreds of streams queue for the writers, and an answer waiting
+        behind them reached Slack tens of seconds after the provider finished."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._ender, lambda: record(*args, terminal=True))
 
     async def _flush_forever(self) -> None:
         """Store the cursors that moved and push those jobs' polls out, in one write."""

@@ -15,17 +15,15 @@ Defaults = dict[str, str | None]  # option name (model, effort, tier): value, No
 
 def channel_defaults(db: Database, channel: str, kind: str) -> Defaults:
     """The channel's defaults for `kind`; empty when it set none."""
-    with db.unit() as unit:
-        row = unit.session.get(ChannelDefault, (channel, kind))
+    with db.reading() as session:
+        row = session.get(ChannelDefault, (channel, kind))
         return _as_defaults(row) if row else {}
 
 
 def all_channel_defaults(db: Database, channel: str) -> dict[str, Defaults]:
     """The channel's defaults, by kind."""
-    with db.unit() as unit:
-        rows = unit.session.scalars(
-            select(ChannelDefault).where(ChannelDefault.channel_id == channel)
-        )
+    with db.reading() as session:
+        rows = session.scalars(select(ChannelDefault).where(ChannelDefault.channel_id == channel))
         return {row.kind: _as_defaults(row) for row in rows}
 
 
@@ -64,8 +62,8 @@ def _row(channel: str, kind: str, values: Defaults, by: str) -> ChannelDefault:
 
 def notify_by_dm(db: Database, user: str) -> bool:
     """Whether `user` asked for their jobs' news by DM."""
-    with db.unit() as unit:
-        return _notify_by_dm(unit.session, user)
+    with db.reading() as session:
+        return _notify_by_dm(session, user)
 
 
 def _notify_by_dm(session: Session, user: str) -> bool:

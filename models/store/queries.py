@@ -19,8 +19,8 @@ RECENT = 15
 def get_job(db: Database, job_id: str) -> Job:
     """One job with its attempts; `JobNotFound` names the ID that was asked for."""
     wanted = normalize_job_id(job_id)
-    with db.unit() as unit:
-        job = unit.session.get(Job, wanted)
+    with db.reading() as session:
+        job = session.get(Job, wanted)
     if job is None:
         raise JobNotFound(wanted)
     return job
@@ -43,23 +43,21 @@ def recent(
         query = query.where(Job.requested_by == user)
     if status is not None:
         query = query.where(Job.status == status)
-    with db.unit() as unit:
-        return list(unit.session.scalars(query))
+    with db.reading() as session:
+        return list(session.scalars(query))
 
 
 def stuck(db: Database, kinds: KindsConfig, now: datetime) -> list[Job]:
     """Active longer than their kind's `stuck_after_seconds` (the on-call alert's rule)."""
     query = select(Job).where(stuck_clause(kinds, now)).order_by(Job.created_at)
-    with db.unit() as unit:
-        return list(unit.session.scalars(query))
+    with db.reading() as session:
+        return list(session.scalars(query))
 
 
 def history(db: Database, job_id: str) -> list[Event]:
     """A job's audit trail, oldest first."""
-    with db.unit() as unit:
-        return list(
-            unit.session.scalars(select(Event).where(Event.job_id == job_id).order_by(Event.id))
-        )
+    with db.reading() as session:
+        return list(session.scalars(select(Event).where(Event.job_id == job_id).order_by(Event.id)))
 
 
 def stuck_clause(kinds: KindsConfig, now: datetime) -> ColumnElement[bool]:
@@ -96,8 +94,8 @@ def undeliverable(db: Database, *, limit: int = RECENT) -> list[Job]:
         .order_by(func.max(Notice.given_up_at).desc())
         .limit(limit)
     )
-    with db.unit() as unit:
-        return list(unit.session.scalars(select(Job).where(Job.id.in_(given_up.scalar_subquery()))))
+    with db.reading() as session:
+        return list(session.scalars(select(Job).where(Job.id.in_(given_up.scalar_subquery()))))
 
 
 def notices(db: Database, *, given_up_only: bool = False, limit: int = 200) -> list[Notice]:
@@ -106,8 +104,8 @@ def notices(db: Database, *, given_up_only: bool = False, limit: int = 200) -> l
     query = select(Notice).where(Notice.delivered_at.is_(None))
     if given_up_only:
         query = query.where(Notice.given_up_at.is_not(None))
-    with db.unit() as unit:
-        return list(unit.session.scalars(query.order_by(Notice.id).limit(limit)))
+    with db.reading() as session:
+        return list(session.scalars(query.order_by(Notice.id).limit(limit)))
 
 
 def in_thread(db: Database, channel: str, thread_ts: str) -> Job | None:
@@ -118,11 +116,11 @@ def in_thread(db: Database, channel: str, thread_ts: str) -> Job | None:
         .order_by(Job.created_at.desc())
         .limit(1)
     )
-    with db.unit() as unit:
-        return unit.session.scalars(query).first()
+    with db.reading() as session:
+        return session.scalars(query).first()
 
 
 def by_key(db: Database, key: str) -> Job | None:
     """The job stored under an idempotency key (a request already taken), if any."""
-    with db.unit() as unit:
-        return unit.session.scalars(select(Job).where(Job.idempotency_key == key)).first()
+    with db.reading() as session:
+        return session.scalars(select(Job).where(Job.idempotency_key == key)).first()

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, bindparam, or_, select, update
 
 from models.base import utcnow
 from models.db import Database
-from models.job import Attempt, Job, attempts, is_active, is_current_attempt
+from models.job import Attempt, Job, attempts, is_active, is_current_attempt, jobs
+from models.status import ACTIVE, values
 from models.store.lifecycle import add_notice
 
 
@@ -41,8 +41,8 @@ def streamable(
     the given kinds (None: all but the lane `skip_lane`), that no worker holds as the
     stream it created (zero data retention)."""
     which = Job.lane != skip_lane if kinds is None else Job.kind.in_(kinds)
-    with db.unit() as unit:
-        rows = unit.session.execute(
+    with db.reading() as session:
+        rows = session.execute(
             select(
                 Job.kind,
                 Job.id,
@@ -65,6 +65,30 @@ def streamable(
     return [(r[0], StreamTarget(r[1], r[2], r[3], str(r[4]), r[5])) for r in rows]
 
 
+# The stream reader writes these for every open stream, many times a second in all:
+# Core statements, built once, each execution only binding values.
+_MOVE_CURSOR = (
+    update(attempts)
+    .where(
+        attempts.c.id == bindparam("aid"),
+        or_(attempts.c.stream_cursor.is_(None), attempts.c.stream_cursor < bindparam("cursor")),
+    )
+    .values(stream_cursor=bindparam("cursor"))
+)
+_THIS_ATTEMPT = and_(
+    jobs.c.id == bindparam("job"),
+    jobs.c.attempts == bindparam("attempt"),
+    jobs.c.status.in_(values(ACTIVE)),
+)
+_POLL_NOW = update(jobs).where(_THIS_ATTEMPT).values(next_check_at=bindparam("at"))
+_POLL_LATER = (
+    update(jobs)
+    .where(_THIS_ATTEMPT, jobs.c.next_check_at < bindparam("at"))
+    .values(next_check_at=bindparam("at"))
+)
+_IS_CURRENT = select(jobs.c.id).where(_THIS_ATTEMPT)
+
+
 def hold_polls(db: Database, cursors: list[tuple[StreamTarget, int | None]], at: datetime) -> None:
     """For streams being read: store each new cursor (never moving one back) and push their
     jobs' next poll out to `at`, all in one transaction (a poll stays the safety net)."""
@@ -73,18 +97,7 @@ def hold_polls(db: Database, cursors: list[tuple[StreamTarget, int | None]], at:
     moved = [{"aid": t.attempt_id, "cursor": c} for t, c in cursors if c is not None]
     with db.unit() as unit:
         if moved:
-            unit.session.connection().execute(
-                update(attempts)
-                .where(
-                    attempts.c.id == bindparam("aid"),
-                    or_(
-                        attempts.c.stream_cursor.is_(None),
-                        attempts.c.stream_cursor < bindparam("cursor"),
-                    ),
-                )
-                .values(stream_cursor=bindparam("cursor")),
-                moved,
-            )
+            unit.session.connection().execute(_MOVE_CURSOR, moved)
         ids = [t.job_id for t, _ in cursors]
         unit.session.execute(
             update(Job)
@@ -107,34 +120,12 @@ def save_reading(
     While events flow the next poll is pushed out to `poll_at`; once the stream is
     gone (`poll_now`) the job is polled at once.
     """
+    this = {"job": target.job_id, "attempt": target.attempt}
     with db.unit() as unit:
-        unit.session.execute(
-            update(Attempt)
-            .where(
-                Attempt.id == target.attempt_id,
-                or_(Attempt.stream_cursor.is_(None), Attempt.stream_cursor < cursor),
-            )
-            .values(stream_cursor=cursor)
-        )
-        _schedule_poll(unit.session, target, poll_at, poll_now=poll_now)
-        if progress is not None and _is_current(unit.session, target):
+        connection = unit.session.connection()
+        connection.execute(_MOVE_CURSOR, {"aid": target.attempt_id, "cursor": cursor})
+        schedule = (_POLL_NOW, utcnow()) if poll_now else (_POLL_LATER, poll_at)
+        connection.execute(schedule[0], {**this, "at": schedule[1]})
+        if progress is not None and connection.execute(_IS_CURRENT, this).first():
             key = f"progress:{target.progress_key}:{cursor}"
             add_notice(unit.session, target.job_id, "progress", key=key, detail=progress)
-
-
-def _current(target: StreamTarget) -> ColumnElement[bool]:
-    return and_(Job.id == target.job_id, Job.attempts == target.attempt, is_active())
-
-
-def _schedule_poll(session: Session, target: StreamTarget, at: datetime, *, poll_now: bool) -> None:
-    if poll_now:
-        session.execute(update(Job).where(_current(target)).values(next_check_at=utcnow()))
-        return
-    session.execute(
-        update(Job).where(_current(target), Job.next_check_at < at).values(next_check_at=at)
-    )
-
-
-def _is_current(session: Session, target: StreamTarget) -> bool:
-    found = session.scalar(select(Job.id).where(_current(target)))
-    return found is not None
