@@ -55,6 +55,7 @@ from worker.metrics import (
 )
 from worker.provider import ErrorClass, classify
 from worker.stream import HEARTBEAT, Reading, record, save, save_due, take
+from worker.stream_events import open_events, typed
 
 log = logging.getLogger(__name__)
 
@@ -173,11 +174,7 @@ class StreamReader:
             phase = "start" if after is None else "resume"
             log.info("stream %s", phase, extra={"job_id": target.job_id, "starting_after": after})
             try:
-                events: Any = await self._stream_client().responses.retrieve(
-                    target.response_id,
-                    stream=True,
-                    starting_after=openai.omit if after is None else after,
-                )
+                events = await open_events(self._stream_client(), target.response_id, after)
             except (openai.OpenAIError, httpx2.HTTPError) as exc:
                 error = classify(exc, "stream")
                 provider_call("stream", error.cls.value)
@@ -199,8 +196,8 @@ class StreamReader:
         target, reading = followed.target, followed.reading
         try:
             async with events:
-                async for event in events:
-                    step = take(reading, event)
+                async for raw in events:
+                    step = take(reading, typed(raw))
                     if step is None:
                         continue
                     if step.terminal and step.response is not None:
@@ -233,7 +230,11 @@ class StreamReader:
         and cursors of hundreds of streams queue for the writers, and an answer waiting
         behind them reached Slack tens of seconds after the provider finished."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._ender, lambda: record(*args, terminal=True))
+        await loop.run_in_executor(self._ender, lambda: self._record_end(*args))
+
+    def _record_end(self, *args: Any) -> None:
+        record(*args, terminal=True)
+        wake(self._ctx.redis, "notify")  # the result goes out now, not after the writers
 
     async def _flush_forever(self) -> None:
         """Store the cursors that moved and push those jobs' polls out, in one write."""
@@ -266,7 +267,6 @@ class StreamReader:
         target, redis = followed.target, self._ctx.redis
         if outcome == FINISHED:
             self._keeper.release(redis, target.response_id)
-            wake(redis, "notify")
             return
         STREAM_FALLBACKS.labels(outcome).inc()
         self._keeper.hand_to_polling(redis, target.response_id, POLLED_FOR.get(outcome, 60.0))
