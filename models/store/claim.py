@@ -77,11 +77,9 @@ def claim_launches(
     now = utcnow()
     claimed: list[Launch] = []
     with db.unit() as unit:
-        for attempt_id in _candidates(unit.session, now, rules, limit + CANDIDATES):
-            found = _lock(unit.session, attempt_id, now, rules.unknown_wait)
-            if found is None:
-                continue
-            attempt, job = found
+        candidates = _candidates(unit.session, now, rules, limit + CANDIDATES)
+        locked = _lock(unit.session, candidates, now, rules.unknown_wait)
+        for attempt, job in (locked[i] for i in candidates if i in locked):
             if attempt.uncertain_creates >= MAX_UNCERTAIN:
                 _give_up(unit.session, job.id, attempt.id)
                 continue
@@ -151,17 +149,18 @@ def _candidates(session: Session, now: datetime, rules: LaunchRules, limit: int)
 
 
 def _lock(
-    session: Session, attempt_id: int, now: datetime, unknown_wait: timedelta
-) -> tuple[Attempt, Job] | None:
-    """The attempt and its job, locked, if still launchable and no other claimer has it."""
-    row = session.execute(
+    session: Session, attempt_ids: list[int], now: datetime, unknown_wait: timedelta
+) -> dict[int, tuple[Attempt, Job]]:
+    """The attempts (with their jobs) still launchable that no other claimer has, locked,
+    in one statement: one by one, the locks cost a worker more CPU than the claims."""
+    rows = session.execute(
         select(Attempt, Job)
         .join(Job, is_current_attempt())
-        .where(Attempt.id == attempt_id, launchable(now, unknown_wait))
+        .where(Attempt.id.in_(attempt_ids), launchable(now, unknown_wait))
         .options(lazyload(Job.attempt_rows))
         .with_for_update(skip_locked=True)
-    ).first()
-    return None if row is None else (row[0], row[1])
+    ).all()
+    return {attempt.id: (attempt, job) for attempt, job in rows}
 
 
 def _fence(

@@ -167,7 +167,9 @@ def _no_results() -> bytes | None:
 def _lease(session: Session, claims: dict[str, Claimed], until: datetime) -> None:
     ids = [m.notice_id for c in claims.values() for m in (*c.news, *c.alone)]
     session.execute(
-        update(Notice).where(Notice.id.in_(ids)).values(claimed_until=until, tries=Notice.tries + 1)
+        update(notices)
+        .where(notices.c.id.in_(ids))
+        .values(claimed_until=until, tries=notices.c.tries + 1)
     )
 
 
@@ -185,9 +187,9 @@ def claim_cards(db: Database, *, limit: int) -> list[Milestone]:
         loaded = _load_jobs(unit.session, [r.job_id for r in rows], alerts=False)
         _supersede(unit.session, rows, now)
         unit.session.execute(
-            update(Notice)
-            .where(Notice.id.in_(newest))
-            .values(claimed_until=now + CLAIM, tries=Notice.tries + 1)
+            update(notices)
+            .where(notices.c.id.in_(newest))
+            .values(claimed_until=now + CLAIM, tries=notices.c.tries + 1)
         )
     return [_milestone(db, row, loaded[row.job_id], now + CLAIM) for row in rows]
 
