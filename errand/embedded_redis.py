@@ -1,7 +1,8 @@
 """A private Redis for one-machine installs, so `errand run` needs nothing installed.
 
 It listens on a Unix socket in the data directory (no port to collide with,
-nothing reachable from outside) and keeps nothing on disk: Errand's state
+nothing reachable from outside; in the temp directory when the data directory's path
+is too long for a socket's address) and keeps nothing on disk: Errand's state
 lives in the database, and the recovery pulse rebuilds the queues from it.
 It is tethered to the process that starts it (see `errand.tether`): a terminal's
 Ctrl-C does not reach it, it is stopped after the processes that use it, and it
@@ -10,8 +11,10 @@ exits when its parent dies, however that happens.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +24,10 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from errand import tether
+
+# A Unix socket's address holds at most 107 bytes on Linux and 103 on macOS: a longer
+# path makes redis-server exit at start, and clients could not connect to it anyway.
+MAX_SOCKET_PATH = 100
 
 
 def redis_server_binary() -> str:
@@ -35,7 +42,13 @@ def redis_server_binary() -> str:
 
 
 def socket_path(data_dir: Path) -> Path:
-    return data_dir / "redis.sock"
+    """Beside the data; in the temp directory, named for the data directory (so a later
+    `errand` finds it), when that path is too long for a socket."""
+    beside = data_dir / "redis.sock"
+    if len(str(beside)) <= MAX_SOCKET_PATH:
+        return beside
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"errand-redis-{digest}.sock"
 
 
 def socket_url(data_dir: Path) -> str:

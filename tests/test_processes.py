@@ -19,6 +19,7 @@ import httpx
 import pytest
 import redis
 
+from errand.embedded_redis import MAX_SOCKET_PATH, socket_path
 from tests.support.procs import end_session, free_port, spawn, wait_for
 
 # The 3 s a person waits after Ctrl-C is timed: alone, not beside four busy test workers.
@@ -44,7 +45,15 @@ def _pids_mentioning(marker: str) -> list[int]:
 
 
 def _redis_pids(data: Path) -> list[int]:
-    return [pid for pid in _pids_mentioning(str(data)) if b"redis-server" in _cmdline(pid)]
+    """The private redis-servers under `data`: each runs in its data directory (its socket
+    may be elsewhere, when that path is too long for one)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and b"redis-server" in _cmdline(int(entry.name)):
+            with contextlib.suppress(OSError):
+                if Path(os.readlink(entry / "cwd")).is_relative_to(data):
+                    found.append(int(entry.name))
+    return found
 
 
 def _cmdline(pid: int) -> bytes:
@@ -124,7 +133,7 @@ def test_ctrl_c_stops_the_sandbox_quietly(data: Path, tmp_path: Path) -> None:
 
 def _workers_registered(data: Path) -> bool:
     """The worker of `errand run` has registered with RQ on the private Redis."""
-    sock = data / "redis.sock"
+    sock = socket_path(data)
     if not sock.exists():
         return False
     try:
@@ -178,6 +187,22 @@ def test_the_private_redis_dies_with_a_killed_parent(data: Path, tmp_path: Path)
     wait_for(lambda: not _redis_pids(data), 5, "redis-server outlived its parent")
 
 
+@pytest.mark.exclusive  # beside another `errand run`, the two race for the console's port
+def test_errand_run_starts_where_the_data_directory_is_too_deep_for_a_socket(
+    tmp_path: Path,
+) -> None:
+    deep = tmp_path / ("deep" * 25) / "data"  # past the 107 bytes a socket's address holds
+    process = _errand_run(deep, tmp_path, tmp_path / "run.log")
+    try:
+        assert len(str(socket_path(deep))) <= MAX_SOCKET_PATH
+        assert _redis_pids(deep)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    wait_for(lambda: not _redis_pids(deep), 5, "redis-server outlived errand run")
+
+
+@pytest.mark.exclusive  # beside another `errand run`, the two race for the console's port
 def test_a_bot_that_cannot_start_stops_errand_run_and_its_redis(data: Path, tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     env = {**_env(data, tmp_path), "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": ""}

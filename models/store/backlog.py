@@ -48,5 +48,5 @@ def overdue(db: Database, *, by: timedelta) -> int:
         )
         .scalar_subquery()
     )
-    with db.unit() as unit:
-        return int(unit.session.scalar(select(checks + results)) or 0)
+    with db.reading() as session:
+        return int(session.scalar(select(checks + results)) or 0)

@@ -117,10 +117,10 @@ def list_jobs(
         .limit(per)
         .offset((page - 1) * per)
     )
-    with db.unit() as unit:
-        total = int(unit.session.scalar(select(func.count()).select_from(Job).where(*where)) or 0)
-        order = list(unit.session.scalars(ids))
-        found = unit.session.execute(_rows().where(Job.id.in_(order))).all()
+    with db.reading() as session:
+        total = int(session.scalar(select(func.count()).select_from(Job).where(*where)) or 0)
+        order = list(session.scalars(ids))
+        found = session.execute(_rows().where(Job.id.in_(order))).all()
     rows = {row.id: JobRow(**row._asdict()) for row in found}
     return JobPage([rows[job_id] for job_id in order], total, page, per)
 
@@ -146,7 +146,7 @@ def _rows() -> Select[Any]:
 
 def job_notices(db: Database, job_id: str) -> list[Notice]:
     """Every piece of news about a job, delivered or not, oldest first."""
-    with db.unit() as unit:
+    with db.reading() as session:
         return list(
-            unit.session.scalars(select(Notice).where(Notice.job_id == job_id).order_by(Notice.id))
+            session.scalars(select(Notice).where(Notice.job_id == job_id).order_by(Notice.id))
         )

@@ -31,7 +31,7 @@ def costs_by(db: Database, by: str, since: datetime) -> list[CostLine]:
         .where(Job.created_at >= since)
         .group_by(column)
     )
-    with db.unit() as unit:
-        rows = unit.session.execute(statement).all()
+    with db.reading() as session:
+        rows = session.execute(statement).all()
     lines = [CostLine(str(key or "-"), int(count), float(cost or 0)) for key, count, cost in rows]
     return sorted(lines, key=lambda line: (-line.cost_usd, line.key))

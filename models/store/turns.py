@@ -182,8 +182,8 @@ def _next_turn(
 
 
 def _taken(db: Database, key: str) -> bool:
-    with db.unit() as unit:
-        found = unit.session.scalar(select(turns.c.id).where(turns.c.idempotency_key == key))
+    with db.reading() as session:
+        found = session.scalar(select(turns.c.id).where(turns.c.idempotency_key == key))
     return found is not None
 
 
@@ -258,7 +258,7 @@ def forget_previous(db: Database, job_id: str, number: int) -> None:
 
 def turns_of(db: Database, job_id: str) -> list[Turn]:
     """A job's turns, first to last."""
-    with db.unit() as unit:
+    with db.reading() as session:
         return list(
-            unit.session.scalars(select(Turn).where(Turn.job_id == job_id).order_by(Turn.number))
+            session.scalars(select(Turn).where(Turn.job_id == job_id).order_by(Turn.number))
         )
