@@ -40,7 +40,7 @@ def pulses(ctx: Context) -> list[Pulse]:
     size = ctx.settings.follow_concurrency
     # Held streams (zero data retention) are read by the worker that holds them.
     reader = StreamReader(ctx) if ctx.settings.streams_per_worker and not ctx.settings.zdr else None
-    pressure = Pressure(lambda: _behind(ctx, reader))
+    pressure = Pressure(lambda: overdue(ctx.db, by=BEHIND))
     following = Follower(
         ctx,
         ThreadPoolExecutor(size, thread_name_prefix="errand-follow"),
@@ -60,12 +60,6 @@ def pulses(ctx: Context) -> list[Pulse]:
         Pulse("schedule", _scheduler(ctx), 1.0),
         Pulse("retention", lambda: _retention(ctx), ctx.settings.retention_interval),
     ]
-
-
-def _behind(ctx: Context, reader: StreamReader | None) -> int:
-    """Results late anywhere (the database's backlog) or in this worker's stream reader."""
-    late_here = reader.late_ends(BEHIND.total_seconds()) if reader else 0
-    return overdue(ctx.db, by=BEHIND) + late_here
 
 
 def _launching(ctx: Context, pressure: Pressure) -> Pulse:

@@ -90,7 +90,6 @@ class StreamReader:
         self._keeper = LeaseKeeper()
         self._writer = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="errand-stream-db")
         self._ender = ThreadPoolExecutor(END_THREADS, thread_name_prefix="errand-stream-end")
-        self._ending: dict[str, float] = {}  # ends read and not yet recorded: when read
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: AsyncOpenAI | None = None
 
@@ -232,25 +231,11 @@ class StreamReader:
         and cursors of hundreds of streams queue for the writers, and an answer waiting
         behind them reached Slack tens of seconds after the provider finished."""
         loop = asyncio.get_running_loop()
-        with self._lock:
-            self._ending[target.response_id] = time.monotonic()
-        try:
-            await loop.run_in_executor(self._ender, self._record_end, target, reading, response)
-        finally:
-            with self._lock:
-                self._ending.pop(target.response_id, None)
+        await loop.run_in_executor(self._ender, self._record_end, target, reading, response)
 
     def _record_end(self, target: StreamTarget, reading: Reading, response: Response) -> None:
         record(self._ctx, target, reading, response, terminal=True)
         wake(self._ctx.redis, "notify")  # the result goes out now, not after the writers
-
-    def late_ends(self, by: float) -> int:
-        """How many responses this worker read the end of more than `by` seconds ago and
-        has not recorded yet: results held up here, which launches give way to
-        (`worker.pressure`), as they do to those the database shows late."""
-        since = time.monotonic() - by
-        with self._lock:
-            return sum(1 for at in self._ending.values() if at < since)
 
     async def _flush_forever(self) -> None:
         """Store the cursors that moved and push those jobs' polls out, in one write."""
