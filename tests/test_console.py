@@ -538,8 +538,9 @@ def test_in_a_browser_an_operator_filters_opens_a_job_sees_its_timeline_and_canc
         user="U_RILEY",
         channel="C_GENERAL",
     )
-    submit(stack.db, stack.kinds, "draft", "A haiku about glaciers", user="U_SAM")
+    draft = submit(stack.db, stack.kinds, "draft", "A haiku about glaciers", user="U_SAM")
     stack.wait_status(slow.id, "running", timeout=60)
+    stack.wait_status(draft.id, "needs_review", timeout=60)  # so one job is running
     SHOTS.mkdir(parents=True, exist_ok=True)
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)

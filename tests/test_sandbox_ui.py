@@ -271,7 +271,9 @@ def test_a_mention_its_follow_up_and_slacks_stop_show_in_the_thread(page: Any) -
     what was wrong), the card's link to its thread, and Slack's Stop on a follow-up."""
     marker = unique("heat batteries")
     say = page.locator("#composer-input")
-    say.fill(f"@errand How do {marker} store heat? [sandbox: duration=3]")
+    # Long enough to see it work: a status waits for Slack's budget for statuses, and
+    # one the job's end overtakes is never shown.
+    say.fill(f"@errand How do {marker} store heat? [sandbox: duration=8]")
     say.press("Enter")
     asked = message_with(page, marker)
     expect(asked.locator(".agent-chip")).to_have_text("processing", timeout=30 * SECOND)
