@@ -25,8 +25,11 @@ from worker.stream import LIFECYCLE, TERMINAL
 
 NESTED = LIFECYCLE | TERMINAL | {"response.output_item.added", "response.output_item.done"}
 _UNION = get_args(ResponseStreamEvent)[0]  # Annotated[Union[...], discriminator]
-CLASSES: dict[str, Any] = {
-    name: cls for cls in get_args(_UNION) for name in get_args(cls.model_fields["type"].annotation)
+CLASSES: dict[str, Any] = {  # the SDK's class of each event in NESTED
+    name: cls
+    for cls in get_args(_UNION)
+    for name in get_args(cls.model_fields["type"].annotation)
+    if name in NESTED
 }
 
 
@@ -51,6 +54,5 @@ def typed(raw: object) -> Any:
     """One event's JSON as the reader takes it (see the module's docstring)."""
     if not isinstance(raw, dict):
         return raw
-    kind = str(raw.get("type"))
-    cls = CLASSES.get(kind) if kind in NESTED else None
+    cls = CLASSES.get(str(raw.get("type")))
     return SimpleNamespace(**raw) if cls is None else cls.model_construct(**raw)

@@ -256,7 +256,9 @@ def settle(db: Database, outcome: Outcome) -> None:
 
 @functools.cache
 def _settle_notice(fields: tuple[str, ...]) -> Update:
-    values: dict[str, Any] = {f: bindparam(f"v_{f}", type_=notices.c[f].type) for f in fields}
+    values: dict[str, Any] = {
+        f: bindparam(f"v_{f}", type_=notices.c[f].type) for f in fields if f != "tries"
+    }
     if "tries" in fields:
         values["tries"] = notices.c.tries - 1  # nothing was sent: not a try
     fence = notices.c.claimed_until.is_not_distinct_from(bindparam("b_fence"))
