@@ -38,8 +38,6 @@ def pulses(ctx: Context) -> list[Pulse]:
     Launching gets the smallest: results come before new starts.
     """
     size = ctx.settings.follow_concurrency
-    # Held streams (zero data retention) are read by the worker that holds them.
-    reader = StreamReader(ctx) if ctx.settings.streams_per_worker and not ctx.settings.zdr else None
     pressure = Pressure(lambda: overdue(ctx.db, by=BEHIND))
     following = Follower(
         ctx,
@@ -47,6 +45,8 @@ def pulses(ctx: Context) -> list[Pulse]:
         on_finished=lambda: wake(ctx.redis, "notify"),
     )
     notifying = ThreadPoolExecutor(size, thread_name_prefix="errand-notify")
+    # Held streams (zero data retention) are read by the worker that holds them.
+    reader = StreamReader(ctx) if ctx.settings.streams_per_worker and not ctx.settings.zdr else None
     return [
         Pulse(
             "follow",
