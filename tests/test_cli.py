@@ -15,7 +15,7 @@ from bot.blocks.review import start_request
 from models.db import Database
 from models.job import Job
 from models.migrate import upgrade
-from models.store import notice, queries
+from models.store import delivery, queries
 from tests.support.procs import end_session, free_port, spawn, wait_for
 
 # The settings an operator's shell might carry, dropped so each test says what it sets.
@@ -137,9 +137,11 @@ def _given_up_notice(db_url: str) -> str:
     try:
         pending = queries.notices(db)
         first = pending[0]
-        notice.settle(
+        delivery.settle(
             db,
-            notice.Outcome(first.id, first.job_id, None, error="channel_not_found", given_up=True),
+            delivery.Outcome(
+                first.id, first.job_id, None, error="channel_not_found", given_up=True
+            ),
         )
         return first.job_id
     finally:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import uuid
 from datetime import timedelta
 
 from models.kinds import Kind
@@ -64,7 +63,7 @@ class HeldStreams:
 
     def pulse(self) -> Pulse:
         """The launch pulse of this process alone: it claims only what its slots can hold."""
-        return Pulse(f"launch-held-{uuid.uuid4().hex[:12]}", self.tick, 0.25, on_stop=self.leave)
+        return Pulse("launch-held", self.tick, 0.25, each_worker=True, on_stop=self.leave)
 
     def tick(self) -> str:
         """Start again what dead workers held, then claim up to the free slots (a trickle

@@ -18,15 +18,8 @@ from dataclasses import dataclass
 from models.base import utcnow
 from models.db import Database
 from models.notifier import Milestone, Notifier, NotifyLater, Undeliverable
-from models.store.notice import (
-    MAX_TRIES,
-    Claimed,
-    Outcome,
-    backoff,
-    claim_cards,
-    claim_news,
-    settle,
-)
+from models.store.delivery import MAX_TRIES, Outcome, backoff, settle
+from models.store.notice import Claimed, claim_cards, claim_news
 from worker.metrics import milestone_delivered
 
 log = logging.getLogger(__name__)

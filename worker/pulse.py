@@ -6,8 +6,9 @@ Every worker runs each pulse on a thread of its own, so a slow notify tick
 A tick runs only on the worker that takes a Redis key with a lease, so N
 workers still give one tick per period; the finished tick shortens the lease
 to the period. If the key is lost (FLUSHALL) or its holder dies, the lease
-lapses and another worker runs the next tick. A pulse named for its process (launch:
-`worker.pulses`) has a lease of its own on every worker, so each worker ticks it.
+lapses and another worker runs the next tick. A pulse that each worker ticks (launch and
+notify, whose ticks claim their rows one claimer at a time: `worker.pulses`) has a lease
+of its own on every worker.
 
 A pulse that others wake (`models.signals.wake`: a webhook makes a check due; a
 finished check has a result to tell) listens on a Redis list instead of sleeping
@@ -20,6 +21,7 @@ import contextlib
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -48,15 +50,16 @@ class Pulse:
     run: Callable[[], str]
     period: float
     woken: bool = False  # others call `wake` for it: it listens rather than polls
+    each_worker: bool = False  # every worker ticks it, under a lease of its own
     on_stop: Callable[[], None] | None = None  # once no tick runs, as the worker stops
 
 
-def _done(redis: Redis, name: str, period: float) -> None:
+def _done(redis: Redis, key: str, period: float) -> None:
     """The tick is over: the next one may start after `period`."""
     try:
-        redis.set(KEY.format(name=name), "done", px=max(int(period * 1000), 1))
+        redis.set(key, "done", px=max(int(period * 1000), 1))
     except RedisError:
-        log.warning("pulse key not shortened", extra={"pulse": name})
+        log.warning("pulse key not shortened", extra={"pulse": key})
 
 
 # Take the lease if it is free, or if it only waits out the period and the pulse was woken.
@@ -76,6 +79,7 @@ class Pulses:
         self._wake = wake
         self._lease = redis.register_script(_LEASE)
         self._pulses = pulses
+        self._own = uuid.uuid4().hex[:12]  # this process's leases of its each-worker pulses
         self._halt = threading.Event()
         self._threads = [
             threading.Thread(target=self._keep, args=(p,), name=f"errand-{p.name}", daemon=True)
@@ -114,12 +118,15 @@ class Pulses:
 
     def _leased(self, pulse: Pulse, *, woken: bool) -> bool:
         try:
-            key = KEY.format(name=pulse.name)
+            key = self._key(pulse)
             lease = int(LEASE * 1000)
             return bool(self._lease(keys=[key], args=[lease, int(woken)]))
         except RedisError as exc:
             log.warning("pulse cannot reach Redis", extra={"pulse": pulse.name, "error": str(exc)})
             return False
+
+    def _key(self, pulse: Pulse) -> str:
+        return KEY.format(name=f"{pulse.name}-{self._own}" if pulse.each_worker else pulse.name)
 
     def _tick(self, pulse: Pulse) -> None:
         """Run one tick; however it ends, the next may start after the period."""
@@ -131,7 +138,7 @@ class Pulses:
             TICK_FAILURES.labels(pulse.name).inc()
             outcome = "failed"
         finally:
-            _done(self._redis, pulse.name, pulse.period)
+            _done(self._redis, self._key(pulse), pulse.period)
         took = time.monotonic() - began
         if took > SLOW_TICK:
             extra = {"pulse": pulse.name, "seconds": round(took, 3), "outcome": outcome}

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -54,7 +53,7 @@ def pulses(ctx: Context) -> list[Pulse]:
             ctx.settings.follow_interval,
             woken=True,
         ),
-        Pulse("notify", lambda: _notify(ctx, notifying), 0.25, woken=True),
+        Pulse("notify", lambda: _notify(ctx, notifying), 0.25, woken=True, each_worker=True),
         _launching(ctx, pressure),
         Pulse("recover", lambda: str(recover.recover(ctx)), 5.0),
         Pulse("schedule", _scheduler(ctx), 1.0),
@@ -69,8 +68,7 @@ def _launching(ctx: Context, pressure: Pressure) -> Pulse:
     if ctx.settings.zdr:
         return HeldStreams(ctx, pressure).pulse()
     launching = ThreadPoolExecutor(LAUNCH_THREADS, thread_name_prefix="errand-launch")
-    name = f"launch-{uuid.uuid4().hex[:12]}"
-    return Pulse(name, lambda: _launch(ctx, launching, pressure), 0.25)
+    return Pulse("launch", lambda: _launch(ctx, launching, pressure), 0.25, each_worker=True)
 
 
 def _follow(follower: Follower, reader: StreamReader | None) -> str:

@@ -16,45 +16,28 @@ last try, gives it up: it is undeliverable, visible to operators, and blocks not
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Row, Update, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Row, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from models.base import utcnow
 from models.batch import LANE
 from models.db import Database
-from models.job import Job, Notice, jobs, notices
+from models.job import Job, Notice, notices
 from models.notifier import ALERTS, ALONE, CARD, Milestone
 from models.status import RESULTS, TERMINAL, values
 from models.store.agent_status import statuses_to_send, threaded_status
 from models.store.batch import results_file
+from models.store.delivery import save_progress
 from models.store.preferences import notify_by_dm
 
 CLAIM = timedelta(seconds=60)
-MAX_TRIES = 8
 _with_a_result = func.max(case((Notice.milestone.in_(values(RESULTS)), 1), else_=0))
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How one notice went: delivered (with job fields to store), to be tried again after
-    `wait` seconds, or given up."""
-
-    notice_id: int
-    job_id: str
-    fence: datetime | None  # the claim this delivery held; a settle under another is void
-    changes: dict[str, Any] | None = None
-    wait: float | None = None
-    error: str | None = None
-    progress: dict[str, Any] | None = None
-    tried: bool = True  # a Slack call was made (a budget wait is not a try)
-    given_up: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,7 +64,7 @@ def claim_news(db: Database, *, jobs: int) -> list[Claimed]:
     """Lease the due news and alerts of up to `jobs` jobs, results first."""
     now = utcnow()
     with db.unit() as unit:
-        job_ids = _jobs_with_news(unit.session, now, jobs)
+        job_ids = _claimable(unit.session, _jobs_with_news(unit.session, now, jobs))
         if not job_ids:
             return []
         rows = unit.session.execute(
@@ -109,6 +92,25 @@ def _jobs_with_news(session: Session, now: datetime, limit: int) -> list[str]:
             .limit(limit)
         )
     )
+
+
+def _claimable(session: Session, job_ids: list[str]) -> list[str]:
+    """Of `job_ids`, those no other claim holds, locked until this one commits (in order).
+
+    Every worker's notify pulse claims beside the others', and a claim reads a job's
+    notices only once it holds the job: two claimers reading the same pending news at
+    once would each send part of it, out of order. A job another claim holds is left to
+    the next tick. (On SQLite the one writer already takes claims one at a time.)"""
+    if not job_ids:
+        return []
+    free = set(
+        session.scalars(
+            select(Job.id)
+            .where(Job.id.in_(job_ids))
+            .with_for_update(skip_locked=True, key_share=True)
+        )
+    )
+    return [job_id for job_id in job_ids if job_id in free]
 
 
 def _load_jobs(session: Session, ids: Sequence[str], *, alerts: bool) -> dict[str, Job]:
@@ -181,32 +183,34 @@ def claim_cards(db: Database, *, limit: int) -> list[Milestone]:
     now = utcnow()
     with db.unit() as unit:
         newest = _newest_cards(unit.session, now, limit)
-        if not newest:
+        held = _claimable(unit.session, list(newest))
+        if not held:
             return []
-        rows = unit.session.execute(select(notices).where(notices.c.id.in_(newest))).all()
+        rows = unit.session.execute(  # read once held: another claim may have leased it
+            select(notices).where(notices.c.id.in_([newest[j] for j in held]), _due(now))
+        ).all()
         loaded = _load_jobs(unit.session, [r.job_id for r in rows], alerts=False)
         _supersede(unit.session, rows, now)
         unit.session.execute(
             update(notices)
-            .where(notices.c.id.in_(newest))
+            .where(notices.c.id.in_([row.id for row in rows]))
             .values(claimed_until=now + CLAIM, tries=notices.c.tries + 1)
         )
     return [_milestone(db, row, loaded[row.job_id], now + CLAIM) for row in rows]
 
 
-def _newest_cards(session: Session, now: datetime, limit: int) -> list[int]:
-    """The newest due card notice of each job that has a card to edit."""
+def _newest_cards(session: Session, now: datetime, limit: int) -> dict[str, int]:
+    """The newest due card notice of each job that has a card to edit, by job."""
     final = func.max(case((Job.status.in_(values(TERMINAL)), 1), else_=0))
-    return list(
-        session.scalars(
-            select(func.max(Notice.id))
-            .join(Job, Job.id == Notice.job_id)
-            .where(_due(now), Notice.milestone == CARD, Job.card_ts.is_not(None))
-            .group_by(Notice.job_id)
-            .order_by(final.desc(), func.min(Notice.id))
-            .limit(limit)
-        )
+    found = session.execute(
+        select(Notice.job_id, func.max(Notice.id))
+        .join(Job, Job.id == Notice.job_id)
+        .where(_due(now), Notice.milestone == CARD, Job.card_ts.is_not(None))
+        .group_by(Notice.job_id)
+        .order_by(final.desc(), func.min(Notice.id))
+        .limit(limit)
     )
+    return {job_id: notice_id for job_id, notice_id in found}
 
 
 def _supersede(session: Session, rows: Sequence[Row[Any]], now: datetime) -> None:
@@ -221,78 +225,3 @@ def _supersede(session: Session, rows: Sequence[Row[Any]], now: datetime) -> Non
             )
             .values(delivered_at=now, last_error="superseded by a newer card")
         )
-
-
-def save_progress(db: Database, notice_id: int, fence: datetime, progress: dict[str, Any]) -> None:
-    """What a multi-part delivery has sent so far, saved before its next part goes out."""
-    with db.unit() as unit:
-        unit.session.execute(
-            update(Notice)
-            .where(Notice.id == notice_id, Notice.claimed_until == fence)
-            .values(detail=progress)
-        )
-
-
-def settle(db: Database, outcome: Outcome) -> None:
-    """Record one delivery the moment it ends, under the claim it held (fenced: a worker
-    whose lease ran out changes nothing), with the job fields the notifier returned.
-
-    Every delivery ends here, so it runs on Core statements built once per shape: the
-    ORM's bulk UPDATE (coercing the expressions, then syncing the session) cost the
-    notify pulse more CPU than the Slack call it records."""
-    values = _notice_values(outcome, utcnow())
-    params = {f"v_{name}": value for name, value in values.items() if name != "tries"}
-    with db.engine.begin() as connection:
-        changed = connection.execute(
-            _settle_notice(tuple(values)),
-            {**params, "b_id": outcome.notice_id, "b_fence": outcome.fence},
-        ).rowcount
-        if changed and outcome.changes:
-            job_values = {f"v_{name}": value for name, value in outcome.changes.items()}
-            connection.execute(
-                _update_job(tuple(outcome.changes)), {**job_values, "b_id": outcome.job_id}
-            )
-
-
-@functools.cache
-def _settle_notice(fields: tuple[str, ...]) -> Update:
-    values: dict[str, Any] = {
-        f: bindparam(f"v_{f}", type_=notices.c[f].type) for f in fields if f != "tries"
-    }
-    if "tries" in fields:
-        values["tries"] = notices.c.tries - 1  # nothing was sent: not a try
-    fence = notices.c.claimed_until.is_not_distinct_from(bindparam("b_fence"))
-    return update(notices).where(notices.c.id == bindparam("b_id"), fence).values(values)
-
-
-@functools.cache
-def _update_job(fields: tuple[str, ...]) -> Update:
-    values = {f: bindparam(f"v_{f}", type_=jobs.c[f].type) for f in fields}
-    return update(jobs).where(jobs.c.id == bindparam("b_id")).values(values)
-
-
-def _notice_values(outcome: Outcome, now: datetime) -> dict[str, Any]:
-    if outcome.given_up:
-        return {"given_up_at": now, "claimed_until": None, "last_error": _short(outcome.error)}
-    if outcome.wait is None:
-        return {"delivered_at": now}
-    fields: dict[str, Any] = {"claimed_until": None}
-    if not outcome.tried:
-        fields["tries"] = None  # see `_settle_notice`
-    if outcome.progress:
-        fields["detail"] = outcome.progress  # what a multi-part delivery already sent
-    if outcome.error is not None:
-        fields["last_error"] = _short(outcome.error)
-    fields["next_try_at"] = now + timedelta(seconds=outcome.wait)
-    return fields
-
-
-def _short(error: str | None) -> str | None:
-    return error[:500] if error else None
-
-
-def backoff(tries: int, hinted: float | None) -> float:
-    """Seconds before try `tries + 1`: the provider's hint, else 5 s doubling to 5 min."""
-    if hinted is not None:
-        return hinted
-    return float(min(5 * 2 ** max(tries - 1, 0), 300))

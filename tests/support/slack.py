@@ -130,6 +130,11 @@ class SlackSandbox:
         found: list[dict[str, Any]] = self.control(f"/agent_sessions?{query}")["sessions"]
         return found
 
+    def add_channel(self, channel: str) -> None:
+        """A new public channel the bot is in."""
+        body = {"id": channel, "name": channel.lower().replace("_", "-")}
+        assert self.control("/channels", body)["ok"]
+
     def archive(self, channel: str, archived: bool = True) -> None:
         """Archive a channel: posts and updates there get `is_archived` from now on."""
         self.control(f"/channels/{channel}/archive", {"archived": archived})
