@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import psycopg
 from sqlalchemy import Engine, create_engine, event
@@ -26,6 +27,8 @@ LOCKED = "database is locked"
 CONNECTIONS = 40
 TURN = "errand_write_turn"  # set on a connection while its transaction holds the turn
 READ_ONLY = "errand_read_only"  # an engine option: its transactions only read
+DEADLINE = "errand_deadline"  # a connection option: when (monotonic) a write must have begun
+_WAITS: WeakKeyDictionary[Engine, float] = WeakKeyDictionary()  # SQLite engines' waits
 
 
 def make_engine(
@@ -82,14 +85,15 @@ def _sqlite_engine(url: str, wait: float, urgent: bool, **kwargs: Any) -> Engine
         cursor.close()
 
     turns, queue = WriteTurns(), WriterQueue(_queue_file(url))
+    _WAITS[engine] = wait
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         if connection.get_execution_options().get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")  # a snapshot: WAL readers never wait
             return
-        deadline = time.monotonic() + wait
-        if not turns.acquire(wait):
+        deadline = connection.get_execution_options().get(DEADLINE) or time.monotonic() + wait
+        if not turns.acquire(max(deadline - time.monotonic(), 0.0)):
             raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(LOCKED))
         try:
             if urgent:  # a person waits: say so, and the workers let this go first
@@ -119,6 +123,11 @@ def _sqlite_engine(url: str, wait: float, urgent: bool, **kwargs: Any) -> Engine
             turns.release()
 
     return engine
+
+
+def write_wait(engine: Engine) -> float:
+    """How long a write on this SQLite engine waits for the writer's lock before it fails."""
+    return _WAITS.get(engine, 30.0)
 
 
 def _queue_file(url: str) -> str | None:
