@@ -14,6 +14,7 @@ from worker.notify import BATCH
 JOBS = BATCH + 32  # more than one claim takes
 HELD = 12.0  # seconds Slack holds the answer to each card's first post
 THREADS = str(BATCH)  # a worker posts a whole claim at once
+CONNECTIONS = "8"  # each worker's: the tests beside this one share PostgreSQL's 100
 RESULT = "Result of job"
 
 
@@ -30,7 +31,10 @@ def test_two_workers_deliver_side_by_side_and_each_job_once_in_order(
         submit(stack.db, stack.kinds, "research", asked, user="U1", channel=c).id for c in channels
     }
     stack.env.update(
-        SLACK_BOT_TOKEN=TOKEN, SLACK_API_URL=slack.api_url, ERRAND_FOLLOW_CONCURRENCY=THREADS
+        SLACK_BOT_TOKEN=TOKEN,
+        SLACK_API_URL=slack.api_url,
+        ERRAND_FOLLOW_CONCURRENCY=THREADS,
+        ERRAND_DB_CONNECTIONS=CONNECTIONS,
     )
     for _ in range(2):
         stack.start_worker()
