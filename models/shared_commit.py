@@ -107,14 +107,14 @@ class SharedCommit:
 def _by_table(group: list[_Entry]) -> list[tuple[Table, list[dict[str, Any]]]]:
     """The group's rows as one list per table and set of columns, in the order each
     thread gave them (a job before the rows that refer to it)."""
-    shapes: dict[tuple[Table, tuple[str, ...]], tuple[int, list[dict[str, Any]]]] = {}
+    rows: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+    first: dict[tuple[Table, tuple[str, ...]], int] = {}
     for entry in group:
         for place, (table, row) in enumerate(entry.rows):
-            first, rows = shapes.setdefault((table, tuple(row)), (place, []))
-            shapes[(table, tuple(row))] = (min(first, place), rows)
-            rows.append(row)
-    ordered = sorted(shapes.items(), key=lambda item: item[1][0])  # stable: ties in order
-    return [(table, rows) for (table, _), (_, rows) in ordered]
+            shape = (table, tuple(row))
+            rows.setdefault(shape, []).append(row)
+            first[shape] = min(first.get(shape, place), place)
+    return [(shape[0], rows[shape]) for shape in sorted(rows, key=first.__getitem__)]
 
 
 _COMMITS: WeakKeyDictionary[Engine, SharedCommit] = WeakKeyDictionary()
