@@ -37,6 +37,7 @@ from models.store.delivery import save_progress
 from models.store.preferences import notify_by_dm
 
 CLAIM = timedelta(seconds=60)
+NOTICE_LOCKS = 0x6E6F7469  # the notify claims' advisory locks: (this, hash of the job ID)
 _with_a_result = func.max(case((Notice.milestone.in_(values(RESULTS)), 1), else_=0))
 
 
@@ -95,22 +96,20 @@ def _jobs_with_news(session: Session, now: datetime, limit: int) -> list[str]:
 
 
 def _claimable(session: Session, job_ids: list[str]) -> list[str]:
-    """Of `job_ids`, those no other claim holds, locked until this one commits (in order).
+    """Of `job_ids`, those no other claim holds, held until this one commits (in order).
 
     Every worker's notify pulse claims beside the others', and a claim reads a job's
     notices only once it holds the job: two claimers reading the same pending news at
     once would each send part of it, out of order. A job another claim holds is left to
-    the next tick. (On SQLite the one writer already takes claims one at a time.)"""
-    if not job_ids:
-        return []
-    free = set(
-        session.scalars(
-            select(Job.id)
-            .where(Job.id.in_(job_ids))
-            .with_for_update(skip_locked=True, key_share=True)
-        )
-    )
-    return [job_id for job_id in job_ids if job_id in free]
+    the next tick. The hold is an advisory lock, not the job's row: a locked row made
+    the launch claim (`FOR UPDATE SKIP LOCKED`) pass the job over, out of its turn.
+    (On SQLite the one writer already takes claims one at a time.)"""
+    if not job_ids or session.get_bind().dialect.name != "postgresql":
+        return job_ids
+    held = session.execute(
+        select(*(func.pg_try_advisory_xact_lock(NOTICE_LOCKS, func.hashtext(j)) for j in job_ids))
+    ).one()
+    return [job_id for job_id, ok in zip(job_ids, held, strict=True) if ok]
 
 
 def _load_jobs(session: Session, ids: Sequence[str], *, alerts: bool) -> dict[str, Job]:
