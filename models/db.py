@@ -94,7 +94,7 @@ def _sqlite_engine(url: str, wait: float, urgent: bool, **kwargs: Any) -> Engine
             return
         deadline = connection.get_execution_options().get(DEADLINE) or time.monotonic() + wait
         if not turns.acquire(max(deadline - time.monotonic(), 0.0)):
-            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(LOCKED))
+            raise no_write_lock()
         try:
             if urgent:  # a person waits: say so, and the workers let this go first
                 with queue.waiting():
@@ -123,6 +123,11 @@ def _sqlite_engine(url: str, wait: float, urgent: bool, **kwargs: Any) -> Engine
             turns.release()
 
     return engine
+
+
+def no_write_lock() -> OperationalError:
+    """The error of a write that did not get SQLite's writer's lock in time, as SQLite's own."""
+    return OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(LOCKED))
 
 
 def write_wait(engine: Engine) -> float:

@@ -14,7 +14,6 @@ so only the rows at fault fail.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -23,9 +22,9 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, Table, insert
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
-from models.db import DEADLINE, LOCKED, write_wait
+from models.db import DEADLINE, no_write_lock, write_wait
 
 Rows = Sequence[tuple[Table, dict[str, Any]]]
 
@@ -77,7 +76,7 @@ class SharedCommit:
             if mine not in self._waiting:
                 return False
             self._waiting.remove(mine)
-        mine.error = OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(LOCKED))
+        mine.error = no_write_lock()
         return True
 
     def _commit(self, group: list[_Entry]) -> None:
