@@ -12,7 +12,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import psycopg
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Executable, Row, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -27,6 +27,7 @@ LOCKED = "database is locked"
 CONNECTIONS = 40
 TURN = "errand_write_turn"  # set on a connection while its transaction holds the turn
 READ_ONLY = "errand_read_only"  # an engine option: its transactions only read
+ALONE = "alone"  # READ_ONLY's value for transactions of one statement (no BEGIN needed)
 DEADLINE = "errand_deadline"  # a connection option: when (monotonic) a write must have begun
 _WAITS: WeakKeyDictionary[Engine, float] = WeakKeyDictionary()  # SQLite engines' waits
 
@@ -89,8 +90,9 @@ def _sqlite_engine(url: str, wait: float, urgent: bool, **kwargs: Any) -> Engine
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("BEGIN")  # a snapshot: WAL readers never wait
+        if read_only := connection.get_execution_options().get(READ_ONLY):
+            if read_only != ALONE:
+                connection.exec_driver_sql("BEGIN")  # a snapshot: WAL readers never wait
             return
         deadline = connection.get_execution_options().get(DEADLINE) or time.monotonic() + wait
         if not turns.acquire(max(deadline - time.monotonic(), 0.0)):
@@ -211,6 +213,7 @@ class Database:
     engine: Engine
     sessions: sessionmaker[Session]
     readers: sessionmaker[Session]  # sessions that only read (see `reading`)
+    one_read: Engine  # for a statement read alone (see `read_one`)
 
     @classmethod
     def connect(
@@ -224,6 +227,7 @@ class Database:
             engine,
             sessionmaker(engine, expire_on_commit=False),
             sessionmaker(readers, expire_on_commit=False),
+            engine.execution_options(**{READ_ONLY: ALONE}),
         )
 
     @contextmanager
@@ -237,6 +241,13 @@ class Database:
                 yield session
         finally:
             session.close()
+
+    def read_one(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
+        """The first row `statement` reads: for a read on every slash command's path,
+        without a session (a third of the cost) and, on SQLite, without BEGIN and COMMIT
+        (one statement is its own snapshot)."""
+        with self.one_read.connect() as connection:
+            return connection.execute(statement, params).first()
 
     @contextmanager
     def unit(self) -> Iterator[Unit]:

@@ -3,7 +3,7 @@ options per kind, and whether a person is told of their jobs' news by DM."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
@@ -13,11 +13,16 @@ from models.preferences import ChannelDefault, PersonPreference
 Defaults = dict[str, str | None]  # option name (model, effort, tier): value, None for the kind's
 
 
+_DEFAULTS = select(ChannelDefault.model, ChannelDefault.effort, ChannelDefault.tier).where(
+    ChannelDefault.channel_id == bindparam("channel"), ChannelDefault.kind == bindparam("kind")
+)
+
+
 def channel_defaults(db: Database, channel: str, kind: str) -> Defaults:
-    """The channel's defaults for `kind`; empty when it set none."""
-    with db.reading() as session:
-        row = session.get(ChannelDefault, (channel, kind))
-        return _as_defaults(row) if row else {}
+    """The channel's defaults for `kind`; empty when it set none. Read on every job
+    command's ack, so without an ORM session."""
+    row = db.read_one(_DEFAULTS, {"channel": channel, "kind": kind})
+    return dict(row._mapping) if row else {}
 
 
 def all_channel_defaults(db: Database, channel: str) -> dict[str, Defaults]:
