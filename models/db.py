@@ -227,7 +227,7 @@ class Database:
             engine,
             sessionmaker(engine, expire_on_commit=False),
             sessionmaker(readers, expire_on_commit=False),
-            engine.execution_options(**{READ_ONLY: ALONE}),
+            engine.execution_options(**_alone(engine)),
         )
 
     @contextmanager
@@ -265,6 +265,14 @@ class Database:
     def sqlite(self) -> bool:
         """SQLite has one writer: a few paths batch their writes there (see their callers)."""
         return self.engine.dialect.name == "sqlite"
+
+
+def _alone(engine: Engine) -> dict[str, Any]:
+    """The options of a statement read alone: its own snapshot, with no BEGIN before
+    it nor ROLLBACK after (two round trips on PostgreSQL)."""
+    if engine.dialect.name == "sqlite":  # its isolation levels would undo `_on_connect`'s
+        return {READ_ONLY: ALONE}
+    return {"isolation_level": "AUTOCOMMIT"}
 
 
 def missing_table(error: DBAPIError) -> bool:
