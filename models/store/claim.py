@@ -17,8 +17,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Subquery, and_, func, or_, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from models.base import utcnow
@@ -76,6 +77,9 @@ def claim_launches(
     """
     now = utcnow()
     claimed: list[Launch] = []
+    ready = select(Attempt.id).join(Job, is_current_attempt())
+    if not _any(db, ready.where(launchable(now, rules.unknown_wait))):
+        return claimed
     with db.unit() as unit:
         candidates = _candidates(unit.session, now, rules, limit + CANDIDATES)
         locked = _lock(unit.session, candidates, now, rules.unknown_wait)
@@ -92,6 +96,13 @@ def claim_launches(
             if len(claimed) == limit:
                 break
     return claimed
+
+
+def _any(db: Database, query: Select[Any]) -> bool:
+    """Whether `query` finds a row, read alone before a claim: an idle tick, on every
+    worker a few times a second, then takes no transaction (on SQLite, where a claim
+    is a write, not the one writer's lock, which the bot's acks wait for)."""
+    return db.read_one(query.limit(1), {}) is not None
 
 
 def launchable(now: datetime, unknown_wait: timedelta) -> ColumnElement[bool]:
@@ -226,13 +237,15 @@ def claim_due_checks(db: Database, *, limit: int) -> list[DueCheck]:
     this minute. A held stream's response (zero data retention, `models.store.hold`) is
     not checked: the provider keeps nothing to retrieve, and its holder reports it."""
     now = utcnow()
-    pick = (
+    overdue = (
         select(Job.id)
         .join(Attempt, is_current_attempt())
         .where(is_active(), Job.next_check_at <= now, Attempt.claim_token.is_(None))
-        .order_by(Job.next_check_at)
-        .limit(limit)
-        .with_for_update(of=Job, skip_locked=True)
+    )
+    if not _any(db, overdue.where(Attempt.response_id.is_not(None))):
+        return []
+    pick = (
+        overdue.order_by(Job.next_check_at).limit(limit).with_for_update(of=Job, skip_locked=True)
     )
     with db.unit() as unit:
         rows = unit.session.execute(
