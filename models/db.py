@@ -242,7 +242,9 @@ class Database:
         finally:
             session.close()
 
-    def read_one(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
+    def read_one(
+        self, statement: Executable, params: dict[str, Any] | None = None
+    ) -> Row[Any] | None:
         """The first row `statement` reads: for a read on every slash command's path,
         without a session (a third of the cost) and, on SQLite, without BEGIN and COMMIT
         (one statement is its own snapshot)."""

@@ -102,7 +102,7 @@ def _any(db: Database, query: Select[Any]) -> bool:
     """Whether `query` finds a row, read alone before a claim: an idle tick, on every
     worker a few times a second, then takes no transaction (on SQLite, where a claim
     is a write, not the one writer's lock, which the bot's acks wait for)."""
-    return db.read_one(query.limit(1), {}) is not None
+    return db.read_one(query.limit(1)) is not None
 
 
 def launchable(now: datetime, unknown_wait: timedelta) -> ColumnElement[bool]:

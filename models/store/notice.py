@@ -65,7 +65,7 @@ def anything_due(db: Database) -> bool:
     """Whether any notice is due. An idle notify tick reads only this, on every worker a
     few times a second, and claims nothing: on SQLite a claim is a write transaction,
     which took the one writer's lock from the bot's acks for nothing."""
-    return db.read_one(select(Notice.id).where(_due(utcnow())).limit(1), {}) is not None
+    return db.read_one(select(Notice.id).where(_due(utcnow())).limit(1)) is not None
 
 
 def claim_news(db: Database, *, jobs: int) -> list[Claimed]:
