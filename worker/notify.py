@@ -19,7 +19,7 @@ from models.base import utcnow
 from models.db import Database
 from models.notifier import Milestone, Notifier, NotifyLater, Undeliverable
 from models.store.delivery import MAX_TRIES, Outcome, backoff, settle
-from models.store.notice import Claimed, anything_due, claim_cards, claim_news
+from models.store.notice import Claimed, claim_cards, claim_news
 from worker.metrics import milestone_delivered
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,6 @@ def deliver_due(
     db: Database, notifier: Notifier, executor: Executor, *, batch: int = BATCH
 ) -> Delivery:
     """Claim due news, alerts and card edits, deliver them side by side, settle each."""
-    if not anything_due(db):
-        return Delivery(0, 0.0)
     news = claim_news(db, jobs=batch)
     cards = claim_cards(db, limit=min(notifier.card_allowance(), CARD_BATCH))
     if not news and not cards:

@@ -77,11 +77,11 @@ def claim_launches(
     """
     now = utcnow()
     claimed: list[Launch] = []
-    ready = select(Attempt.id).join(Job, is_current_attempt())
-    if not _any(db, ready.where(launchable(now, rules.unknown_wait))):
+    with db.reading() as session:  # before the claim: see `_any`
+        candidates = _candidates(session, now, rules, limit + CANDIDATES)
+    if not candidates:
         return claimed
     with db.unit() as unit:
-        candidates = _candidates(unit.session, now, rules, limit + CANDIDATES)
         locked = _lock(unit.session, candidates, now, rules.unknown_wait)
         for attempt, job in (locked[i] for i in candidates if i in locked):
             if attempt.uncertain_creates >= MAX_UNCERTAIN:
@@ -99,9 +99,10 @@ def claim_launches(
 
 
 def _any(db: Database, query: Select[Any]) -> bool:
-    """Whether `query` finds a row, read alone before a claim: an idle tick, on every
-    worker a few times a second, then takes no transaction (on SQLite, where a claim
-    is a write, not the one writer's lock, which the bot's acks wait for)."""
+    """Whether `query` finds a row, read alone before a claim. A claim is a write: on
+    SQLite it holds the one writer's lock, which the bot's acks wait for. So what can be
+    read is read first, outside it, and an idle tick (on every worker, a few times a
+    second) takes no write transaction at all."""
     return db.read_one(query.limit(1)) is not None
 
 

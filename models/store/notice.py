@@ -61,18 +61,15 @@ def _due(now: datetime) -> Any:
     )
 
 
-def anything_due(db: Database) -> bool:
-    """Whether any notice is due. An idle notify tick reads only this, on every worker a
-    few times a second, and claims nothing: on SQLite a claim is a write transaction,
-    which took the one writer's lock from the bot's acks for nothing."""
-    return db.read_one(select(Notice.id).where(_due(utcnow())).limit(1)) is not None
-
-
 def claim_news(db: Database, *, jobs: int) -> list[Claimed]:
     """Lease the due news and alerts of up to `jobs` jobs, results first."""
     now = utcnow()
+    with db.reading() as session:  # before the claim (see `_claimable`)
+        candidates = _jobs_with_news(session, now, jobs)
+    if not candidates:
+        return []
     with db.unit() as unit:
-        job_ids = _claimable(unit.session, _jobs_with_news(unit.session, now, jobs))
+        job_ids = _claimable(unit.session, candidates)
         if not job_ids:
             return []
         rows = unit.session.execute(
@@ -110,7 +107,10 @@ def _claimable(session: Session, job_ids: list[str]) -> list[str]:
     once would each send part of it, out of order. A job another claim holds is left to
     the next tick. The hold is an advisory lock, not the job's row: a locked row made
     the launch claim (`FOR UPDATE SKIP LOCKED`) pass the job over, out of its turn.
-    (On SQLite the one writer already takes claims one at a time.)"""
+    (On SQLite the one writer already takes claims one at a time.)
+
+    Which jobs to try is read before the claim's transaction, which on SQLite holds the
+    one writer's lock that the bot's acks wait for; an idle tick stops there."""
     if not job_ids or session.get_bind().dialect.name != "postgresql":
         return job_ids
     held = session.execute(
@@ -187,8 +187,11 @@ def claim_cards(db: Database, *, limit: int) -> list[Milestone]:
     if limit <= 0:
         return []
     now = utcnow()
+    with db.reading() as session:  # before the claim (see `_claimable`)
+        newest = _newest_cards(session, now, limit)
+    if not newest:
+        return []
     with db.unit() as unit:
-        newest = _newest_cards(unit.session, now, limit)
         held = _claimable(unit.session, list(newest))
         if not held:
             return []
