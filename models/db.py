@@ -213,7 +213,7 @@ class Database:
     engine: Engine
     sessions: sessionmaker[Session]
     readers: sessionmaker[Session]  # sessions that only read (see `reading`)
-    one_read: Engine  # for a statement read alone (see `read_one`)
+    lone_reads: Engine  # for statements read alone (see `read_one`)
 
     @classmethod
     def connect(
@@ -248,7 +248,7 @@ class Database:
         """The first row `statement` reads: for a read on every slash command's path,
         without a session (a third of the cost) and, on SQLite, without BEGIN and COMMIT
         (one statement is its own snapshot)."""
-        with self.one_read.connect() as connection:
+        with self.lone_reads.connect() as connection:
             return connection.execute(statement, params).first()
 
     @contextmanager

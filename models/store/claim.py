@@ -77,7 +77,7 @@ def claim_launches(
     """
     now = utcnow()
     claimed: list[Launch] = []
-    with db.reading() as session:  # before the claim: see `_any`
+    with db.reading() as session:  # before the claim, outside its write (see `_any`)
         candidates = _candidates(session, now, rules, limit + CANDIDATES)
     if not candidates:
         return claimed
