@@ -28,6 +28,7 @@ CONNECTIONS = 40
 TURN = "errand_write_turn"  # set on a connection while its transaction holds the turn
 READ_ONLY = "errand_read_only"  # an engine option: its transactions only read
 ALONE = "alone"  # READ_ONLY's value for transactions of one statement (no BEGIN needed)
+SQLITE_WAIT = 30.0  # seconds a write without a deadline waits for SQLite's writer's lock
 DEADLINE = "errand_deadline"  # a connection option: when (monotonic) a write must have begun
 _WAITS: WeakKeyDictionary[Engine, float] = WeakKeyDictionary()  # SQLite engines' waits
 
@@ -48,7 +49,9 @@ def make_engine(
     all in use waits for one.
     """
     if make_url(url).get_backend_name() == "sqlite":
-        return _sqlite_engine(url, 30.0 if wait is None else wait, wait is not None, **kwargs)
+        return _sqlite_engine(
+            url, SQLITE_WAIT if wait is None else wait, wait is not None, **kwargs
+        )
     kwargs.setdefault("pool_pre_ping", True)
     # Kept open, not made and closed per use as overflow connections are.
     kwargs.setdefault("pool_size", connections)
@@ -134,7 +137,7 @@ def no_write_lock() -> OperationalError:
 
 def write_wait(engine: Engine) -> float:
     """How long a write on this SQLite engine waits for the writer's lock before it fails."""
-    return _WAITS.get(engine, 30.0)
+    return _WAITS.get(engine, SQLITE_WAIT)
 
 
 def _queue_file(url: str) -> str | None:
