@@ -32,6 +32,7 @@ from typing import Any
 import httpx2
 import openai
 from openai.types.responses import Response
+from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.signals import wake
@@ -47,7 +48,10 @@ CURSOR_EVERY = 1.0  # write the cursor (and the heartbeat) at most this often
 HEARTBEAT = timedelta(seconds=30)  # while events flow, the next poll waits this long
 PREVIEW_CHARS = 300
 STEP_EVERY = 2.0  # a change of step is noted at most this often (if progress_every is longer)
-LIFECYCLE = frozenset({"response.queued", "response.in_progress"})
+# A background response is created `queued` and the create's answer stored that status
+# (`worker.responses.take_response`): `response.queued` tells nothing new, so only the
+# start of its run is applied (a transaction fewer per job, and one event less to type).
+LIFECYCLE = frozenset({"response.in_progress"})
 TERMINAL = frozenset({"response.completed", "response.failed", "response.incomplete"})
 
 
@@ -117,14 +121,17 @@ def take(reading: Reading, event: Any) -> Step | None:
 def record(
     ctx: Context, target: StreamTarget, reading: Reading, response: Response, *, terminal: bool
 ) -> None:
-    """Apply a lifecycle or terminal event's response, then, while the stream goes on,
-    save the cursor: applying schedules the next poll by the kind's polling policy, and
-    the save's heartbeat then pushes it out again. After the terminal event there is
-    nothing left to resume or to poll."""
+    """Apply a lifecycle or terminal event's response and, while the stream goes on, save
+    the cursor in the same transaction: applying schedules the next poll by the kind's
+    polling policy, and the save's heartbeat then pushes it out again. After the
+    terminal event there is nothing left to resume or to poll."""
+    due = None if terminal else _due(reading, force=True)
     with ctx.db.unit() as unit:
         apply(unit.session, ctx.kinds, response, webhooks=ctx.settings.webhooks_enabled)
-    if not terminal:
-        save(ctx, target, reading, force=True)
+        if due is not None:
+            _write(unit.session, target, due)
+    if due is not None:
+        _saved(ctx, reading, due)
 
 
 def _on_event(ctx: Context, target: StreamTarget, reading: Reading, event: Any) -> bool:
@@ -155,20 +162,49 @@ def save(
     poll_now: bool = False,
 ) -> None:
     """Write the cursor (rate-bounded), push the next poll out, and maybe note progress."""
+    due = _due(reading, force=force, poll_now=poll_now)
+    if due is None:
+        return
+    with ctx.db.unit() as unit:
+        _write(unit.session, target, due)
+    _saved(ctx, reading, due)
+
+
+@dataclass(frozen=True)
+class _Save:
+    """One save of a reading, decided before it is written and noted once it is."""
+
+    cursor: int
+    at: float
+    poll_now: bool
+    progress: dict[str, Any] | None
+
+
+def _due(reading: Reading, *, force: bool, poll_now: bool = False) -> _Save | None:
+    """What `save` would write now, if anything (`save_due`), with any progress due."""
     now, cursor = time.monotonic(), reading.cursor
     if cursor is None or not save_due(reading, now, force=force, poll_now=poll_now):
-        return
+        return None
     stepped = reading.plan is not None and reading.plan.changed
     first = not reading.noted and reading.text is not None
     first = first or (reading.plan is not None and reading.plan.grew)
     every = min(reading.every, STEP_EVERY) if stepped else reading.every
     due = (first or now - reading.progress_at >= every) and (reading.chars > 0 or stepped)
-    progress = _progress(reading) if due else None
+    return _Save(cursor, now, poll_now, _progress(reading) if due else None)
+
+
+def _write(session: Session, target: StreamTarget, due: _Save) -> None:
     poll_at = utcnow() + HEARTBEAT
-    save_reading(ctx.db, target, cursor, poll_at=poll_at, poll_now=poll_now, progress=progress)
-    reading.saved_cursor, reading.saved_at = cursor, now
-    if due:
-        reading.progress_at, reading.noted = now, True
+    save_reading(
+        session, target, due.cursor, poll_at=poll_at, poll_now=due.poll_now, progress=due.progress
+    )
+
+
+def _saved(ctx: Context, reading: Reading, due: _Save) -> None:
+    """Once written: the reading's saved cursor moves, and a progress notice is sent now."""
+    reading.saved_cursor, reading.saved_at = due.cursor, due.at
+    if due.progress is not None:
+        reading.progress_at, reading.noted = due.at, True
         wake(ctx.redis, "notify")
 
 

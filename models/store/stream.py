@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.db import Database
@@ -107,7 +108,7 @@ def hold_polls(db: Database, cursors: list[tuple[StreamTarget, int | None]], at:
 
 
 def save_reading(
-    db: Database,
+    session: Session,
     target: StreamTarget,
     cursor: int,
     *,
@@ -118,14 +119,14 @@ def save_reading(
     """Store the cursor (never moving it back), schedule the next poll, note progress.
 
     While events flow the next poll is pushed out to `poll_at`; once the stream is
-    gone (`poll_now`) the job is polled at once.
+    gone (`poll_now`) the job is polled at once. In the caller's transaction: a stream's
+    lifecycle event is applied in the same one.
     """
     this = {"job": target.job_id, "attempt": target.attempt}
-    with db.unit() as unit:
-        connection = unit.session.connection()
-        connection.execute(_MOVE_CURSOR, {"aid": target.attempt_id, "cursor": cursor})
-        schedule = (_POLL_NOW, utcnow()) if poll_now else (_POLL_LATER, poll_at)
-        connection.execute(schedule[0], {**this, "at": schedule[1]})
-        if progress is not None and connection.execute(_IS_CURRENT, this).first():
-            key = f"progress:{target.progress_key}:{cursor}"
-            add_notice(unit.session, target.job_id, "progress", key=key, detail=progress)
+    connection = session.connection()
+    connection.execute(_MOVE_CURSOR, {"aid": target.attempt_id, "cursor": cursor})
+    schedule = (_POLL_NOW, utcnow()) if poll_now else (_POLL_LATER, poll_at)
+    connection.execute(schedule[0], {**this, "at": schedule[1]})
+    if progress is not None and connection.execute(_IS_CURRENT, this).first():
+        key = f"progress:{target.progress_key}:{cursor}"
+        add_notice(session, target.job_id, "progress", key=key, detail=progress)
