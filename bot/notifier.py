@@ -55,6 +55,8 @@ from models.settings import Settings, require
 log = logging.getLogger(__name__)
 
 Fields = dict[str, Any]
+# The Slack method each coalesced notice spends (`models.store.notice.claim_newest`).
+SPENDS = {CARD: "chat.update", AGENT_STATUS: "agents.sessions.setStatus"}
 
 
 class SlackNotifier:
@@ -152,8 +154,8 @@ class SlackNotifier:
         except Exception:
             log.exception("on-call alert not delivered")
 
-    def card_allowance(self) -> int:
-        return self.budget.available("chat.update")
+    def allowance(self, milestone: str) -> int:
+        return self.budget.available(SPENDS[milestone])
 
     def title(self, job: Job) -> str:
         kind = self.kinds.kinds.get(job.kind)

@@ -31,11 +31,9 @@ REACTION = "reaction"
 # closed); of a job's pending ones only the newest is sent, so it never goes backwards.
 # Detail: `status`.
 AGENT_STATUS = "agent_status"
-# Marks on the job's messages beside its news, delivered in order with it.
+# Marks on the job's messages beside its news: the reaction in order with it, the status
+# on its own, as card edits are (`models.store.notice`).
 MARKS = frozenset({REACTION, AGENT_STATUS})
-# Delivered alone, never holding up the job's news: on-call's alerts, and the thread's
-# status (Slack allows 50 a minute; only the newest pending one is sent).
-ALONE = ALERTS | {AGENT_STATUS}
 
 
 class NotifyLater(Exception):
@@ -114,8 +112,9 @@ class Notifier(Protocol):
     def alert(self, text: str) -> None:
         """Tell on-call about something that is not one job's (best effort)."""
 
-    def card_allowance(self) -> int:
-        """How many status cards may be edited now without spending past the budget."""
+    def allowance(self, milestone: str) -> int:
+        """How many notices of `milestone` (a card edit, an agent status) may be delivered
+        now without spending past the budget."""
 
 
 class LogNotifier:
@@ -134,5 +133,5 @@ class LogNotifier:
     def alert(self, text: str) -> None:
         log.warning("on-call alert: %s", text, extra={"alert": text})
 
-    def card_allowance(self) -> int:
+    def allowance(self, milestone: str) -> int:
         return UNLIMITED

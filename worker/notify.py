@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from models.base import utcnow
 from models.db import Database
-from models.notifier import Milestone, Notifier, NotifyLater, Undeliverable
+from models.notifier import AGENT_STATUS, CARD, Milestone, Notifier, NotifyLater, Undeliverable
 from models.store.delivery import MAX_TRIES, Outcome, backoff, settle
-from models.store.notice import Claimed, claim_cards, claim_news
+from models.store.notice import Claimed, claim_newest, claim_news
 from worker.metrics import milestone_delivered
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 # waits for that tick, and a 500-job tick of "queued" and "running" news took
 # 0.5-2 s while jobs were launching.
 BATCH = 64
-CARD_BATCH = 64
+CARD_BATCH = 64  # card edits, and agent statuses, per tick at most (within the budget)
 # A notify tick stops starting deliveries after this long and hands the rest back,
 # so a slow Slack cannot keep the worker's other pulses (follow, launch) waiting.
 BUDGET_SECONDS = 2.0
@@ -45,10 +45,15 @@ class Delivery:
 def deliver_due(
     db: Database, notifier: Notifier, executor: Executor, *, batch: int = BATCH
 ) -> Delivery:
-    """Claim due news, alerts and card edits, deliver them side by side, settle each."""
+    """Claim due news, alerts, card edits and statuses, deliver them side by side, settle
+    each."""
     news = claim_news(db, jobs=batch)
-    cards = claim_cards(db, limit=min(notifier.card_allowance(), CARD_BATCH))
-    if not news and not cards:
+    coalesced = [
+        m
+        for name in (CARD, AGENT_STATUS)
+        for m in claim_newest(db, name, limit=min(notifier.allowance(name), CARD_BATCH))
+    ]
+    if not news and not coalesced:
         return Delivery(0, 0.0)
     # How late the news is (card edits wait for Slack's budget by design: not lateness).
     now = utcnow()
@@ -57,7 +62,7 @@ def deliver_due(
     work: list[Callable[[], list[Outcome]]] = [
         *(_in_order(db, notifier, c, until) for c in news),
         *(_alone(db, notifier, m, until) for c in news for m in c.alone),
-        *(_alone(db, notifier, m, until) for m in cards),
+        *(_alone(db, notifier, m, until) for m in coalesced),
     ]
     outcomes = [o for done in executor.map(lambda run: run(), work) for o in done]
     return Delivery(sum(1 for o in outcomes if o.wait is None and not o.given_up), late)

@@ -5,11 +5,12 @@ Three kinds of notice go their own ways, so none holds up another:
 * a job's **news** (its card's first post, thread lines, the result) goes in order, and
   a notice that must wait holds back the later ones of its job; under a backlog, jobs
   with a result to tell go first, then the oldest news;
-* its **card** edits are coalesced: of a job's pending card notices only the newest is
-  sent (it renders the job as it is now), finals first, as many as the notifier's budget
-  allows now;
-* **alerts** for on-call, and the thread's agent **status**, are delivered on their own;
-  of a job's pending statuses only the newest is sent, and none while one is in flight.
+* its **card** edits and the thread's agent **status** are coalesced: of a job's pending
+  ones only the newest is sent (it shows the job as it is now), finals first, none while
+  an earlier one is in flight (it could land after the newer), and no more than the
+  notifier's budget allows now: Slack allows about 50 of each a minute, and a claim
+  beyond it was handed back every tick, a transaction each, by the thousand under load;
+* **alerts** for on-call are delivered on their own.
 A notice is tried a bounded number of times, with backoff; a permanent failure, or the
 last try, gives it up: it is undeliverable, visible to operators, and blocks nothing.
 """
@@ -23,15 +24,14 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Row, and_, case, func, or_, select, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, aliased, lazyload
 
 from models.base import utcnow
 from models.batch import LANE
 from models.db import Database
 from models.job import Job, Notice, notices
-from models.notifier import ALERTS, ALONE, CARD, Milestone
+from models.notifier import AGENT_STATUS, ALERTS, CARD, Milestone
 from models.status import RESULTS, TERMINAL, values
-from models.store.agent_status import statuses_to_send, threaded_status
 from models.store.batch import results_file
 from models.store.delivery import save_progress
 from models.store.preferences import notify_by_dm
@@ -39,11 +39,17 @@ from models.store.preferences import notify_by_dm
 CLAIM = timedelta(seconds=60)
 NOTICE_LOCKS = 0x6E6F7469  # the notify claims' advisory locks: (this, hash of the job ID)
 _with_a_result = func.max(case((Notice.milestone.in_(values(RESULTS)), 1), else_=0))
+# Claimed by `claim_newest`, not with the news: what each needs before it can be sent.
+NEWEST: dict[str, Any] = {
+    CARD: Job.card_ts.is_not(None),
+    # the card's first post roots the thread a status marks (none without a channel)
+    AGENT_STATUS: or_(Job.card_ts.is_not(None), Job.channel_id.is_(None)),
+}
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """A job's claimed notices: its news in order, and its alerts and status, alone."""
+    """A job's claimed notices: its news in order, and its alerts, alone."""
 
     news: list[Milestone]
     alone: list[Milestone]
@@ -74,12 +80,11 @@ def claim_news(db: Database, *, jobs: int) -> list[Claimed]:
             return []
         rows = unit.session.execute(
             select(notices)
-            .where(notices.c.job_id.in_(job_ids), notices.c.milestone != CARD, _pending())
+            .where(notices.c.job_id.in_(job_ids), notices.c.milestone.not_in(NEWEST), _pending())
             .order_by(notices.c.job_id, notices.c.id)
         ).all()
         alerts = any(n.milestone in ALERTS for n in rows)
         loaded = _load_jobs(unit.session, job_ids, alerts=alerts)
-        rows = statuses_to_send(unit.session, rows, loaded, now)
         claims = _group(db, rows, loaded, now + CLAIM, now)
         _lease(unit.session, claims, now + CLAIM)
     order = {job_id: index for index, job_id in enumerate(job_ids)}  # results first
@@ -91,7 +96,7 @@ def _jobs_with_news(session: Session, now: datetime, limit: int) -> list[str]:
         session.scalars(
             select(Notice.job_id)
             .join(Job, Job.id == Notice.job_id)
-            .where(_due(now), Notice.milestone != CARD, threaded_status())
+            .where(_due(now), Notice.milestone.not_in(NEWEST))
             .group_by(Notice.job_id)
             .order_by(_with_a_result.desc(), func.min(Notice.id))
             .limit(limit)
@@ -138,7 +143,7 @@ def _group(
     for row in rows:
         claim = claims.setdefault(row.job_id, Claimed([], []))
         due = row.next_try_at <= now and not (row.claimed_until and row.claimed_until > now)
-        if row.milestone in ALONE:
+        if row.milestone in ALERTS:
             if due:
                 claim.alone.append(_milestone(db, row, jobs[row.job_id], fence))
         elif row.job_id not in blocked and due:
@@ -181,14 +186,15 @@ def _lease(session: Session, claims: dict[str, Claimed], until: datetime) -> Non
     )
 
 
-def claim_cards(db: Database, *, limit: int) -> list[Milestone]:
-    """Lease up to `limit` jobs' newest card notice, finished jobs first, then the oldest
-    change; a job's older pending card notices are superseded (nothing to send)."""
+def claim_newest(db: Database, milestone: str, *, limit: int) -> list[Milestone]:
+    """Lease the newest pending notice of `milestone` (one of NEWEST) of up to `limit`
+    jobs, finished jobs first, then the one waiting longest; a job's older pending ones
+    are superseded (nothing to send)."""
     if limit <= 0:
         return []
     now = utcnow()
     with db.reading() as session:  # before the claim (see `_claimable`)
-        newest = _newest_cards(session, now, limit)
+        newest = _newest(session, milestone, now, limit)
     if not newest:
         return []
     with db.unit() as unit:
@@ -208,15 +214,29 @@ def claim_cards(db: Database, *, limit: int) -> list[Milestone]:
     return [_milestone(db, row, loaded[row.job_id], now + CLAIM) for row in rows]
 
 
-def _newest_cards(session: Session, now: datetime, limit: int) -> dict[str, int]:
-    """The newest due card notice of each job that has a card to edit, by job."""
-    final = func.max(case((Job.status.in_(values(TERMINAL)), 1), else_=0))
+def _newest(session: Session, milestone: str, now: datetime, limit: int) -> dict[str, int]:
+    """By job, its newest pending notice of `milestone` when that one is due and no
+    earlier one is in flight."""
+    mine = and_(Notice.milestone == milestone, _pending())
+    newest = select(func.max(Notice.id)).where(mine).group_by(Notice.job_id)
+    earlier = aliased(Notice)
+    in_flight = (
+        select(earlier.id)
+        .where(
+            earlier.job_id == Notice.job_id,
+            earlier.milestone == milestone,
+            earlier.delivered_at.is_(None),
+            earlier.given_up_at.is_(None),
+            earlier.claimed_until > now,
+        )
+        .exists()
+    )
+    final = case((Job.status.in_(values(TERMINAL)), 1), else_=0)
     found = session.execute(
-        select(Notice.job_id, func.max(Notice.id))
+        select(Notice.job_id, Notice.id)
         .join(Job, Job.id == Notice.job_id)
-        .where(_due(now), Notice.milestone == CARD, Job.card_ts.is_not(None))
-        .group_by(Notice.job_id)
-        .order_by(final.desc(), func.min(Notice.id))
+        .where(Notice.id.in_(newest), _due(now), NEWEST[milestone], ~in_flight)
+        .order_by(final.desc(), Notice.id)
         .limit(limit)
     )
     return {job_id: notice_id for job_id, notice_id in found}
@@ -228,9 +248,9 @@ def _supersede(session: Session, rows: Sequence[Row[Any]], now: datetime) -> Non
             update(Notice)
             .where(
                 Notice.job_id == row.job_id,
-                Notice.milestone == CARD,
+                Notice.milestone == row.milestone,
                 Notice.id < row.id,
                 _pending(),
             )
-            .values(delivered_at=now, last_error="superseded by a newer card")
+            .values(delivered_at=now, last_error=f"superseded by a newer {row.milestone}")
         )
