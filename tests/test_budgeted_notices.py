@@ -59,8 +59,7 @@ def test_statuses_and_card_edits_over_the_budget_stay_unclaimed_until_it_allows(
         for method in SPENT:  # the budget allows again
             budget.pause(method, 0.001)
         wait_for(
-            lambda: deliver_due(stack.db, notifier, executor) is not None
-            and not _pending(stack),
+            lambda: deliver_due(stack.db, notifier, executor) is not None and not _pending(stack),
             20,
             "the newest statuses and cards were not sent",
         )

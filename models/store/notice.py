@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Row, and_, case, func, or_, select, update
-from sqlalchemy.orm import Session, aliased, lazyload
+from sqlalchemy.orm import Session, lazyload
 
 from models.base import utcnow
 from models.batch import LANE
@@ -188,69 +188,73 @@ def _lease(session: Session, claims: dict[str, Claimed], until: datetime) -> Non
 
 def claim_newest(db: Database, milestone: str, *, limit: int) -> list[Milestone]:
     """Lease the newest pending notice of `milestone` (one of NEWEST) of up to `limit`
-    jobs, finished jobs first, then the one waiting longest; a job's older pending ones
-    are superseded (nothing to send)."""
+    jobs, finished jobs first, then the oldest change; a job's older pending ones are
+    superseded (nothing to send)."""
     if limit <= 0:
         return []
     now = utcnow()
     with db.reading() as session:  # before the claim (see `_claimable`)
-        newest = _newest(session, milestone, now, limit)
-    if not newest:
+        job_ids = _with_due(session, milestone, now, limit)
+    if not job_ids:
         return []
     with db.unit() as unit:
-        held = _claimable(unit.session, list(newest))
+        held = _claimable(unit.session, job_ids)
         if not held:
             return []
-        rows = unit.session.execute(  # read once held: another claim may have leased it
-            select(notices).where(notices.c.id.in_([newest[j] for j in held]), _due(now))
+        rows = unit.session.execute(  # read once held: another claim may have leased one
+            select(notices)
+            .where(notices.c.job_id.in_(held), notices.c.milestone == milestone, _pending())
+            .order_by(notices.c.job_id, notices.c.id)
         ).all()
-        loaded = _load_jobs(unit.session, [r.job_id for r in rows], alerts=False)
-        _supersede(unit.session, rows, now)
+        sending = _newest(unit.session, rows, now)
+        sending.sort(key=lambda row: held.index(row.job_id))  # finished jobs first
+        loaded = _load_jobs(unit.session, [r.job_id for r in sending], alerts=False)
         unit.session.execute(
             update(notices)
-            .where(notices.c.id.in_([row.id for row in rows]))
+            .where(notices.c.id.in_([row.id for row in sending]))
             .values(claimed_until=now + CLAIM, tries=notices.c.tries + 1)
         )
-    return [_milestone(db, row, loaded[row.job_id], now + CLAIM) for row in rows]
+    return [_milestone(db, row, loaded[row.job_id], now + CLAIM) for row in sending]
 
 
-def _newest(session: Session, milestone: str, now: datetime, limit: int) -> dict[str, int]:
-    """By job, its newest pending notice of `milestone` when that one is due and no
-    earlier one is in flight."""
-    mine = and_(Notice.milestone == milestone, _pending())
-    newest = select(func.max(Notice.id)).where(mine).group_by(Notice.job_id)
-    earlier = aliased(Notice)
-    in_flight = (
-        select(earlier.id)
-        .where(
-            earlier.job_id == Notice.job_id,
-            earlier.milestone == milestone,
-            earlier.delivered_at.is_(None),
-            earlier.given_up_at.is_(None),
-            earlier.claimed_until > now,
+def _with_due(session: Session, milestone: str, now: datetime, limit: int) -> list[str]:
+    """Jobs with a notice of `milestone` due that can be sent, finished jobs first."""
+    final = func.max(case((Job.status.in_(values(TERMINAL)), 1), else_=0))
+    return list(
+        session.scalars(
+            select(Notice.job_id)
+            .join(Job, Job.id == Notice.job_id)
+            .where(_due(now), Notice.milestone == milestone, NEWEST[milestone])
+            .group_by(Notice.job_id)
+            .order_by(final.desc(), func.min(Notice.id))
+            .limit(limit)
         )
-        .exists()
     )
-    final = case((Job.status.in_(values(TERMINAL)), 1), else_=0)
-    found = session.execute(
-        select(Notice.job_id, Notice.id)
-        .join(Job, Job.id == Notice.job_id)
-        .where(Notice.id.in_(newest), _due(now), NEWEST[milestone], ~in_flight)
-        .order_by(final.desc(), Notice.id)
-        .limit(limit)
-    )
-    return {job_id: notice_id for job_id, notice_id in found}
 
 
-def _supersede(session: Session, rows: Sequence[Row[Any]], now: datetime) -> None:
+def _newest(session: Session, rows: Sequence[Row[Any]], now: datetime) -> list[Row[Any]]:
+    """Of each job's pending `rows` (by job, then age), the newest, when it is due and no
+    earlier one is in flight; the older ones are superseded here, in the claim's
+    transaction."""
+    by_job: dict[str, list[Row[Any]]] = {}
     for row in rows:
+        by_job.setdefault(row.job_id, []).append(row)
+    sending: list[Row[Any]] = []
+    stale: list[int] = []
+    for found in by_job.values():
+        newest = found[-1]
+        if (
+            any(r.claimed_until and r.claimed_until > now for r in found)
+            or newest.next_try_at > now
+        ):
+            continue
+        sending.append(newest)
+        stale += [r.id for r in found[:-1]]
+    if stale:
+        reason = f"superseded by a newer {rows[0].milestone}"
         session.execute(
-            update(Notice)
-            .where(
-                Notice.job_id == row.job_id,
-                Notice.milestone == row.milestone,
-                Notice.id < row.id,
-                _pending(),
-            )
-            .values(delivered_at=now, last_error=f"superseded by a newer {row.milestone}")
+            update(notices)
+            .where(notices.c.id.in_(stale))
+            .values(delivered_at=now, last_error=reason)
         )
+    return sending
