@@ -207,7 +207,10 @@ def claim_newest(db: Database, milestone: str, *, limit: int) -> list[Milestone]
             .order_by(notices.c.job_id, notices.c.id)
         ).all()
         sending = _newest(unit.session, rows, now)
-        sending.sort(key=lambda row: held.index(row.job_id))  # finished jobs first
+        if not sending:
+            return []
+        turn = {job_id: index for index, job_id in enumerate(held)}
+        sending.sort(key=lambda row: turn[row.job_id])  # finished jobs first
         loaded = _load_jobs(unit.session, [r.job_id for r in sending], alerts=False)
         unit.session.execute(
             update(notices)
