@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from redis import Redis
@@ -46,6 +47,7 @@ from models.notifier import (
     CARD,
     MARKS,
     REACTION,
+    UNCERTAIN,
     Milestone,
     NotifyLater,
     Undeliverable,
@@ -119,7 +121,7 @@ class SlackNotifier:
         if milestone.name == "queued" or not job.card_ts:
             # The command's response_url serves the first card at most (a channel Errand
             # cannot post in): once it is posted, it is dropped.
-            return {**self._card_once(job, milestone.tries), "response_url": None}
+            return {**self._card_once(milestone), "response_url": None}
         if milestone.name == CARD:
             self._edit_card(job)
             return {}
@@ -189,34 +191,46 @@ class SlackNotifier:
 
     # -- the card ---------------------------------------------------------------------
 
-    def _card_once(self, job: Job, tries: int) -> Fields:
-        """The first card; on a later try, the one an earlier try posted if it did (its
-        worker was killed before recording it)."""
-        found = card_posted(self.client, self.budget, job) if tries > 1 else None
+    def _card_once(self, milestone: Milestone) -> Fields:
+        """The first card; on a try after one whose post may have landed unrecorded (its
+        worker was killed mid-call), the card that try posted if it did."""
+        job = milestone.job
+        found = (
+            card_posted(self.client, self.budget, job) if milestone.detail.get(UNCERTAIN) else None
+        )
         if found is None:
-            return self._first_card(job)
+            return self._first_card(job, partial(milestone.sending, "card"))
         return {"thread_ts": job.thread_ts or found, "card_ts": found}
 
-    def _first_card(self, job: Job) -> Fields:
+    def _first_card(self, job: Job, before: Callable[[], None]) -> Fields:
         assert job.channel_id is not None
         if self.budget.is_lost(job.channel_id):
-            return self._card_in_dm(job)
+            return self._card_in_dm(job, before=before)
         try:
             if job.thread_ts:  # asked in a thread: the card is a reply there
-                return {"card_ts": self._post_card_in(job, job.channel_id, job.thread_ts)}
-            ts = self._post_card_in(job, job.channel_id)
+                ts = self._post_card_in(job, job.channel_id, job.thread_ts, before=before)
+                return {"card_ts": ts}
+            ts = self._post_card_in(job, job.channel_id, before=before)
             return {"thread_ts": ts, "card_ts": ts}
         except SlackApiError as exc:
             if error_code(exc) not in CANNOT_POST:
                 raise Undeliverable(f"the card could not be posted: {error_code(exc)}") from exc
             self.budget.lose(job.channel_id)
-        return self._card_in_dm(job, note=True)
+        return self._card_in_dm(job, note=True, before=before)
 
-    def _post_card_in(self, job: Job, channel: str, thread_ts: str | None = None) -> str:
+    def _post_card_in(
+        self,
+        job: Job,
+        channel: str,
+        thread_ts: str | None = None,
+        *,
+        before: Callable[[], None] | None = None,
+    ) -> str:
         text, blocks = self._card(job)
         posted = call(
             self.client.chat_postMessage,
             budget=self.budget,
+            before=before,
             channel=channel,
             thread_ts=thread_ts,
             text=text,
@@ -231,7 +245,9 @@ class SlackNotifier:
         """The card as it is now, linked to the job's thread once that is known."""
         return card(job, self.title(job), self.clock(), link=self.links.of(job))
 
-    def _card_in_dm(self, job: Job, *, note: bool = False) -> Fields:
+    def _card_in_dm(
+        self, job: Job, *, note: bool = False, before: Callable[[], None] | None = None
+    ) -> Fields:
         """Errand cannot post in the job's channel: the card and its news go to a DM with
         the requester. At the command itself, the response_url and a first DM line say
         why and how to fix it; a channel lost later needs no more than the card."""
@@ -240,7 +256,7 @@ class SlackNotifier:
             dm = self._dm(job.requested_by)
             if note:
                 self._explain(job, dm)
-            ts = self._post_card_in(job, dm)
+            ts = self._post_card_in(job, dm, before=before)
             return {"channel_id": dm, "thread_ts": ts, "card_ts": ts}
         except SlackApiError as exc:
             self.alert(f"Errand cannot reach {actor(job.requested_by)} about job `{job.id}`.")

@@ -1,10 +1,13 @@
 """Posting a job's news in its thread, once each, within Slack's budget.
 
 * Every post carries message metadata naming its notice and part, so a retry after a
-  try whose outcome is unknown (a timeout) first looks in the thread and does not post
-  what is already there.
-* A result in several parts records each part before the next goes out (the notice's
-  checkpoint), so a retry resumes where it stopped and never repeats a part.
+  try whose outcome is unknown (a timeout, a worker killed mid-call) first looks in the
+  thread and does not post what is already there.
+* Each post records that it goes out just before its call, with the parts already sent
+  (the notice's checkpoint, `Milestone.sending`): a retry resumes where it stopped and
+  never repeats a part, and looks only for a post that was under way. Slack allows a
+  look once a minute, so a worker killed holding many claimed notices must not cost one
+  each.
 * Blocks Slack refuses (`invalid_blocks`, `msg_too_long`) are sent again as plain text,
   so a rendering fault never costs the person their answer.
 * A channel Errand can no longer post in raises `ChannelGone`; the notifier then moves
@@ -17,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from slack_sdk import WebClient
@@ -26,7 +30,7 @@ from bot.budget import Budget
 from bot.ids import CANNOT_POST, EventType, SlackErrorCode
 from bot.slack import call, error_code
 from models.job import Job
-from models.notifier import Milestone, NotifyLater
+from models.notifier import UNCERTAIN, Milestone, NotifyLater
 
 Blocks = list[dict[str, Any]]
 REFUSED_BLOCKS = frozenset({SlackErrorCode.INVALID_BLOCKS, SlackErrorCode.MSG_TOO_LONG})
@@ -97,14 +101,13 @@ class Poster:
             ts = self._post_once(milestone, label, part, place, keep=0 if urgent else 1)
             sent.setdefault(f"{step}_ts", ts)
             sent[f"{step}_sent"] = index + 1
-            sent.pop("uncertain", None)
-            milestone.checkpoint(sent)
+            milestone.sent()  # recorded with the next post's start, or the delivery's end
         return str(sent.get(f"{step}_ts") or place.thread_ts)
 
     def _post_once(
         self, milestone: Milestone, label: str, part: Part, place: Where, *, keep: int
     ) -> str:
-        if milestone.detail.get("uncertain"):
+        if milestone.detail.get(UNCERTAIN):
             found = self._already_posted(milestone, label, place)
             if found:
                 return found
@@ -121,8 +124,9 @@ class Poster:
             "event_type": EventType.NOTICE_METADATA.value,
             "event_payload": {"job_id": job.id, "notice": milestone.notice_id, "part": label},
         }
+        before = partial(milestone.sending, label)
         try:
-            return self._send(where, part.text, part.blocks, meta, keep)
+            return self._send(where, part.text, part.blocks, meta, keep, before)
         except SlackApiError as exc:
             code = error_code(exc)
             if code in CANNOT_POST:
@@ -130,15 +134,22 @@ class Poster:
                 raise ChannelGone(code) from exc
             if code not in REFUSED_BLOCKS or not part.blocks:
                 raise
-        return self._send(where, _plain(part), None, meta, keep)
+        return self._send(where, _plain(part), None, meta, keep, before)
 
     def _send(
-        self, where: dict[str, Any], text: str, blocks: Blocks | None, meta: Any, keep: int
+        self,
+        where: dict[str, Any],
+        text: str,
+        blocks: Blocks | None,
+        meta: Any,
+        keep: int,
+        before: Callable[[], None],
     ) -> str:
         posted = call(
             self.client.chat_postMessage,
             budget=self.budget,
             keep=keep,
+            before=before,
             **where,
             text=text,
             blocks=blocks,

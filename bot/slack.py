@@ -76,16 +76,20 @@ def call(
     *,
     budget: Budget | None = None,
     keep: int = 0,
+    before: Callable[[], None] | None = None,
     **kwargs: Any,
 ) -> SlackResponse:
     """Make one Web API call; transient failures become `NotifyLater`, permanent ones raise.
-    With a budget, `keep` leaves tokens for more urgent calls (see `Budget.wait`)."""
+    With a budget, `keep` leaves tokens for more urgent calls (see `Budget.wait`).
+    `before` runs once the call is sure to be made (a post records that it goes out)."""
     name = method_name(method)
     channel = kwargs.get("channel")
     if budget is not None:
         wait = budget.wait(name, channel, keep=keep)
         if wait > 0:
             raise NotifyLater(f"waiting for Slack's budget for {name}", wait, tried=False)
+    if before is not None:
+        before()
     try:
         answer = method(**kwargs)
     except SlackApiError as exc:

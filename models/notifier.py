@@ -34,6 +34,13 @@ AGENT_STATUS = "agent_status"
 # Marks on the job's messages beside its news: the reaction in order with it, the status
 # on its own, as card edits are (`models.store.notice`).
 MARKS = frozenset({REACTION, AGENT_STATUS})
+# In a notice's detail: the post a try began and whose end it has not recorded (set just
+# before the call). Found on a later claim, it makes that try `UNCERTAIN`: the post may
+# have landed, so the next try looks for it before posting again. A notice whose try
+# ended before any post began is sent again without looking: Slack allows a look
+# (`conversations.history`/`replies`) once a minute.
+SENDING = "sending"
+UNCERTAIN = "uncertain"
 
 
 class NotifyLater(Exception):
@@ -99,6 +106,17 @@ class Milestone:
     # Whether the requester asked for their jobs' results and decisions by DM (App Home)
     # rather than a mention in the thread; read only when one is delivered.
     prefers_dm: Callable[[], bool] = field(default=_by_mention, compare=False)
+
+    def sending(self, label: str) -> None:
+        """Record that the post `label` goes out now, before its call (see `SENDING`);
+        the next part's record, or the delivery's, ends it."""
+        self.detail[SENDING] = label
+        self.checkpoint(self.detail)
+
+    def sent(self) -> None:
+        """The post in flight landed: nothing is uncertain any more."""
+        self.detail.pop(SENDING, None)
+        self.detail.pop(UNCERTAIN, None)
 
 
 class Notifier(Protocol):

@@ -124,3 +124,31 @@ def test_a_stranger_cannot_read_a_job_by_its_id(stack: Stack, bot: BotProcess) -
     bot.command("/jobs", job_id, user="U_REQUESTER", channel="C_GENERAL")
     wait_for(lambda: bot.slack.ephemeral("C_GENERAL", "U_REQUESTER"), 20, "no answer")
     assert "private question" in json.dumps(bot.slack.conversation("C_GENERAL")["ephemeral"])
+
+
+def test_a_worker_killed_mid_post_looks_only_for_the_post_under_way(
+    stack: Stack, bot: BotProcess
+) -> None:
+    """A worker killed while one of its posts is under way leaves that post uncertain, and
+    the notices it had claimed but not begun are simply sent: Slack allows a look in a
+    thread (`conversations.replies`) once a minute, so a look each would hold every one of
+    them up a minute more. Each message still lands once."""
+    stack.start_worker()
+    # The card's first try is refused (429): the job finishes meanwhile, so one claim then
+    # holds its card and its result. The card's post is made but its answer held: the
+    # worker dies with the card under way and the result claimed, not begun.
+    bot.slack.fault(method="chat.postMessage", status=429, retry_after=5, count=1)
+    bot.slack.fault(method="chat.postMessage", answer_delay=120, count=1)
+    bot.command("/research", "Kill me mid-post [sandbox: duration=1]")
+    bot.slack.card("C_GENERAL", timeout=30)  # carried out, its answer still held
+    [job] = stack.jobs()
+    assert stack.wait_status(job["id"], "completed") == "completed"
+    stack.stop_workers(kill=True)
+
+    stack.start_worker()  # takes over once the dead worker's claim lapses (a minute)
+    replies_with(bot, "C_GENERAL", "Result of job", timeout=120)
+    card = bot.slack.card("C_GENERAL")
+    assert len(bot.slack.cards("C_GENERAL")) == 1
+    assert len([t for t in thread_texts(card) if "Result of job" in t]) == 1
+    assert len(bot.slack.calls("conversations.history")) == 1  # the card: it was under way
+    assert bot.slack.calls("conversations.replies") == []  # the result had not begun

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 
 from models.base import utcnow
 from models.db import Database
-from models.notifier import AGENT_STATUS, CARD, Milestone, Notifier, NotifyLater, Undeliverable
+from models.notifier import (
+    AGENT_STATUS,
+    CARD,
+    SENDING,
+    UNCERTAIN,
+    Milestone,
+    Notifier,
+    NotifyLater,
+    Undeliverable,
+)
 from models.store.delivery import MAX_TRIES, Outcome, backoff, settle
 from models.store.notice import Claimed, claim_newest, claim_news
 from worker.metrics import milestone_delivered
@@ -138,8 +147,9 @@ def _attempt(notifier: Notifier, milestone: Milestone) -> Outcome:
 
 def _later(milestone: Milestone, later: NotifyLater) -> Outcome:
     progress = {**milestone.detail, **later.progress}
+    progress.pop(SENDING, None)  # this try's end is recorded: uncertain only if it says so
     if later.uncertain:
-        progress["uncertain"] = True
+        progress[UNCERTAIN] = True
     changes = later.changes or None
     if not later.tried:
         wait = later.retry_after

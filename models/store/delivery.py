@@ -93,8 +93,8 @@ def _notice_values(outcome: Outcome, now: datetime) -> dict[str, Any]:
     fields: dict[str, Any] = {"claimed_until": None}
     if not outcome.tried:
         fields["tries"] = None  # see `_settle_notice`
-    if outcome.progress:
-        fields["detail"] = outcome.progress  # what a multi-part delivery already sent
+    if outcome.progress is not None:  # what a multi-part delivery already sent
+        fields["detail"] = outcome.progress
     if outcome.error is not None:
         fields["last_error"] = _short(outcome.error)
     fields["next_try_at"] = now + timedelta(seconds=outcome.wait)

@@ -30,7 +30,7 @@ from models.base import utcnow
 from models.batch import LANE
 from models.db import Database
 from models.job import Job, Notice, notices
-from models.notifier import AGENT_STATUS, ALERTS, CARD, Milestone
+from models.notifier import AGENT_STATUS, ALERTS, CARD, SENDING, UNCERTAIN, Milestone
 from models.status import RESULTS, TERMINAL, values
 from models.store.batch import results_file
 from models.store.delivery import save_progress
@@ -156,8 +156,8 @@ def _group(
 def _milestone(db: Database, row: Row[Any], job: Job, fence: datetime) -> Milestone:
     checkpoint: Callable[[dict[str, Any]], None] = partial(save_progress, db, row.id, fence)
     detail = dict(row.detail or {})
-    if row.tries and row.last_error is None:  # an earlier try ended unrecorded (a worker died)
-        detail["uncertain"] = True
+    if detail.pop(SENDING, None) is not None:  # a try began a post, then ended unrecorded
+        detail[UNCERTAIN] = True
     results = partial(results_file, db, job.id) if job.lane == LANE else _no_results
     return Milestone(
         row.id,
