@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 Fields = dict[str, Any]
 # The Slack method each coalesced notice spends (`models.store.notice.claim_newest`).
 SPENDS = {CARD: "chat.update", AGENT_STATUS: "agents.sessions.setStatus"}
+Before = Callable[[], None] | None  # records that a post goes out (`bot.slack.call`)
 
 
 class SlackNotifier:
@@ -192,40 +193,28 @@ class SlackNotifier:
     # -- the card ---------------------------------------------------------------------
 
     def _card_once(self, milestone: Milestone) -> Fields:
-        """The first card; on a try after one whose post may have landed unrecorded (its
-        worker was killed mid-call), the card that try posted if it did."""
-        job = milestone.job
-        found = (
-            card_posted(self.client, self.budget, job) if milestone.detail.get(UNCERTAIN) else None
-        )
+        """The first card, or the one a try that may have posted it (killed) made after all."""
+        job, uncertain = milestone.job, milestone.detail.get(UNCERTAIN)
+        found = card_posted(self.client, self.budget, job) if uncertain else None
         if found is None:
             return self._first_card(job, partial(milestone.sending, "card"))
         return {"thread_ts": job.thread_ts or found, "card_ts": found}
 
-    def _first_card(self, job: Job, before: Callable[[], None]) -> Fields:
+    def _first_card(self, job: Job, before: Before) -> Fields:
+        """In the job's channel, or its thread there; a card in a DM is never looked for."""
         assert job.channel_id is not None
         if self.budget.is_lost(job.channel_id):
-            return self._card_in_dm(job, before=before)
+            return self._card_in_dm(job)
         try:
-            if job.thread_ts:  # asked in a thread: the card is a reply there
-                ts = self._post_card_in(job, job.channel_id, job.thread_ts, before=before)
-                return {"card_ts": ts}
-            ts = self._post_card_in(job, job.channel_id, before=before)
-            return {"thread_ts": ts, "card_ts": ts}
+            ts = self._post_card_in(job, job.channel_id, job.thread_ts, before)
+            return {"thread_ts": job.thread_ts or ts, "card_ts": ts}
         except SlackApiError as exc:
             if error_code(exc) not in CANNOT_POST:
                 raise Undeliverable(f"the card could not be posted: {error_code(exc)}") from exc
             self.budget.lose(job.channel_id)
-        return self._card_in_dm(job, note=True, before=before)
+        return self._card_in_dm(job, note=True)
 
-    def _post_card_in(
-        self,
-        job: Job,
-        channel: str,
-        thread_ts: str | None = None,
-        *,
-        before: Callable[[], None] | None = None,
-    ) -> str:
+    def _post_card_in(self, job: Job, channel: str, thread_ts: str | None, before: Before) -> str:
         text, blocks = self._card(job)
         posted = call(
             self.client.chat_postMessage,
@@ -245,9 +234,7 @@ class SlackNotifier:
         """The card as it is now, linked to the job's thread once that is known."""
         return card(job, self.title(job), self.clock(), link=self.links.of(job))
 
-    def _card_in_dm(
-        self, job: Job, *, note: bool = False, before: Callable[[], None] | None = None
-    ) -> Fields:
+    def _card_in_dm(self, job: Job, *, note: bool = False) -> Fields:
         """Errand cannot post in the job's channel: the card and its news go to a DM with
         the requester. At the command itself, the response_url and a first DM line say
         why and how to fix it; a channel lost later needs no more than the card."""
@@ -256,7 +243,7 @@ class SlackNotifier:
             dm = self._dm(job.requested_by)
             if note:
                 self._explain(job, dm)
-            ts = self._post_card_in(job, dm, before=before)
+            ts = self._post_card_in(job, dm, None, None)
             return {"channel_id": dm, "thread_ts": ts, "card_ts": ts}
         except SlackApiError as exc:
             self.alert(f"Errand cannot reach {actor(job.requested_by)} about job `{job.id}`.")
