@@ -4,6 +4,8 @@ off by a fault may have made a response, which its webhook reveals)."""
 
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
 import threading
 import time
@@ -88,8 +90,8 @@ def test_kill_9_every_worker_while_starting_running_and_finishing(
 
 
 def test_sigterm_lets_a_worker_finish_its_step_and_leave(stack: Stack) -> None:
-    """A deploy's SIGTERM mid-load: the worker ends its tick and exits, taking its
-    scheduler child with it; the next worker finds nothing half-done."""
+    """A deploy's SIGTERM mid-load: the worker ends its tick and exits, leaving no
+    process behind; the next worker finds nothing half-done."""
     ids = _submit_many(stack, 30, "[sandbox: duration=2]")
     leaving = stack.start_worker()
     wait_for(lambda: _started(stack, ids) >= 10, 60, "jobs did not start")
@@ -99,6 +101,26 @@ def test_sigterm_lets_a_worker_finish_its_step_and_leave(stack: Stack) -> None:
     stack.start_worker()
     stack.wait_settled(ids, timeout=90)
     _assert_each_once(stack, ids)
+
+
+def test_sigterm_landing_on_any_thread_of_a_worker_stops_it(stack: Stack) -> None:
+    """The kernel may hand a process's SIGTERM to any of its threads, and Python runs the
+    handler on the main thread only, once it leaves what it waits in: a quiet worker's
+    main thread waits on Redis for the next task. Each of its threads is tried."""
+    ids = _submit_many(stack, 3, "[sandbox: duration=1]")
+    worker = stack.start_worker()
+    stack.wait_settled(ids, timeout=30)
+    tids = sorted(int(t) for t in os.listdir(f"/proc/{worker.pid}/task"))
+    thread = tids[-1]  # the newest: a pool thread of a pulse, never the main one
+    assert thread != worker.pid
+    _signal_thread(worker.pid, thread, signal.SIGTERM)
+    assert worker.wait(timeout=20) == 0
+
+
+def _signal_thread(pid: int, tid: int, signum: int) -> None:
+    """tgkill(2): a signal for one thread of another process, as the kernel may pick."""
+    if ctypes.CDLL(None, use_errno=True).tgkill(pid, tid, signum) != 0:
+        raise OSError(ctypes.get_errno(), "tgkill failed")
 
 
 def test_redis_flushed_with_50_jobs_in_flight(stack: Stack) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from types import FrameType
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -18,14 +19,26 @@ from worker.tasks import CONTEXT
 
 log = logging.getLogger(__name__)
 
+# Python runs signal handlers on the main thread only, between steps: a SIGTERM the kernel
+# hands to one of the pulse threads waits until the main thread's wait for a task ends.
+# RQ waits `worker_ttl - 15` s (405 s by default); this bounds a deploy's stop to 5 s.
+WORKER_TTL = 20
+
 
 class ErrandWorker(SimpleWorker):
     """RQ's in-process worker (no fork per task: pooled database and HTTP connections
     live across tasks, and our tasks are short), handing each task the context."""
 
     def __init__(self, queues: list[str], *, context: Context, **kwargs: Any) -> None:
-        super().__init__(queues, connection=context.redis, **kwargs)
+        super().__init__(queues, connection=context.redis, worker_ttl=WORKER_TTL, **kwargs)
         self.context = context
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        """RQ's warm stop, kept even where its `StopRequested` is swallowed: raised from
+        a signal handler, it can land inside code that catches every exception, and the
+        work loop looks at this flag before each wait for a task."""
+        self._stop_requested = True
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
     def execute_job(self, job: Any, queue: Any) -> Any:
         token = CONTEXT.set(self.context)
