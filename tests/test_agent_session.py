@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 
 from models.store.submission import submit
+from tests.support.client import HTTP
 from tests.support.procs import wait_for
 from tests.support.slack import SECRET, BotProcess, card_text, job_id_of
 from tests.support.stack import Stack
@@ -191,7 +191,7 @@ def test_a_thumbs_down_with_a_comment_is_stored_counted_and_shown(
     )
     shown = stack.cli("jobs", "show", job_id).stdout
     assert "feedback: negative by U_OTHER" in shown and "It missed the grant." in shown
-    metrics = httpx.get(f"{bot.url}/metrics", timeout=10).text
+    metrics = HTTP.get(f"{bot.url}/metrics", timeout=10).text
     assert 'errand_feedback_total{kind="research",value="negative"} 1.0' in metrics
 
 

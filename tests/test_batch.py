@@ -9,11 +9,11 @@ import io
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
 from models.batch import TIER
+from tests.support.client import HTTP
 from tests.support.procs import wait_for
 from tests.support.slack import TOKEN, BotProcess, card_text, thread_texts
 from tests.support.stack import Stack
@@ -55,7 +55,7 @@ def results(bot: BotProcess, job_id: str) -> tuple[str, list[dict[str, str]]]:
     [file] = message["files"]
     assert file["name"] == f"errand-{job_id}-results.csv"
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    content = httpx.get(file["url_private_download"], headers=auth, timeout=10).text
+    content = HTTP.get(file["url_private_download"], headers=auth, timeout=10).text
     return str(message.get("text") or ""), list(csv.DictReader(io.StringIO(content)))
 
 

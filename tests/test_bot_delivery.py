@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
 from bot.blocks.text import mrkdwn
+from tests.support.client import HTTP
 from tests.support.procs import wait_for
 from tests.support.slack import BotProcess, card_text, job_id_of
 from tests.support.stack import LONG_ANSWER_TOKENS, Stack
@@ -88,7 +88,7 @@ def test_very_long_result_is_uploaded_whole_as_a_file(stack: Stack, bot: BotProc
     wait_for(lambda: bot.slack.calls("files.completeUploadExternal"), 20, "no file shared")
     files = [f for reply in bot.slack.card("C_GENERAL")["replies"] for f in reply.get("files", [])]
     assert len(files) == 1 and files[0]["name"].endswith(".md")
-    shared = httpx.get(f"{bot.slack.url}/_sandbox/files/{files[0]['id']}", timeout=10)
+    shared = HTTP.get(f"{bot.slack.url}/_sandbox/files/{files[0]['id']}", timeout=10)
     assert shared.text == output
 
 

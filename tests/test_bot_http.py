@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from sandbox import slack_signing as signing
+from tests.support.client import HTTP
 from tests.support.procs import free_port, spawn, stop, wait_for, wait_http
 from tests.support.slack import SECRET, TOKEN, BotProcess, SlackSandbox, card_text
 from tests.support.stack import Stack
@@ -85,7 +85,7 @@ def test_health_and_metrics(bot: BotProcess) -> None:
     health = bot.healthz()
     assert health.status_code == 200
     assert health.json() == {"database": "ok", "redis": "ok"}
-    metrics = httpx.get(f"{bot.url}/metrics").text
+    metrics = HTTP.get(f"{bot.url}/metrics").text
     assert "errand_slack_requests_total" in metrics
 
 
@@ -126,7 +126,7 @@ def test_healthz_names_what_is_down(stack: Stack, slack: SlackSandbox, tmp_path:
     process = spawn(["-m", "errand.cli", "bot", "--port", str(port)], env, tmp_path / "bot.log")
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz")
-        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        health = HTTP.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
         assert health.status_code == 503
         assert health.json()["database"] == "ok"
         assert health.json()["redis"] != "ok"

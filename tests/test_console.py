@@ -36,6 +36,7 @@ from models.store import queries, stops
 from models.store.lifecycle import add_notice, record_event
 from models.store.submission import submit
 from tests.support.browser import CHROMIUM_ARGS, chromium_path, start_sandbox, stop_sandbox
+from tests.support.client import HTTP
 from tests.support.procs import ROOT, free_port, spawn, stop, wait_for, wait_http
 from tests.support.stack import Stack
 
@@ -250,10 +251,10 @@ def test_another_site_can_neither_post_a_form_nor_read_a_page(
         console.client.post(f"/jobs/{job.id}/cancel", data=form, headers=forged).status_code == 403
     )
     assert console.client.post(f"/jobs/{job.id}/cancel", data={}).status_code == 403
-    stranger = httpx.post(f"{console.url}/jobs/{job.id}/cancel", data=form)  # no cookie
+    stranger = HTTP.post(f"{console.url}/jobs/{job.id}/cancel", data=form)  # no cookie
     assert stranger.status_code == 403
     rebound = {"Host": f"evil.example:{console.url.rsplit(':', 1)[1]}"}  # DNS rebinding
-    assert httpx.get(f"{console.url}/jobs/{job.id}", headers=rebound).status_code == 403
+    assert HTTP.get(f"{console.url}/jobs/{job.id}", headers=rebound).status_code == 403
     assert stack.status(job.id) == "queued"
 
 
@@ -273,14 +274,14 @@ def test_with_a_token_every_page_and_action_asks_for_it(stack: Stack, tmp_path: 
 
 def _check_token(console: Console, job_id: str, stack: Stack) -> None:
     for path in ("/", f"/jobs/{job_id}", "/overview"):
-        refused = httpx.get(console.url + path)
+        refused = HTTP.get(console.url + path)
         assert refused.status_code == 401 and 'name="token"' in refused.text
         assert refused.headers["WWW-Authenticate"].startswith("Bearer")
-    assert httpx.post(f"{console.url}/jobs/{job_id}/cancel").status_code == 401
+    assert HTTP.post(f"{console.url}/jobs/{job_id}/cancel").status_code == 401
     wrong = {"Authorization": "Bearer not-the-token"}
-    assert httpx.get(f"{console.url}/", headers=wrong).status_code == 401
+    assert HTTP.get(f"{console.url}/", headers=wrong).status_code == 401
     bearer = {"Authorization": f"Bearer {TOKEN}"}
-    assert job_id in httpx.get(f"{console.url}/", headers=bearer).text
+    assert job_id in HTTP.get(f"{console.url}/", headers=bearer).text
 
     login = console.client.post("/login", data={"token": "wrong", "next": "/overview"})
     assert login.status_code == 401 and "not the console's token" in login.text
@@ -293,7 +294,7 @@ def _check_token(console: Console, job_id: str, stack: Stack) -> None:
     assert console.client.post(f"/jobs/{job_id}/cancel", data={}).status_code == 403  # no CSRF
     assert console.press(job_id, "cancel").status_code == 303
     assert stack.status(job_id) == "canceled"
-    retried = httpx.post(f"{console.url}/jobs/{job_id}/retry", headers=bearer)  # a script
+    retried = HTTP.post(f"{console.url}/jobs/{job_id}/retry", headers=bearer)  # a script
     assert retried.status_code == 303 and stack.status(job_id) == "queued"
 
 
@@ -332,7 +333,7 @@ def test_off_loopback_the_console_needs_a_token_and_says_so_at_start(
     )
     try:
         wait_http(f"http://127.0.0.1:{port}/static/console.css")
-        assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 401
+        assert HTTP.get(f"http://127.0.0.1:{port}/").status_code == 401
     finally:
         stop(process)
     assert f"errand: console at http://0.0.0.0:{port}/ (every page asks for" in log.read_text()
@@ -346,11 +347,11 @@ def test_off_loopback_the_console_needs_a_token_and_says_so_at_start(
 def test_the_sandbox_page_links_to_a_console_of_the_sandbox(tmp_path: Path) -> None:
     run = start_sandbox(tmp_path / "sandbox")
     try:
-        setup = httpx.get(f"{run.url}/ui/api/setup", timeout=30).json()
+        setup = HTTP.get(f"{run.url}/ui/api/setup", timeout=30).json()
         url = setup["console_url"]
         assert url.startswith("http://127.0.0.1:")
         wait_http(url)
-        assert "Errand console" in httpx.get(url, timeout=30).text
+        assert "Errand console" in HTTP.get(url, timeout=30).text
     finally:
         assert not stop_sandbox(run), "processes outlived errand run --sandbox"
 

@@ -26,7 +26,7 @@ def test_a_channel_the_bot_leaves_after_the_card_still_gets_the_result_by_dm(
 ) -> None:
     stack.start_worker()
     bot.command("/research", "Leave me [sandbox: duration=6]")
-    card = card_showing(bot, "C_GENERAL", "Queued")
+    card = bot.slack.card("C_GENERAL", timeout=40)
     job_id = job_id_of(card)
     bot.slack.remove_bot("C_GENERAL")
     stack.wait_status(job_id, "completed", timeout=40)
@@ -42,7 +42,7 @@ def test_an_archived_channel_gets_the_result_by_dm_and_nothing_is_retried_there(
 ) -> None:
     stack.start_worker()
     bot.command("/research", "Archive me [sandbox: duration=6]")
-    job_id = job_id_of(card_showing(bot, "C_GENERAL", "Queued"))
+    job_id = job_id_of(bot.slack.card("C_GENERAL", timeout=40))
     bot.slack.archive("C_GENERAL")
     stack.wait_status(job_id, "completed", timeout=40)
     dm = _dm_of(bot, stack, job_id)
@@ -58,7 +58,7 @@ def test_an_unreachable_oncall_channel_holds_up_no_result(stack: Stack, bot: Bot
     stack.write_kinds(stuck_after_seconds=1)
     stack.start_worker()
     bot.command("/research", "Runs past its stuck threshold [sandbox: duration=12]")
-    job_id = job_id_of(card_showing(bot, "C_GENERAL", "Queued"))
+    job_id = job_id_of(bot.slack.card("C_GENERAL", timeout=40))
     reported = lambda: "reported_stuck" in [e["action"] for e in stack.show(job_id)["events"]]  # noqa: E731
     wait_for(reported, 30, "never reported stuck")
     card_showing(bot, "C_GENERAL", "Completed", timeout=40)

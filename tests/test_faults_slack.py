@@ -67,7 +67,7 @@ def test_stuck_job_is_reported_once_to_oncall_who_cancels_it(stack: Stack, bot: 
 def test_slack_outage_of_a_minute_loses_no_update(stack: Stack, bot: BotProcess) -> None:
     stack.start_worker()
     bot.command("/research", "Quick facts [sandbox: duration=4]")
-    job_id = job_id_of(card_showing(bot, "C_GENERAL", "Queued"))
+    job_id = job_id_of(bot.slack.card("C_GENERAL", timeout=40))
     bot.slack.fault(outage_seconds=60)
     stack.wait_status(job_id, "completed", timeout=30)  # the job never waits on Slack
     card_showing(bot, "C_GENERAL", "Completed", timeout=120)

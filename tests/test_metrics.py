@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.client import HTTP
 from tests.support.procs import free_port
 from tests.support.slack import BotProcess, job_id_of
 from tests.support.stack import Stack
@@ -38,7 +38,7 @@ def shared(stack: Stack, tmp_path: Path) -> Stack:
 
 
 def _scrape(bot: BotProcess) -> tuple[set[str], Samples]:
-    answer = httpx.get(f"{bot.url}/metrics", timeout=10)
+    answer = HTTP.get(f"{bot.url}/metrics", timeout=10)
     assert answer.status_code == 200
     names: set[str] = set()
     samples: Samples = {}
@@ -99,7 +99,7 @@ def test_the_bot_serves_metrics_on_a_port_of_its_own(
     stack: Stack, metrics_port: int, bot: BotProcess
 ) -> None:
     assert bot.command("/research", "Counted [sandbox: duration=60]").status_code == 200
-    answer = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+    answer = HTTP.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
     assert answer.status_code == 200
     samples = {
         (s.name, frozenset(s.labels.items())): s.value
@@ -108,5 +108,5 @@ def test_the_bot_serves_metrics_on_a_port_of_its_own(
     }
     assert _value(samples, "errand_jobs", status="queued", kind="research") == 1
     assert _value(samples, "errand_slack_requests_total", type="command") >= 1
-    refused = httpx.post(f"http://127.0.0.1:{metrics_port}/slack/events", content=b"{}")
+    refused = HTTP.post(f"http://127.0.0.1:{metrics_port}/slack/events", content=b"{}")
     assert refused.status_code == 404  # Slack's endpoint is not on the metrics port

@@ -15,11 +15,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import redis
 
 from errand.embedded_redis import MAX_SOCKET_PATH, socket_path
+from tests.support.client import HTTP
 from tests.support.procs import end_session, free_port, spawn, wait_for
 
 # The 3 s a person waits after Ctrl-C is timed: alone, not beside four busy test workers.
@@ -173,7 +173,7 @@ def test_errand_run_serves_the_console_on_loopback_and_prints_its_url(
         wait_for(lambda: CONSOLE_URL.search(log.read_text()), 30, "no console URL printed")
         url = CONSOLE_URL.search(log.read_text())[1]  # type: ignore[index]
         assert url.startswith("http://127.0.0.1:")
-        assert "Errand console" in httpx.get(url, timeout=30).text
+        assert "Errand console" in HTTP.get(url, timeout=30).text
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)

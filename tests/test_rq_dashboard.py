@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from redis import Redis
 from rq import Queue
 
+from tests.support.client import HTTP
 from tests.support.procs import free_port, stop, wait_for, wait_http
 from tests.support.stack import Stack
 
@@ -42,7 +42,7 @@ def dashboard(redis_url: str, tmp_path: Path) -> Iterator[str]:
 
 
 def data(dashboard: str, path: str) -> Any:
-    response = httpx.get(f"{dashboard}/0/data/{path}", timeout=10)
+    response = HTTP.get(f"{dashboard}/0/data/{path}", timeout=10)
     response.raise_for_status()
     return response.json()
 
@@ -61,7 +61,7 @@ def test_dashboard_shows_an_errand_queue_its_job_and_the_workers(
     listed = data(dashboard, f"jobs/{CONTROL}/queued/8/asc/1.json")["jobs"]
     assert [j["id"] for j in listed] == [job.id]
     assert data(dashboard, f"job/{job.id}.json")["origin"] == CONTROL
-    page = httpx.get(f"{dashboard}/0/view/queues", timeout=10, follow_redirects=True)
+    page = HTTP.get(f"{dashboard}/0/view/queues", timeout=10, follow_redirects=True)
     assert page.status_code == 200 and "RQ dashboard" in page.text
     queue.empty()
 

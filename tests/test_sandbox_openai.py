@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
 from sandbox.openai_api import RunningSandbox
 from sandbox.openai_content import research_answer
 from sandbox.openai_scenario import Scenario, input_text, parse_directives, strip_directives
+from tests.support.client import HTTP
 from tests.support.openai_sandbox import (
     MODEL,
     assert_matches,
@@ -209,7 +209,7 @@ def test_config_sets_defaults_and_rejects_unknown_keys(
     created = create(client, "Configured")
     assert wait_for(client, created.id, timeout=2).status == "completed"
     for bad in ({"nope": 1}, {"rpm_limit": 0}, {"honour_idempotency_key": "maybe"}):
-        assert httpx.post(f"{sandbox.url}/_sandbox/config", json=bad).status_code == 400
+        assert HTTP.post(f"{sandbox.url}/_sandbox/config", json=bad).status_code == 400
 
 
 # -- conformance with OpenAI's OpenAPI description ------------------------------------------------
@@ -274,7 +274,7 @@ def test_error_bodies_match_openapi_schema(sandbox: RunningSandbox) -> None:
     bad = raw(sandbox, "POST", "/responses", json={"input": "no model", "background": True})
     assert bad.status_code == 400
     assert_matches(bad.json(), "ErrorResponse")
-    unauthorised = httpx.get(f"{sandbox.base_url}/responses/resp_x")
+    unauthorised = HTTP.get(f"{sandbox.base_url}/responses/resp_x")
     assert_matches(unauthorised.json(), "ErrorResponse")
 
 
@@ -290,7 +290,7 @@ def test_command_line_entry_point_serves() -> None:
             line = process.stdout.readline()
             base_url = line.split()[-1]
             assert base_url.startswith("http://127.0.0.1:")
-            health = httpx.get(base_url.removesuffix("/v1") + "/_sandbox/health")
+            health = HTTP.get(base_url.removesuffix("/v1") + "/_sandbox/health")
             assert health.json() == {"ok": True}
         finally:
             process.terminate()

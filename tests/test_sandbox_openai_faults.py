@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
 from sandbox.openai_api import RunningSandbox
+from tests.support.client import HTTP
 from tests.support.openai_sandbox import (
     API_KEY,
     MODEL,
@@ -146,11 +146,11 @@ def test_fault_specs_are_validated(sandbox: RunningSandbox) -> None:
         {"endpoint": "create"},
     ]
     for spec in bad:
-        answer = httpx.post(f"{sandbox.url}/_sandbox/faults", json=spec)
+        answer = HTTP.post(f"{sandbox.url}/_sandbox/faults", json=spec)
         assert answer.status_code == 400, spec
     fault(sandbox, endpoint="create", status=500, seconds=60)
     assert len(inspect(sandbox, "faults")["faults_pending"]) == 1
-    assert httpx.delete(f"{sandbox.url}/_sandbox/faults").json() == {"faults_pending": []}
+    assert HTTP.delete(f"{sandbox.url}/_sandbox/faults").json() == {"faults_pending": []}
 
 
 # -- made, but answered with an error -------------------------------------------------------------
@@ -291,13 +291,13 @@ def test_request_log_records_what_was_sent(client: openai.OpenAI, sandbox: Runni
     assert retrieves and all(entry["response_id"] == made.id for entry in retrieves)
     assert len(inspect(sandbox, "requests", limit=2)["data"]) == 2
     assert inspect(sandbox, "requests", since=log[-1]["seq"])["data"] == []
-    httpx.delete(f"{sandbox.url}/_sandbox/requests").raise_for_status()
+    HTTP.delete(f"{sandbox.url}/_sandbox/requests").raise_for_status()
     assert inspect(sandbox, "requests")["data"] == []
 
 
 def test_unauthorised_calls_are_logged_and_not_made(sandbox: RunningSandbox) -> None:
     body = {"model": MODEL, "input": "x", "background": True}
-    answer = httpx.post(f"{sandbox.base_url}/responses", json=body)
+    answer = HTTP.post(f"{sandbox.base_url}/responses", json=body)
     assert answer.status_code == 401
     [logged] = inspect(sandbox, "requests")["data"]
     assert (logged["status"], logged["background"], logged["headers"].count("authorization")) == (

@@ -8,11 +8,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
 from sandbox.openai_api import RunningSandbox
+from tests.support.client import HTTP
 from tests.support.openai_sandbox import API_KEY, MODEL, control, create, inspect, wait_for
 
 pytest_plugins = ["tests.support.openai_fixtures"]  # server, sandbox, client, ...
@@ -47,7 +47,7 @@ def test_idempotency_key_honoured_when_configured(
 
 
 def test_missing_and_wrong_api_keys_are_401(sandbox: RunningSandbox) -> None:
-    bare = httpx.get(f"{sandbox.base_url}/responses/resp_x")
+    bare = HTTP.get(f"{sandbox.base_url}/responses/resp_x")
     assert bare.status_code == 401
     assert bare.json()["error"]["message"].startswith("You didn't provide an API key.")
     control(sandbox, "config", {"api_key": "sk-the-right-key-0000"})

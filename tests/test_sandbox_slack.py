@@ -11,7 +11,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
 import pytest
 from slack_bolt import App, BoltRequest
 from slack_sdk import WebClient
@@ -22,6 +21,7 @@ from slack_sdk.webhook import WebhookClient
 
 from sandbox import slack_signing as signing
 from sandbox.slack_api import RunningSandbox, start_in_thread
+from tests.support.client import HTTP
 
 TOKEN = "xoxb-sandbox"
 SECRET = "sandbox-signing-secret"
@@ -55,7 +55,7 @@ def unlimited(sandbox: RunningSandbox) -> RunningSandbox:
 def control(sandbox: RunningSandbox, path: str, body: dict[str, Any] | None = None) -> Any:
     """GET (no body) or POST a JSON body to the control API."""
     url = f"{sandbox.url}/_sandbox{path}"
-    response = httpx.post(url, json=body) if body is not None else httpx.get(url, timeout=10)
+    response = HTTP.post(url, json=body) if body is not None else HTTP.get(url, timeout=10)
     assert response.status_code < 500, response.text
     return response.json()
 
@@ -281,8 +281,8 @@ def test_files_upload_v2_round_trip(sandbox: RunningSandbox, client: WebClient) 
     ]
 
     url = reply["files"][0]["url_private_download"]
-    assert httpx.get(url).status_code == 302  # to the sign-in page, as Slack does
-    content = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert HTTP.get(url).status_code == 302  # to the sign-in page, as Slack does
+    content = HTTP.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
     assert content.text == "# Result\nall good\n"
     methods = [c["method"] for c in control(sandbox, "/calls")["calls"]]
     assert methods[-5:] == [
@@ -340,7 +340,7 @@ def test_response_url_posts_show_up(sandbox: RunningSandbox, client: WebClient) 
     calls = control(sandbox, "/calls?method=response_url")["calls"]
     assert len(calls) == 3 and calls[0]["args"]["text"] == "Working on it"
     assert (
-        httpx.post(f"{sandbox.url}/_sandbox/response_url/nope", json={"text": "x"}).status_code
+        HTTP.post(f"{sandbox.url}/_sandbox/response_url/nope", json={"text": "x"}).status_code
         == 404
     )
 
@@ -472,7 +472,7 @@ def test_runs_as_a_separate_process() -> None:
         line = proc.stdout.readline()
         url = line.split(" on ", 1)[1].split(" ", 1)[0]
         assert WebClient(token=TOKEN, base_url=f"{url}/api/").auth_test()["ok"]
-        channels = httpx.get(f"{url}/_sandbox/channels").json()["channels"]
+        channels = HTTP.get(f"{url}/_sandbox/channels").json()["channels"]
         assert {c["id"] for c in channels} == {"C_GENERAL", "C_APPROVALS", "C_ONCALL", "C_NOBOT"}
     finally:
         proc.terminate()

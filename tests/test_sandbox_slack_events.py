@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import flask
-import httpx
 import pytest
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
@@ -24,6 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 from werkzeug.serving import make_server
 
 from sandbox.slack_api import RunningSandbox, start_in_thread
+from tests.support.client import HTTP
 
 TOKEN = "xoxb-sandbox"
 SECRET = "events-test-signing-secret"
@@ -153,7 +153,7 @@ def _listeners(bolt: App, bot: Bot) -> None:
         [file] = view["state"]["values"]["rows_block"]["rows"]["files"]
         info = client.files_info(file=file["id"])["file"]
         headers = {"Authorization": f"Bearer {TOKEN}"}
-        content = httpx.get(info["url_private_download"], headers=headers).text
+        content = HTTP.get(info["url_private_download"], headers=headers).text
         bot.got("view_submission", {"file": file, "content": content})
 
 
@@ -171,7 +171,7 @@ def client(sandbox: RunningSandbox) -> WebClient:
 
 
 def act(sandbox: RunningSandbox, action: str, body: dict[str, Any]) -> Any:
-    response = httpx.post(f"{sandbox.url}/_sandbox/client/{action}", json=body, timeout=20)
+    response = HTTP.post(f"{sandbox.url}/_sandbox/client/{action}", json=body, timeout=20)
     assert response.status_code in (200, 409), response.text
     return response.json()
 
@@ -193,9 +193,9 @@ def test_a_mention_in_a_channel_is_stored_and_sent_as_app_mention(
     assert "thread_ts" not in event and event["client_msg_id"]
     assert event["blocks"][0]["elements"][0]["elements"][0] == {"type": "user", "user_id": "U_BOT"}
     assert "message" not in bot.seen  # not subscribed to message.channels by default
-    [stored] = httpx.get(f"{sandbox.url}/_sandbox/channels/C_GENERAL/messages").json()["messages"]
+    [stored] = HTTP.get(f"{sandbox.url}/_sandbox/channels/C_GENERAL/messages").json()["messages"]
     assert stored["user"] == "U_REQUESTER" and stored["text"] == text
-    [delivery] = httpx.get(f"{sandbox.url}/_sandbox/deliveries").json()["deliveries"]
+    [delivery] = HTTP.get(f"{sandbox.url}/_sandbox/deliveries").json()["deliveries"]
     assert (
         delivery["payload"]["type"] == "event_callback" and delivery["payload"]["team_id"] == TEAM
     )
@@ -229,14 +229,14 @@ def test_slack_retries_an_event_with_its_event_id_and_a_retry_number(
 ) -> None:
     body = {"user": "U_REQUESTER", "channel": "C_GENERAL", "text": "<@U_BOT> research tides"}
     act(sandbox, "message", body)
-    [delivery] = httpx.get(f"{sandbox.url}/_sandbox/deliveries").json()["deliveries"]
+    [delivery] = HTTP.get(f"{sandbox.url}/_sandbox/deliveries").json()["deliveries"]
     retry = f"{sandbox.url}/_sandbox/deliveries/{delivery['seq']}/retry"
-    assert httpx.post(retry, json={}).json() == {"ok": True, "status": 200}
+    assert HTTP.post(retry, json={}).json() == {"ok": True, "status": 200}
     first, again = bot.seen["app_mention"]
     assert first["event_id"] == again["event_id"] and first["event"] == again["event"]
     assert (first["retry"], again["retry"]) == ((None, None), ("1", "http_timeout"))
     assert bot.unsigned == 0
-    command = httpx.post(f"{sandbox.url}/_sandbox/deliveries/999/retry", json={})
+    command = HTTP.post(f"{sandbox.url}/_sandbox/deliveries/999/retry", json={})
     assert command.status_code == 409  # only event deliveries are retried
 
 
@@ -267,7 +267,7 @@ def test_research_this_shortcut_sends_message_action_with_a_usable_trigger(
     assert payload["message"]["ts"] == ts and payload["message_ts"] == ts
     assert payload["channel"] == {"id": "C_GENERAL", "name": "general"}
     assert payload["response_url"].startswith(sandbox.url)
-    views = httpx.get(f"{sandbox.url}/_sandbox/views/U_REQUESTER").json()
+    views = HTTP.get(f"{sandbox.url}/_sandbox/views/U_REQUESTER").json()
     assert [m["callback_id"] for m in views["modals"]] == ["batch"]
     sandbox.state.configure({"message_shortcuts": [{"callback_id": "summarise", "name": "Sum"}]})
     unknown = act(
@@ -352,8 +352,8 @@ def test_a_file_input_modal_submits_the_uploaded_file_as_slack_does(
     assert sent == {"ok": True, "status": 200}
     [seen] = bot.seen["view_submission"]
     assert seen["content"] == "q\nheat\n" and seen["file"]["name"] == "rows.csv"
-    assert httpx.get(seen["file"]["url_private"]).status_code == 302  # the bot token is needed
-    assert httpx.get(f"{sandbox.url}/_sandbox/views/U_REQUESTER").json()["modals"] == []
+    assert HTTP.get(seen["file"]["url_private"]).status_code == 302  # the bot token is needed
+    assert HTTP.get(f"{sandbox.url}/_sandbox/views/U_REQUESTER").json()["modals"] == []
 
 
 def test_a_private_download_without_a_usable_token_is_a_sign_in_page_as_in_slack(
@@ -366,17 +366,17 @@ def test_a_private_download_without_a_usable_token_is_a_sign_in_page_as_in_slack
     upload = {"user": "U_REQUESTER", "name": "rows.csv", "content": "q\nheat\n"}
     file = act(sandbox, "upload", upload)["file"]
     url, bearer = file["url_private_download"], {"Authorization": f"Bearer {TOKEN}"}
-    assert httpx.get(url, headers=bearer).status_code == 404  # not submitted to the app yet
+    assert HTTP.get(url, headers=bearer).status_code == 404  # not submitted to the app yet
     with pytest.raises(SlackApiError, match="file_not_found"):
         client.files_info(file=file["id"])
 
     values = {"rows_block": {"rows": [file["id"]]}}
     act(sandbox, "submit", {"user": "U_REQUESTER", "view_id": view["id"], "values": values})
-    assert httpx.get(url, headers=bearer).content == b"q\nheat\n"
+    assert HTTP.get(url, headers=bearer).content == b"q\nheat\n"
     for headers in ({}, {"Authorization": "Bearer xoxp-not-ours"}):
-        refused = httpx.get(url, headers=headers)
+        refused = HTTP.get(url, headers=headers)
         assert refused.status_code == 302 and "/signin" in refused.headers["location"]
-        landed = httpx.get(url, headers=headers, follow_redirects=True)
+        landed = HTTP.get(url, headers=headers, follow_redirects=True)
         assert landed.status_code == 200 and landed.headers["content-type"].startswith("text/html")
         assert "Sign in" in landed.text and "heat" not in landed.text
     downloads = [c for c in sandbox.state.calls if c["method"] == "file_download"]

@@ -9,13 +9,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from sandbox.slack_api import RunningSandbox, start_in_thread
+from tests.support.client import HTTP
 
 TOKEN = "xoxb-sandbox"
 
@@ -40,7 +40,7 @@ def client(sandbox: RunningSandbox) -> WebClient:
 
 def control(sandbox: RunningSandbox, path: str, body: dict[str, Any] | None = None) -> Any:
     url = f"{sandbox.url}/_sandbox{path}"
-    response = httpx.post(url, json=body) if body is not None else httpx.get(url)
+    response = HTTP.post(url, json=body) if body is not None else HTTP.get(url)
     assert response.status_code < 500, response.text
     return response.json()
 
@@ -121,7 +121,7 @@ def test_settings_switch_limits_off_scale_them_and_reset_restores_them(
     assert control(sandbox, "/settings")["settings"]["rate_limits"] == "documented"
     control(sandbox, "/reset", {"settings": {"rate_limits": "off"}})
     assert control(sandbox, "/settings")["settings"]["rate_limits"] == "off"
-    bad = httpx.post(f"{sandbox.url}/_sandbox/settings", json={"rate_limits": "lots"})
+    bad = HTTP.post(f"{sandbox.url}/_sandbox/settings", json={"rate_limits": "lots"})
     assert bad.status_code == 400 and "rate_limits" in bad.json()["error"]
 
 
@@ -154,9 +154,9 @@ def test_rate_limits_can_be_switched_off_at_start() -> None:
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().split(" on ", 1)[1].split(" ", 1)[0]
-        assert httpx.get(f"{url}/_sandbox/settings").json()["settings"]["rate_limits"] == "off"
-        httpx.post(f"{url}/_sandbox/reset", json={})
-        assert httpx.get(f"{url}/_sandbox/settings").json()["settings"]["rate_limits"] == "off"
+        assert HTTP.get(f"{url}/_sandbox/settings").json()["settings"]["rate_limits"] == "off"
+        HTTP.post(f"{url}/_sandbox/reset", json={})
+        assert HTTP.get(f"{url}/_sandbox/settings").json()["settings"]["rate_limits"] == "off"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -265,7 +265,7 @@ def test_removed_bot_gets_not_in_channel_and_deleted_channel_is_not_found(
     error = slack_error(lambda: client.chat_update(channel="C_APPROVALS", ts=card["ts"], text="y"))
     assert error.response["error"] == "not_in_channel"
 
-    assert httpx.delete(f"{sandbox.url}/_sandbox/channels/C_ONCALL").json() == {"ok": True}
+    assert HTTP.delete(f"{sandbox.url}/_sandbox/channels/C_ONCALL").json() == {"ok": True}
     for call in (
         lambda: client.chat_postMessage(channel="C_ONCALL", text="x"),
         lambda: client.chat_postMessage(channel="#oncall", text="x"),

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import flask
-import httpx
 import pytest
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
@@ -32,6 +31,7 @@ from sandbox.slack_state import SandboxState
 from sandbox.slack_workspace import SlackSandboxSettings
 from sandbox.ui_server import UiConfig, create_ui_app
 from tests.support.browser import CHROMIUM_ARGS, ROOT, chromium_path
+from tests.support.client import HTTP
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -231,7 +231,7 @@ def _listeners(bolt: App, bot: Bot) -> None:
         ack()
         channel, ts = view["private_metadata"].split("/")
         [file] = view["state"]["values"]["rows"]["file"]["files"]
-        content = httpx.get(
+        content = HTTP.get(
             file["url_private_download"], headers={"Authorization": f"Bearer {TOKEN}"}
         ).text
         result = f"question,answer\n{content.splitlines()[1]},about -20 °C\n"
@@ -333,7 +333,7 @@ def test_research_this_shortcut_opens_a_file_modal_and_the_result_comes_back(
     expect(thread).to_contain_text("Researched questions.csv.")
     link = thread.get_by_role("link", name="Answers")
     expect(link).to_be_visible()
-    content = httpx.get(served.url + str(link.get_attribute("href"))).text
+    content = HTTP.get(served.url + str(link.get_attribute("href"))).text
     assert "how cold can it get?,about -20 °C" in content
     shot(page, "5-file-result")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from sandbox.slack_api import RunningSandbox, start_in_thread
+from tests.support.client import HTTP
 
 TOKEN = "xoxb-sandbox"
 
@@ -46,7 +46,7 @@ def test_reactions_are_stored_on_the_message_and_shown_in_state(
         {"name": "white_check_mark", "users": ["U_BOT"], "count": 1},
     ]
     client.reactions_remove(channel="C_GENERAL", timestamp=ts, name="eyes")
-    state = httpx.get(f"{running.url}/_sandbox/channels/C_GENERAL/messages").json()
+    state = HTTP.get(f"{running.url}/_sandbox/channels/C_GENERAL/messages").json()
     assert [r["name"] for r in state["messages"][0]["reactions"]] == ["white_check_mark"]
 
 

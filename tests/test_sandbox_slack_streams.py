@@ -7,13 +7,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.messages.chunk import PlanUpdateChunk, TaskUpdateChunk
 
 from sandbox.slack_api import RunningSandbox, start_in_thread
+from tests.support.client import HTTP
 
 TOKEN = "xoxb-sandbox"
 TEAM = "T0SANDBOX"
@@ -38,7 +38,7 @@ def client(sandbox: RunningSandbox) -> WebClient:
 
 
 def control(sandbox: RunningSandbox, path: str) -> Any:
-    return httpx.get(f"{sandbox.url}/_sandbox{path}").json()
+    return HTTP.get(f"{sandbox.url}/_sandbox{path}").json()
 
 
 def error_of(call: Any) -> str:

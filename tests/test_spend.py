@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from models.job import Attempt
 from models.store.submission import submit
+from tests.support.client import HTTP
 from tests.support.ledger import stored
 from tests.support.procs import free_port, wait_for
 from tests.support.slack import BotProcess, buttons, card_text, job_id_of, thread_texts
@@ -139,7 +139,7 @@ def test_a_requesters_jobs_beyond_the_cap_wait_with_the_reason_while_others_star
 
 
 def _metric(port: int, name: str, **labels: str) -> float:
-    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    text = HTTP.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):

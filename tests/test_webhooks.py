@@ -20,6 +20,7 @@ from models.job import Event, Job, Notice
 from models.store.observations import Applied, apply_observation
 from models.store.submission import submit
 from sandbox.openai_webhooks import Delivery, signed_headers
+from tests.support.client import HTTP
 from tests.support.procs import wait_for
 from tests.support.slack import BotProcess
 from tests.support.stack import Stack
@@ -65,7 +66,7 @@ def _deliver(
     )
     delivery = Delivery(f"{bot.url}/openai/webhook", secret, event_id, body)
     headers = signed_headers(delivery, sent_at or time.time())
-    return httpx.post(f"{bot.url}/openai/webhook", content=body, headers=headers, timeout=5)
+    return HTTP.post(f"{bot.url}/openai/webhook", content=body, headers=headers, timeout=5)
 
 
 def _submit(stack: Stack, text: str) -> str:
@@ -125,12 +126,12 @@ def test_forged_or_stale_delivery_is_refused_and_nothing_happens(
     forged = "whsec_" + base64.b64encode(b"not-the-secret-not-the-secret-00").decode()
     assert _deliver(bot, "resp_forged", secret=forged).status_code == 400
     assert _deliver(bot, "resp_stale", sent_at=time.time() - 600).status_code == 400
-    unsigned = httpx.post(f"{bot.url}/openai/webhook", content=b"{}", timeout=5)
+    unsigned = HTTP.post(f"{bot.url}/openai/webhook", content=b"{}", timeout=5)
     assert unsigned.status_code == 400
     redis = hooked.parts.redis
     assert all(Queue(name, connection=redis).count == 0 for name in QUEUES)
     assert not redis.keys("rq:job:*")
-    scraped = httpx.get(f"{bot.url}/metrics", timeout=5).text
+    scraped = HTTP.get(f"{bot.url}/metrics", timeout=5).text
     assert 'errand_webhook_deliveries_total{outcome="bad_signature"} 3.0' in scraped
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.client import HTTP
 from tests.support.procs import free_port, stop, wait_for
 
 CONFIG = """\
@@ -97,7 +98,7 @@ def start_balancer(backends: list[str], workdir: Path) -> Balancer:
 def _answers(url: str) -> bool:
     """Whether HAProxy answers HTTP at all (503 while no bot is up counts)."""
     try:
-        httpx.get(f"{url}/healthz", timeout=1)
+        HTTP.get(f"{url}/healthz", timeout=1)
     except httpx.HTTPError:
         return False
     return True

@@ -25,6 +25,7 @@ from referencing.jsonschema import DRAFT202012
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from sandbox.openai_api import RunningSandbox, SandboxOpenAISettings
+from tests.support.client import HTTP
 
 SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openai-openapi.yaml"
 SPEC_URI = "urn:openai:openapi"
@@ -39,14 +40,14 @@ FAST = SandboxOpenAISettings(duration_min=0.6, duration_max=0.6, queue_seconds=0
 
 def control(server: RunningSandbox, path: str, body: Any = None) -> Any:
     """POST to the ``/_sandbox`` control API."""
-    answer = httpx.post(f"{server.url}/_sandbox/{path}", json=body)
+    answer = HTTP.post(f"{server.url}/_sandbox/{path}", json=body)
     answer.raise_for_status()
     return answer.json()
 
 
 def inspect(server: RunningSandbox, path: str, **params: Any) -> Any:
     """GET from the ``/_sandbox`` control API."""
-    answer = httpx.get(f"{server.url}/_sandbox/{path}", params=params or None)
+    answer = HTTP.get(f"{server.url}/_sandbox/{path}", params=params or None)
     answer.raise_for_status()
     return answer.json()
 
@@ -77,7 +78,7 @@ def snapshot(event: object) -> Response:
 def raw(server: RunningSandbox, method: str, path: str, **kwargs: Any) -> httpx.Response:
     """A plain HTTP call to ``/v1`` with a valid key, to see exactly what goes on the wire."""
     headers = {"Authorization": f"Bearer {API_KEY}", **kwargs.pop("headers", {})}
-    return httpx.request(method, f"{server.base_url}{path}", headers=headers, **kwargs)
+    return HTTP.request(method, f"{server.base_url}{path}", headers=headers, **kwargs)
 
 
 def sse(text: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from sandbox import slack_signing as signing
+from tests.support.client import HTTP
 from tests.support.procs import wait_for
 
 TOKEN = "xoxb-sandbox"
@@ -29,9 +30,9 @@ class SlackSandbox:
     def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
         target = f"{self.url}/_sandbox{path}"
         response = (
-            httpx.post(target, json=body, timeout=10)
+            HTTP.post(target, json=body, timeout=10)
             if body is not None
-            else httpx.get(target, timeout=10)
+            else HTTP.get(target, timeout=10)
         )
         assert response.status_code < 500, response.text
         return response.json()
@@ -103,7 +104,7 @@ class SlackSandbox:
     def act(self, action: str, **body: Any) -> dict[str, Any]:
         """A person's action sent to the app as Slack sends it (`/_sandbox/client/<action>`):
         message, shortcut, press, submit, stop, upload, command, home, close."""
-        response = httpx.post(f"{self.url}/_sandbox/client/{action}", json=body, timeout=20)
+        response = HTTP.post(f"{self.url}/_sandbox/client/{action}", json=body, timeout=20)
         assert response.status_code in (200, 409), response.text
         found: dict[str, Any] = response.json()
         return found
@@ -145,9 +146,7 @@ class SlackSandbox:
 
     def delete_channel(self, channel: str) -> None:
         """Delete a channel: every call naming it gets `channel_not_found`."""
-        assert (
-            httpx.delete(f"{self.url}/_sandbox/channels/{channel}", timeout=10).status_code == 200
-        )
+        assert HTTP.delete(f"{self.url}/_sandbox/channels/{channel}", timeout=10).status_code == 200
 
 
 def job_id_of(card: dict[str, Any]) -> str:
@@ -185,7 +184,7 @@ class BotProcess:
     process: subprocess.Popen[bytes]
 
     def post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        return httpx.post(f"{self.url}/slack/events", content=body, headers=headers, timeout=10)
+        return HTTP.post(f"{self.url}/slack/events", content=body, headers=headers, timeout=10)
 
     def signed(self, body: bytes, *, as_json: bool = False) -> httpx.Response:
         make = signing.json_headers if as_json else signing.form_headers
@@ -230,4 +229,4 @@ class BotProcess:
         return self.signed(body)
 
     def healthz(self) -> httpx.Response:
-        return httpx.get(f"{self.url}/healthz", timeout=5)
+        return HTTP.get(f"{self.url}/healthz", timeout=5)

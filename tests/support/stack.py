@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 from sqlalchemy import select
 
@@ -23,6 +22,7 @@ from models.settings import Settings
 from models.status import TERMINAL
 from models.store import queries
 from models.store.turns import turns_of
+from tests.support.client import HTTP
 from tests.support.procs import ROOT, end_session, spawn, stop, wait_for
 
 # A kind's `max_output_tokens` with room for a 70,000-character answer: the stand-in, like a
@@ -41,21 +41,21 @@ class OpenAISandbox:
         return f"{self.url}/v1"
 
     def reset(self) -> None:
-        httpx.post(f"{self.url}/_sandbox/reset").raise_for_status()
+        HTTP.post(f"{self.url}/_sandbox/reset").raise_for_status()
 
     def configure(self, **values: Any) -> None:
-        httpx.post(f"{self.url}/_sandbox/config", json=values).raise_for_status()
+        HTTP.post(f"{self.url}/_sandbox/config", json=values).raise_for_status()
 
     def fault(self, **spec: Any) -> None:
         """Inject a fault; the spec's keys are in `sandbox.openai_faults`."""
-        httpx.post(f"{self.url}/_sandbox/faults", json=spec).raise_for_status()
+        HTTP.post(f"{self.url}/_sandbox/faults", json=spec).raise_for_status()
 
     def clear_faults(self) -> None:
         """End every pending fault now (an outage ends)."""
-        httpx.delete(f"{self.url}/_sandbox/faults").raise_for_status()
+        HTTP.delete(f"{self.url}/_sandbox/faults").raise_for_status()
 
     def stats(self) -> dict[str, Any]:
-        body: dict[str, Any] = httpx.get(f"{self.url}/_sandbox/stats").json()
+        body: dict[str, Any] = HTTP.get(f"{self.url}/_sandbox/stats").json()
         return body
 
     def job(self, job_id: str) -> dict[str, Any]:
@@ -67,13 +67,13 @@ class OpenAISandbox:
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
         """The request log, filtered by field (`endpoint="create", background=True`)."""
         params = {k: v if isinstance(v, str) else json.dumps(v) for k, v in filters.items()}
-        listing = httpx.get(f"{self.url}/_sandbox/requests", params=params)
+        listing = HTTP.get(f"{self.url}/_sandbox/requests", params=params)
         items: list[dict[str, Any]] = listing.json()["data"]
         return items
 
     def responses_for(self, job_id: str) -> list[dict[str, Any]]:
         """Every response the stand-in created for a job (from its metadata)."""
-        listing = httpx.get(f"{self.url}/_sandbox/responses", params={"job_id": job_id})
+        listing = HTTP.get(f"{self.url}/_sandbox/responses", params={"job_id": job_id})
         items: list[dict[str, Any]] = listing.json()["data"]
         return items
 
