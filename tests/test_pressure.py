@@ -53,18 +53,6 @@ def test_a_backlog_draining_gives_full_launches_back_before_it_is_gone() -> None
     assert limits[-2:] == [FULL, FULL]  # smaller now than the window's first sample
 
 
-def test_an_idle_worker_looks_for_no_backlog_and_launches_a_burst_in_full() -> None:
-    looks: list[int] = []
-    pressure = Pressure(lambda: looks.append(1) or 30, clock=iter(range(100)).__next__)
-    for _ in range(10):  # ticks that started nothing
-        pressure.launch_limit(FULL)
-        pressure.rest()
-    assert len(looks) == 1  # only the first, before it was known to be idle
-    limits = [pressure.launch_limit(FULL) for _ in range(5)]  # a burst, a backlog throughout
-    assert limits[0] == FULL  # no window of old samples holds the burst back
-    assert limits[-1] == TRICKLE  # a backlog that lasts still throttles
-
-
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_backlog_counts_late_checks_not_a_burst_of_queued_cards(database_url: str) -> None:
     db, kinds = Database.connect(database_url), load_kinds(None)

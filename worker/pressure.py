@@ -41,27 +41,14 @@ class Pressure:
         self._window = window
         self._clock = clock
         self._samples: deque[tuple[float, int]] = deque()
-        self._resting = False
 
     def launch_limit(self, full: int) -> int:
-        """How many jobs the next launch tick may start: `full`, or a trickle under overload.
-
-        After a tick that started nothing, no sample is taken: an idle worker looked
-        for a backlog four times a second, a quarter of its CPU, to limit launches it
-        had none of. The next tick that starts some begins a new window."""
-        if self._resting:
-            self._resting = False
-            self._samples.clear()
-            return full
+        """How many jobs the next launch tick may start: `full`, or a trickle under overload."""
         now = self._clock()
         self._samples.append((now, self._backlog()))
         while self._samples[0][0] < now - self._window:
             self._samples.popleft()
         return min(full, TRICKLE) if self.overloaded(now) else full
-
-    def rest(self) -> None:
-        """The last launch tick started nothing: the next takes no sample."""
-        self._resting = True
 
     def overloaded(self, now: float) -> bool:
         """A backlog in every sample for most of the window, and no smaller at its end."""

@@ -39,7 +39,7 @@ KEY = "errand:pulse:{name}"
 # a slow one is harmless, since every tick claims its rows.
 LEASE = 15.0
 SLOW_TICK = 1.0
-WAKE = 0.1  # the shortest rest between looks; a pulse rests for its period
+WAKE = 0.1
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,7 @@ return 1
 
 
 class Pulses:
-    """One thread per pulse: looks once a period (at once when woken) and ticks when its
-    lease is free."""
+    """One thread per pulse: looks a few times a second and ticks when its lease is free."""
 
     def __init__(self, redis: Redis, pulses: list[Pulse], *, wake: float = WAKE) -> None:
         self._redis = redis
@@ -103,21 +102,18 @@ class Pulses:
                 pulse.on_stop()
 
     def _keep(self, pulse: Pulse) -> None:
-        """Look at once, then after each rest: a worker starting does not wait a period."""
-        woken = False
         while not self._halt.is_set():
-            if self._leased(pulse, woken=woken):
-                self._tick(pulse)
             woken = self._rest(pulse)
+            if not self._halt.is_set() and self._leased(pulse, woken=woken):
+                self._tick(pulse)
 
     def _rest(self, pulse: Pulse) -> bool:
         """Wait a moment before the next look; True when someone woke the pulse."""
-        rest = max(self._wake, pulse.period)  # the lease waits out the period anyway
         if pulse.woken:
             with contextlib.suppress(RedisError):  # Redis down: sleep; the lease look logs it
                 key = woken_key(pulse.name)
-                return self._redis.blpop([key], timeout=rest) is not None
-        self._halt.wait(rest)
+                return self._redis.blpop([key], timeout=self._wake) is not None
+        self._halt.wait(self._wake)
         return False
 
     def _leased(self, pulse: Pulse, *, woken: bool) -> bool:

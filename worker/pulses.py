@@ -92,10 +92,7 @@ def _notify(ctx: Context, executor: ThreadPoolExecutor) -> str:
 
 def _launch(ctx: Context, executor: ThreadPoolExecutor, pressure: Pressure) -> str:
     limit = pressure.launch_limit(launch.BATCH)
-    started = launch.launch_due(ctx, executor, limit=limit)
-    if not started:
-        pressure.rest()
-    return f"started {started}"
+    return f"started {launch.launch_due(ctx, executor, limit=limit)}"
 
 
 def _retention(ctx: Context) -> str:
