@@ -106,7 +106,7 @@ def test_sigterm_lets_a_worker_finish_its_step_and_leave(stack: Stack) -> None:
 def test_sigterm_landing_on_any_thread_of_a_worker_stops_it(stack: Stack) -> None:
     """The kernel may hand a process's SIGTERM to any of its threads, and Python runs the
     handler on the main thread only, once it leaves what it waits in: a quiet worker's
-    main thread waits on Redis for the next task. Each of its threads is tried."""
+    main thread waits on Redis for the next task. Another of its threads gets it."""
     ids = _submit_many(stack, 3, "[sandbox: duration=1]")
     worker = stack.start_worker()
     stack.wait_settled(ids, timeout=30)

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 # Python runs signal handlers on the main thread only, between steps: a SIGTERM the kernel
 # hands to one of the pulse threads waits until the main thread's wait for a task ends.
-# RQ waits `worker_ttl - 15` s (405 s by default); this bounds a deploy's stop to 5 s.
+# RQ waits `worker_ttl - 15` s (405 s by default); this bounds that wait to 5 s.
 WORKER_TTL = 20
 
 

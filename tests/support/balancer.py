@@ -13,10 +13,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support.client import HTTP
+from sandbox.processes import answers
 from tests.support.procs import free_port, stop, wait_for
 
 CONFIG = """\
@@ -90,15 +89,8 @@ def start_balancer(backends: list[str], workdir: Path) -> Balancer:
             start_new_session=True,
         )
     balancer = Balancer(f"http://127.0.0.1:{port}", process)
-    wait_for(lambda: process.poll() is not None or _answers(balancer.url), 10, "no haproxy")
+    # Any answer counts, a 503 while no bot is up too.
+    healthz = f"{balancer.url}/healthz"
+    wait_for(lambda: process.poll() is not None or answers(healthz), 10, "no haproxy")
     assert process.poll() is None, (workdir / "haproxy.log").read_text()
     return balancer
-
-
-def _answers(url: str) -> bool:
-    """Whether HAProxy answers HTTP at all (503 while no bot is up counts)."""
-    try:
-        HTTP.get(f"{url}/healthz", timeout=1)
-    except httpx.HTTPError:
-        return False
-    return True
