@@ -109,7 +109,9 @@ def test_a_worker_killed_mid_response_leaves_the_job_to_finish_on_another(
         lambda: any(
             f"Result of job {job_id}" in t for t in thread_texts(bot.slack.card("C_GENERAL"))
         ),
-        90,  # a delivery the killed worker held is taken again once its claim (60 s) ends
+        # A delivery the killed worker held is taken again once its claim (60 s) ends; a
+        # post it had under way is first looked for in Slack, which allows that once a minute.
+        150,
         "no result in the thread",
     )
     texts = thread_texts(bot.slack.card("C_GENERAL"))
@@ -174,7 +176,9 @@ def test_an_ask_whose_worker_dies_says_so_and_posts_the_whole_answer(
     zdr.wait_status(job_id, "completed", timeout=90)
     wait_for(
         lambda: any(f"Result of job {job_id}" in t for t in _texts(bot)),
-        90,  # a delivery the killed worker held is taken again once its claim (60 s) ends
+        # A delivery the killed worker held is taken again once its claim (60 s) ends; a
+        # post it had under way is first looked for in Slack, which allows that once a minute.
+        150,
         "no result posted",
     )
     [stream] = bot.slack.streams(channel="C_GENERAL")
