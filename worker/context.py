@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis import Redis
 
@@ -15,6 +15,7 @@ from models.settings import Settings
 from worker.breaker import Breaker
 from worker.pace import Pace
 from worker.provider import Provider
+from worker.right_of_way import RightOfWay
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,4 @@ class Context:
     pace: Pace  # the provider's request budget, shared by every worker's launches
     notifier: Notifier
     dispatch: Dispatch
+    right_of_way: RightOfWay = field(default_factory=RightOfWay)  # results before starts

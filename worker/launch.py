@@ -102,6 +102,7 @@ def launch_due(ctx: Context, executor: Executor, *, limit: int = BATCH) -> int:
     rules = launch_rules(ctx.settings)
     started = 0
     while allowed > 0:
+        ctx.right_of_way.wait_clear()
         wanted = ctx.pace.allowed(min(allowed, AT_ONCE))
         if wanted == 0:  # the provider's budget is spent: the next tick looks again
             break

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from models.base import utcnow
@@ -27,9 +28,11 @@ from models.notifier import (
     NotifyLater,
     Undeliverable,
 )
+from models.status import RESULTS
 from models.store.delivery import MAX_TRIES, Outcome, backoff, settle
 from models.store.notice import Claimed, claim_newest, claim_news
 from worker.metrics import milestone_delivered
+from worker.right_of_way import RightOfWay
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ CARD_BATCH = 64  # card edits, and agent statuses, per tick at most (within the 
 # A notify tick stops starting deliveries after this long and hands the rest back,
 # so a slow Slack cannot keep the worker's other pulses (follow, launch) waiting.
 BUDGET_SECONDS = 2.0
+_RESULTS = frozenset(status.value for status in RESULTS)  # news that tells an outcome
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,15 @@ class Delivery:
 
 
 def deliver_due(
-    db: Database, notifier: Notifier, executor: Executor, *, batch: int = BATCH
+    db: Database,
+    notifier: Notifier,
+    executor: Executor,
+    *,
+    batch: int = BATCH,
+    right_of_way: RightOfWay | None = None,
 ) -> Delivery:
     """Claim due news, alerts, card edits and statuses, deliver them side by side, settle
-    each."""
+    each. A result holds this worker's launches while it goes out (`right_of_way`)."""
     news = claim_news(db, jobs=batch)
     coalesced = [
         m
@@ -69,7 +78,7 @@ def deliver_due(
     late = max(((now - (c.news or c.alone)[0].due_at).total_seconds() for c in news), default=0.0)
     until = time.monotonic() + BUDGET_SECONDS
     work: list[Callable[[], list[Outcome]]] = [
-        *(_in_order(db, notifier, c, until) for c in news),
+        *(_in_order(db, notifier, c, until, right_of_way) for c in news),
         *(_alone(db, notifier, m, until) for c in news for m in c.alone),
         *(_alone(db, notifier, m, until) for m in coalesced),
     ]
@@ -78,7 +87,11 @@ def deliver_due(
 
 
 def _in_order(
-    db: Database, notifier: Notifier, claimed: Claimed, until: float
+    db: Database,
+    notifier: Notifier,
+    claimed: Claimed,
+    until: float,
+    right_of_way: RightOfWay | None,
 ) -> Callable[[], list[Outcome]]:
     """A job's news in order; one that must wait holds back the rest, one given up does
     not; past the tick's budget the rest wait for the next tick."""
@@ -88,7 +101,9 @@ def _in_order(
         for index, milestone in enumerate(claimed.news):
             if time.monotonic() > until:
                 return outcomes + _hand_back(db, claimed.news[index:])
-            outcome = _deliver(db, notifier, milestone)
+            result = milestone.name in _RESULTS
+            with right_of_way.result() if right_of_way and result else nullcontext():
+                outcome = _deliver(db, notifier, milestone)
             outcomes.append(outcome)
             if outcome.wait is not None and not outcome.given_up:
                 return outcomes + _hand_back(db, claimed.news[index + 1 :])

@@ -86,7 +86,7 @@ def _follow(follower: Follower, reader: StreamReader | None) -> str:
 
 
 def _notify(ctx: Context, executor: ThreadPoolExecutor) -> str:
-    delivery = notify.deliver_due(ctx.db, ctx.notifier, executor)
+    delivery = notify.deliver_due(ctx.db, ctx.notifier, executor, right_of_way=ctx.right_of_way)
     return f"delivered {delivery.delivered}, oldest {delivery.late:.1f} s late"
 
 

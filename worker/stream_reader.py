@@ -231,7 +231,8 @@ class StreamReader:
         and cursors of hundreds of streams queue for the writers, and an answer waiting
         behind them reached Slack tens of seconds after the provider finished."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._ender, self._record_end, target, reading, response)
+        with self._ctx.right_of_way.result():
+            await loop.run_in_executor(self._ender, self._record_end, target, reading, response)
 
     def _record_end(self, target: StreamTarget, reading: Reading, response: Response) -> None:
         record(self._ctx, target, reading, response, terminal=True)
