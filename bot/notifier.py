@@ -2,8 +2,7 @@
 
 It satisfies `models.notifier.Notifier`. Each milestone is delivered by rendering the
 job as it is now, so a late or repeated delivery still shows the truth:
-* `queued` posts the job's status card: in the channel, where its thread becomes the
-  job's thread, or for a job asked in a thread (a mention), as a reply in that thread;
+* `queued` posts the job's card in the channel (its thread is the job's) or the thread asked in;
 * `card` edits the card, within Slack's budget for `chat.update` (Tier 3);
 * news (started, results, failures, decisions) goes in the thread (`bot.poster`);
 * alerts go to the on-call channel;
@@ -219,6 +218,7 @@ class SlackNotifier:
         posted = call(
             self.client.chat_postMessage,
             budget=self.budget,
+            keep=1,  # a new job's card leaves the channel's last token to results
             before=before,
             channel=channel,
             thread_ts=thread_ts,
