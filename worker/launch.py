@@ -102,12 +102,13 @@ def launch_due(ctx: Context, executor: Executor, *, limit: int = BATCH) -> int:
     rules = launch_rules(ctx.settings)
     started = 0
     while allowed > 0:
-        ctx.right_of_way.wait_clear()
         wanted = ctx.pace.allowed(min(allowed, AT_ONCE))
         if wanted == 0:  # the provider's budget is spent: the next tick looks again
             break
         claimed = claim_launches(ctx.db, ctx.kinds, rules, limit=wanted)
         ctx.pace.give_back(wanted - len(claimed))
+        if claimed:  # results this worker has in hand go out first (`worker.right_of_way`)
+            ctx.right_of_way.wait_clear()
         outcomes = list(executor.map(lambda launch: start(ctx, launch), claimed))
         started += outcomes.count("started")
         if "held" in outcomes or len(claimed) < wanted:  # held for our configuration, or done
