@@ -218,7 +218,7 @@ class SlackNotifier:
         posted = call(
             self.client.chat_postMessage,
             budget=self.budget,
-            keep=1,  # a new job's card leaves the channel's last token to results
+            keep=int(channel == job.channel_id),  # its channel's last post is for results
             before=before,
             channel=channel,
             thread_ts=thread_ts,
