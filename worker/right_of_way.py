@@ -7,8 +7,8 @@ be read, recorded and posted. Measured on one worker launching 2,000 jobs, each 
 steps took about ten times longer while jobs launched than after (recording an end 0.14 s
 against 0.015 s). The backlog in the database (`worker.pressure`) sees results only once
 they are late; this sees them the moment they are read: a stream's end is in hand from
-its event until it is recorded (`worker.stream_reader`), a result from its claim until
-it is posted (`worker.notify`). A launch round that has claimed jobs to start
+its event until it is recorded (`worker.stream_reader`), a result while it is posted
+(`worker.notify`). A launch round that has claimed jobs to start
 (`worker.launch`) waits until no result is in hand before its creates, for at most
 `YIELD` seconds, so launches never stop while results flow. A round with nothing to start
 waits for nothing: the strays it settles and the holds it tells of stay prompt.
