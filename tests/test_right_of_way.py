@@ -5,6 +5,7 @@ moment, so launches go on while results flow."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -74,7 +75,7 @@ def test_a_worker_starts_no_job_while_it_has_a_result_in_hand(
     holder = _hold(ctx.right_of_way, release)
     with ThreadPoolExecutor(1) as round_, ThreadPoolExecutor(4) as pool:
         started = round_.submit(launch.launch_due, ctx, pool)
-        threading.Event().wait(0.5)
+        time.sleep(0.5)  # well inside the round's longest wait
         assert not started.done()
         assert stack.openai.responses_for(job_id) == []  # no create while the result is out
         release.set()

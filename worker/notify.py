@@ -28,7 +28,7 @@ from models.notifier import (
     NotifyLater,
     Undeliverable,
 )
-from models.status import RESULTS
+from models.status import RESULTS, values
 from models.store.delivery import MAX_TRIES, Outcome, backoff, settle
 from models.store.notice import Claimed, claim_newest, claim_news
 from worker.metrics import milestone_delivered
@@ -44,7 +44,7 @@ CARD_BATCH = 64  # card edits, and agent statuses, per tick at most (within the 
 # A notify tick stops starting deliveries after this long and hands the rest back,
 # so a slow Slack cannot keep the worker's other pulses (follow, launch) waiting.
 BUDGET_SECONDS = 2.0
-_RESULTS = frozenset(status.value for status in RESULTS)  # news that tells an outcome
+_RESULTS = frozenset(values(RESULTS))  # news that tells an outcome
 
 
 @dataclass(frozen=True)
