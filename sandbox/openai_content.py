@@ -199,10 +199,11 @@ def _filler(rng: random.Random, topic: str, size: int) -> str:
     return cut + ".\n\n"
 
 
-def research_answer(question: str, chars: int | None = None) -> ResearchText:
-    """Build a deterministic markdown research answer of exactly ``chars`` characters."""
+def research_answer(question: str, chars: int | None = None, variant: str = "") -> ResearchText:
+    """Build a deterministic markdown research answer of exactly ``chars`` characters; each
+    ``variant`` of a question words it differently."""
     target = DEFAULT_CHARS if chars is None else max(1, chars)
-    seed = hashlib.sha256(question.encode()).digest()
+    seed = hashlib.sha256((question + variant).encode()).digest()
     rng = random.Random(seed)
     topic = topic_of(question)
     sources = _sources(rng, topic)

@@ -140,7 +140,10 @@ def new_record(
     """Turn a create request into a record: scenario, timings and the full answer up front."""
     text = input_text(body.get("input"))
     scenario = parse_directives(text)
-    answer = research_answer(strip_directives(text), scenario.chars or settings.default_chars)
+    variant = response_id if scenario.vary else ""
+    answer = research_answer(
+        strip_directives(text), scenario.chars or settings.default_chars, variant
+    )
     if scenario.outcome == "incomplete":
         answer = answer.truncated(len(answer.text) * 3 // 5)
     background = bool(body.get("background"))

@@ -13,6 +13,8 @@ Grammar (case-insensitive; any number of blocks anywhere in the input; later val
                                                 ;         / content_filter
                     / "chars=" N                ; exact length of the answer text
                     / "slow"                    ; duration 600 s unless duration= is given
+                    / "vary"                    ; each response words its answer its own
+                                                ;   way, as a model asked again does
 
 SECONDS may be fractional (``duration=0.5``). Unknown items and malformed values are ignored
 rather than rejected: a typo in a demo should not break the demo. Example::
@@ -48,6 +50,7 @@ class Scenario:
     incomplete_reason: str = "max_output_tokens"
     chars: int | None = None
     slow: bool = False
+    vary: bool = False
 
     def resolved_duration(self, default: float) -> float:
         """Explicit ``duration=`` beats ``slow``, which beats the configured default."""
@@ -71,6 +74,8 @@ def _apply(scenario: Scenario, key: str, value: str | None) -> Scenario:
         return scenario if number is None else _apply_number(scenario, key, number)
     if key == "slow":
         return replace(scenario, slow=True)
+    if key == "vary":
+        return replace(scenario, vary=True)
     if key == "fail":
         code = value if value in _ERROR_CODES else "server_error"
         return replace(scenario, outcome="failed", error_code=code)

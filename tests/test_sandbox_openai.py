@@ -71,6 +71,13 @@ def test_answer_length_is_exact_and_citations_point_at_links(chars: int) -> None
         assert citation.url.startswith("https://example.org/")
 
 
+def test_vary_words_each_response_its_own_way() -> None:
+    """As a model asked again does: a restarted answer need not begin as the first did."""
+    assert parse_directives("[sandbox: duration=3 vary]").vary
+    first, again = (research_answer("Tides", variant=v).text for v in ("resp_1", "resp_2"))
+    assert first != again and first[:40] != again[:40]
+
+
 def test_answer_is_deterministic_markdown() -> None:
     first = research_answer("Lithium supply chains")
     assert first == research_answer("Lithium supply chains")
