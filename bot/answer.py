@@ -10,19 +10,24 @@ it, so no piece sent ever needs rewriting and nobody is pinged.
 Where Slack refuses to stream, the answer is one ordinary message instead, edited in
 place as it grows (`chat.update`, at most once per EDIT_EVERY, for Slack's Tier 3); a
 stream that Slack closed meanwhile (it closes them after a few minutes) carries on the
-same way, as edits of the streamed message. Either way the thread gets one copy of the
-answer. Which message shows the answer, how, and how much a stream already holds is kept
-in Redis per job. A job that runs past its kind's `interactive_seconds` ends its message
-with a line saying so and carries on in the background; its result is posted as usual.
+same way. A job past its kind's `interactive_seconds` ends its message with a line saying
+so and carries on in the background; its result is posted as usual. Which message shows
+the answer, how, and what a stream holds (its length and digest) is kept in Redis per job.
+
+A stream only appends, so it goes on only while it is exact: an append whose outcome is
+unknown (a timeout, a worker killed mid-call) or a text that does not begin with what
+was streamed (an attempt begun again) ends it with a line saying the whole answer
+follows, and the result is posted whole: never spliced, never repeated.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -31,23 +36,23 @@ from bot.blocks.feedback import feedback_block
 from bot.blocks.streaming import settled, whole
 from bot.blocks.text import fit, mrkdwn, size
 from bot.budget import Budget
+from bot.job_record import JobRecords
 from bot.slack import call, error_code
 from models.job import Job
-from models.notifier import Milestone, NotifyLater
+from models.notifier import INTERRUPTED, Milestone, NotifyLater
 
 log = logging.getLogger(__name__)
 
-KEY = "errand:answer:{job_id}"
 BACKGROUND = (
     "\n\n_This takes longer than a quick answer: it carries on in the background, and"
     " the whole answer follows in this thread when it is done._"
 )
-INTERRUPTED = (
+WRITTEN_AGAIN = (
     "\n\n_The answer was interrupted and is being written again: the whole answer follows"
     " in this thread when it is done._"
 )
+CUT_SHORT = "\n\n_The answer stops here: the whole of it follows in this thread when it is done._"
 TOO_LONG = "\n\n_The answer is longer than one message: the whole of it follows below._"
-KEEP_FOR = 86_400  # seconds a job's answer record outlives its last change
 EDIT_EVERY = 1.5  # seconds between edits of one message: chat.update is Tier 3, ~50 a minute
 MESSAGE_MAX = 39_000  # characters of an edited answer (Slack keeps 40,000 of a message's text)
 KEEP_FOR_FINAL = 3  # chat.update tokens a passing edit leaves for cards and finished answers
@@ -68,25 +73,27 @@ class AnswerStream:
     ) -> None:
         self.client = client
         self.budget = budget
+        self.records = JobRecords(budget.redis, "errand:answer:{job_id}")
         self.streams_for = streams_for
         self.clock = clock
 
     def progress(self, m: Milestone) -> None:
         """Bring the job's answer up to the text so far. A call Slack's budget holds back
-        is skipped rather than waited for: the next notice carries all of this text too."""
-        job, state = m.job, self._state(m.job.id)
-        interrupted = bool(m.detail.get("interrupted"))  # its worker died (zero data retention)
+        is skipped rather than waited for: the next notice carries all of this text too.
+        Not so an interruption, which only its own notice tells: it is tried again."""
+        job, state = m.job, self.records.read(m.job.id)
+        interrupted = bool(m.detail.get(INTERRUPTED))
         if state.get("off") or ("text" not in m.detail and not interrupted):
             return
         text = str(m.detail.get("text", ""))
         try:
             if interrupted:
-                self._interrupted(job, state)
+                self._interrupted(job, state, WRITTEN_AGAIN)
             else:
                 self._show(job, state, text)
         except NotifyLater as later:
-            if later.uncertain:
-                raise  # it may have reached Slack: the outbox checks before trying again
+            if later.uncertain or interrupted:
+                raise  # it may have reached Slack, or it must: the outbox tries again
             log.info("answer update skipped: %s", later, extra={"job_id": job.id})
         except SlackApiError as exc:
             self._give_up(job, error_code(exc))
@@ -94,20 +101,23 @@ class AnswerStream:
     def finish(self, m: Milestone) -> bool:
         """End the job's answer message with the whole answer; False when it has none
         (or the answer outgrew it), and the caller posts the result as usual."""
-        job, state = m.job, self._state(m.job.id)
+        job, state = m.job, self.records.read(m.job.id)
         if "ts" not in state or state.get("off"):
             return False
         text = job.output_text or ""
         try:
             if state.get("mode") == EDIT:
                 return self._finish_edit(job, state, text)
+            if not _continues(state, whole(text)):
+                self._interrupted(job, state, CUT_SHORT)
+                return False
             self._stop(job, state, whole(text)[int(state["sent"]) :], answered=True)
         except SlackApiError as exc:
             if error_code(exc) == CLOSED:
                 return self._finish_edit(job, state, text)
             self._give_up(job, error_code(exc))
             return False
-        self._forget(job.id)
+        self.records.forget(job.id)
         return True
 
     # -- progress -----------------------------------------------------------------------
@@ -133,16 +143,18 @@ class AnswerStream:
         if state.get("mode") == EDIT:
             self._edit(job, state, _message(text, BACKGROUND), final=True)
         elif "ts" in state:
-            self._stop(job, state, settled(text)[int(state["sent"]) :] + BACKGROUND)
-        self._save(job.id, off=1)  # only once said: a call held back is tried again
+            shown = settled(text)
+            rest = shown[int(state["sent"]) :] if _continues(state, shown) else ""
+            self._stop(job, state, rest + BACKGROUND)
+        self.records.save(job.id, off=1)  # only once said: a call held back is tried again
 
-    def _interrupted(self, job: Job, state: dict[str, Any]) -> None:
-        """The answer is being written again from the start (its worker died and nothing at
-        the provider could resume it): a stream ends with a line saying the whole answer
-        follows when done; an edited message is left as it is, and the result follows."""
+    def _interrupted(self, job: Job, state: dict[str, Any], line: str) -> None:
+        """The stream cannot go on as it began (see the module docstring): it ends with
+        `line`, saying the whole answer follows when done; an edited message is left as it
+        is. Either way the result is posted whole."""
         if state.get("mode") == STREAM:
-            self._stop(job, state, INTERRUPTED)
-        self._save(job.id, off=1)
+            self._stop(job, state, line)
+        self.records.save(job.id, off=1)
 
     def _open(self, job: Job, text: str) -> None:
         """A stream in the job's thread; where Slack refuses one, or its budget for
@@ -172,7 +184,9 @@ class AnswerStream:
             )
             self._post(job, text)
             return
-        self._save(job.id, mode=STREAM, ts=str(answer["ts"]), sent=len(shown))
+        self.records.save(
+            job.id, mode=STREAM, ts=str(answer["ts"]), sent=len(shown), digest=_digest(shown)
+        )
 
     def _post(self, job: Job, text: str) -> None:
         answer = call(
@@ -182,12 +196,17 @@ class AnswerStream:
             thread_ts=job.thread_ts,
             text=_message(text),
         )
-        self._save(job.id, mode=EDIT, ts=str(answer["ts"]), edited=time.time())
+        self.records.save(job.id, mode=EDIT, ts=str(answer["ts"]), edited=time.time())
 
     def _append(self, job: Job, state: dict[str, Any], text: str) -> None:
-        more = settled(text)[int(state["sent"]) :]
+        shown = settled(text)
+        if not _continues(state, shown):
+            self._interrupted(job, state, CUT_SHORT)
+            return
+        more = shown[int(state["sent"]) :]
         if not more:
             return
+        self.records.save(job.id, unsure=1)  # until its answer: Slack may hold `more` or not
         try:
             call(
                 self.client.chat_appendStream,
@@ -196,13 +215,18 @@ class AnswerStream:
                 ts=str(state["ts"]),
                 markdown_text=more,
             )
+        except NotifyLater as later:
+            if not later.uncertain:
+                self.records.save(job.id, unsure=0)  # held back before any call
+            raise
         except SlackApiError as exc:
+            self.records.save(job.id, unsure=0)  # refused: the stream holds what it held
             if error_code(exc) != CLOSED:
                 raise
-            self._save(job.id, mode=EDIT)  # Slack ended the stream: edit the message on
+            self.records.save(job.id, mode=EDIT)  # Slack ended the stream: edit the message on
             self._edit(job, {**state, "mode": EDIT}, _message(text))
             return
-        self._save(job.id, sent=int(state["sent"]) + len(more))
+        self.records.save(job.id, sent=len(shown), digest=_digest(shown), unsure=0)
 
     def _edit(self, job: Job, state: dict[str, Any], body: str, *, final: bool = False) -> None:
         """Replace the message's text, at most once per EDIT_EVERY unless it is the last."""
@@ -216,7 +240,7 @@ class AnswerStream:
             ts=str(state["ts"]),
             text=body,
         )
-        self._save(job.id, edited=time.time())
+        self.records.save(job.id, edited=time.time())
 
     # -- the end ------------------------------------------------------------------------
 
@@ -241,7 +265,7 @@ class AnswerStream:
         except SlackApiError as exc:
             self._give_up(job, error_code(exc))
             return False
-        self._forget(job.id)
+        self.records.forget(job.id)
         return fits
 
     def _give_up(self, job: Job, code: str) -> None:
@@ -250,21 +274,7 @@ class AnswerStream:
             code,
             extra={"job_id": job.id, "error": code},
         )
-        self._save(job.id, off=1)
-
-    # -- the record in Redis --------------------------------------------------------------
-
-    def _state(self, job_id: str) -> dict[str, Any]:
-        raw = self.budget.redis.hgetall(KEY.format(job_id=job_id))
-        return {_text(k): _text(v) for k, v in dict(raw).items()}
-
-    def _save(self, job_id: str, **fields: str | int | float) -> None:
-        key = KEY.format(job_id=job_id)
-        self.budget.redis.hset(key, mapping=cast(dict[Any, Any], fields))
-        self.budget.redis.expire(key, KEEP_FOR)
-
-    def _forget(self, job_id: str) -> None:
-        self.budget.redis.delete(KEY.format(job_id=job_id))
+        self.records.save(job.id, off=1)
 
 
 def _message(text: str, ending: str = "") -> str:
@@ -272,5 +282,11 @@ def _message(text: str, ending: str = "") -> str:
     return fit(text, MESSAGE_MAX - size(ending), markdown=True) + ending
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+def _continues(state: dict[str, Any], text: str) -> bool:
+    """Whether the stream `state` describes holds exactly the start of `text`."""
+    held = _digest(text[: int(state["sent"])])
+    return state.get("unsure") != "1" and state.get("digest") == held
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()

@@ -31,7 +31,7 @@ from bot.requester import Requester
 from bot.slack import call, error_code
 from models.batch import LANE, results_filename
 from models.job import Job
-from models.notifier import Milestone, Undeliverable
+from models.notifier import INTERRUPTED, Milestone, Undeliverable
 from models.status import RESULTS, JobStatus
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class News:
             "awaiting_approval": self._ask_to_start,
             "start_approved": self._start_approved,
         }
-        if m.name in PASSING and job.status in RESULTS:
+        if m.name in PASSING and job.status in RESULTS and not m.detail.get(INTERRUPTED):
             return  # it finished meanwhile: its result says more than this line would
         if job.lane == INTERACTIVE and m.name in PASSING:
             # Its answer shows as it is written: that is the news. A "started" line would

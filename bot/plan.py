@@ -21,21 +21,20 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any, cast
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.tasks import COMPLETE, ERROR, continued_below, plan_update, task_update
 from bot.budget import Budget
+from bot.job_record import JobRecords
 from bot.slack import call, error_code
 from models.job import Job
 from models.notifier import Milestone, NotifyLater
 
 log = logging.getLogger(__name__)
 
-KEY = "errand:plan:{job_id}"
-KEEP_FOR = 86_400  # seconds a job's plan record outlives its last change
 MAX_TASKS = 20  # cards one message holds before the plan moves on to a fresh one
 CLOSED = "message_not_in_streaming_state"  # Slack ended the stream (its lifetime is up)
 JSON = dict[str, Any]
@@ -47,6 +46,7 @@ class PlanStream:
     def __init__(self, client: WebClient, budget: Budget, *, lifetime: float) -> None:
         self.client = client
         self.budget = budget
+        self.records = JobRecords(budget.redis, "errand:plan:{job_id}")
         self.lifetime = lifetime
 
     def progress(self, m: Milestone, title: str) -> bool:
@@ -81,7 +81,7 @@ class PlanStream:
             except (SlackApiError, NotifyLater) as exc:
                 why = error_code(exc) if isinstance(exc, SlackApiError) else str(exc)
                 log.info("plan not stopped (%s)", why, extra={"job_id": job.id})
-        self.budget.redis.delete(KEY.format(job_id=job.id))
+        self.records.forget(job.id)
 
     # -- showing ------------------------------------------------------------------------
 
@@ -169,17 +169,14 @@ class PlanStream:
     # -- the record in Redis --------------------------------------------------------------
 
     def _state(self, job_id: str) -> JSON:
-        raw = self.budget.redis.hgetall(KEY.format(job_id=job_id))
-        state = {_text(k): _text(v) for k, v in dict(raw).items()}
+        state = self.records.read(job_id)
         state["cards"] = json.loads(state.get("cards") or "{}")
         state["past"] = json.loads(state.get("past") or "[]")
         return state
 
     def _save(self, job_id: str, **fields: Any) -> None:
-        key = KEY.format(job_id=job_id)
         stored = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in fields.items()}
-        self.budget.redis.hset(key, mapping=cast(dict[Any, Any], stored))
-        self.budget.redis.expire(key, KEEP_FOR)
+        self.records.save(job_id, **stored)
 
 
 def _differs(card: JSON, state: JSON) -> bool:
@@ -201,7 +198,3 @@ def _settled(card: JSON, status: str, job: Job) -> JSON:
     if status == COMPLETE and "output" in card:
         return {**card, "status": status, "output": f"{len(job.output_text or ''):,} characters"}
     return {**card, "status": status}
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -5,11 +5,13 @@ thread holds the answer once, whole, pinging nobody."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from bot.answer import CUT_SHORT
 from bot.blocks.streaming import whole
 from bot.blocks.text import mrkdwn
 from models.job import Notice
@@ -138,3 +140,28 @@ def _text_known_before(stack: Stack, job_id: str) -> str:
             select(Notice.detail).where(Notice.job_id == job_id, Notice.milestone == "progress")
         ).all()
     return max((str((d or {}).get("text", "")) for d in details), key=len, default="")
+
+
+@SQLITE
+def test_an_append_slack_never_answers_ends_the_stream_and_the_result_is_posted_whole(
+    stack: Stack, bot: BotProcess
+) -> None:
+    """Slack carried out an append whose answer never came (the client gave up after 15 s):
+    whether the stream holds that piece is unknown, so nothing more is appended to it. It
+    ends with a line saying the whole answer follows, and the result is posted whole."""
+    bot.slack.fault(method="chat.appendStream", answer_delay=20, count=1, after=1)
+    stack.start_worker()
+    job_id, thread_ts = _ask(bot, "Explain the tides [sandbox: duration=20]")
+    stack.wait_status(job_id, "completed", timeout=60)
+    output = stack.show(job_id)["output_text"]
+    wait_for(lambda: _results(bot, job_id), 60, "no result posted")
+    [stream] = _streams(bot, thread_ts)
+    assert stream["state"] == "stopped" and stream["text"].endswith(CUT_SHORT)
+    assert whole(output).startswith(stream["text"].removesuffix(CUT_SHORT))  # nothing twice
+    [result] = _results(bot, job_id)
+    last_source = re.findall(r"\[([^]]+)\]\(", output)[-1]
+    assert last_source in result  # the answer's very end
+
+
+def _results(bot: BotProcess, job_id: str) -> list[str]:
+    return [t for t in thread_texts(bot.slack.card("C_GENERAL")) if f"Result of job {job_id}" in t]

@@ -13,6 +13,8 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from bot.answer import WRITTEN_AGAIN
+from bot.blocks.streaming import whole
 from bot.blocks.text import escape
 from models.job import Attempt, Notice
 from models.store.stops import request_cancel
@@ -185,6 +187,35 @@ def test_an_ask_whose_worker_dies_says_so_and_posts_the_whole_answer(
     assert stream["state"] == "stopped" and "interrupted" in stream["text"]
     assert sum(f"Result of job {job_id}" in t for t in _texts(bot)) == 1
     assert zdr.show(job_id)["provider_creates"] == 2
+
+
+@SQLITE
+def test_an_answer_interrupted_while_slack_is_down_says_so_once_slack_is_back(
+    zdr: Stack, bot: BotProcess
+) -> None:
+    """Its worker dies, and Slack is down while the answer is written again: the line
+    saying so is still owed once Slack is back, even though the job finished meanwhile.
+    The stream never goes on with the new answer's words (`vary`: it words itself anew),
+    and the result is posted whole."""
+    first = zdr.start_worker()
+    assert bot.command("/ask", "Explain tides [sandbox: duration=8 vary]").status_code == 200
+    job_id = job_id_of(bot.slack.card("C_GENERAL"))
+    wait_for(lambda: bot.slack.streams(channel="C_GENERAL"), 30, "the answer never streamed")
+    first.kill()
+    first.wait(timeout=10)
+    bot.slack.fault(outage_seconds=15)
+    zdr.start_worker()
+    zdr.wait_status(job_id, "completed", timeout=60)
+    wait_for(lambda: _results(bot, job_id), 90, "no result posted")
+    [stream] = bot.slack.streams(channel="C_GENERAL")
+    assert stream["state"] == "stopped" and stream["text"].endswith(WRITTEN_AGAIN)
+    shown = stream["text"].removesuffix(WRITTEN_AGAIN)
+    assert not whole(zdr.show(job_id)["output_text"]).startswith(shown)  # the first take's
+    assert len(_results(bot, job_id)) == 1
+
+
+def _results(bot: BotProcess, job_id: str) -> list[str]:
+    return [t for t in _texts(bot) if f"Result of job {job_id}" in t]
 
 
 def _texts(bot: BotProcess) -> list[str]:

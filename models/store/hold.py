@@ -21,6 +21,7 @@ from models.base import utcnow
 from models.db import Database
 from models.errors import TransitionRefused
 from models.job import Attempt, Job, attempts, is_active, is_current_attempt, jobs
+from models.notifier import INTERRUPTED
 from models.status import JobStatus
 from models.store.attempt import Launch, Recorded, note_started
 from models.store.lifecycle import add_notice, record_event, transition
@@ -210,7 +211,7 @@ def _restart(
     lane = session.scalar(select(jobs.c.lane).where(jobs.c.id == job_id))
     if lane == INTERACTIVE:  # the answer streaming into its thread will not go on as it began
         key = f"interrupted:{(response_id or '')[-24:]}"
-        add_notice(session, job_id, "progress", key=key, detail={"interrupted": True})
+        add_notice(session, job_id, "progress", key=key, detail={INTERRUPTED: True})
     try:
         transition(
             session,

@@ -1,0 +1,37 @@
+"""What one of a job's Slack messages shows (its answer stream, its plan), kept in Redis.
+
+A hash per job, kept a day past its last change. It is the bot's note of a display, not
+the job's truth: losing it costs at most a fresh message, never a job or its result.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from redis import Redis
+
+KEEP_FOR = 86_400  # seconds a record outlives its last change
+
+
+class JobRecords:
+    """The records under `key` (a pattern with `{job_id}`)."""
+
+    def __init__(self, redis: Redis, key: str) -> None:
+        self.redis = redis
+        self.key = key
+
+    def read(self, job_id: str) -> dict[str, Any]:
+        raw = self.redis.hgetall(self.key.format(job_id=job_id))
+        return {_text(k): _text(v) for k, v in dict(raw).items()}
+
+    def save(self, job_id: str, **fields: Any) -> None:
+        key = self.key.format(job_id=job_id)
+        self.redis.hset(key, mapping=cast(dict[Any, Any], fields))
+        self.redis.expire(key, KEEP_FOR)
+
+    def forget(self, job_id: str) -> None:
+        self.redis.delete(self.key.format(job_id=job_id))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
