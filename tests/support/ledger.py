@@ -7,6 +7,7 @@ every other response it made cancelled or found (none orphaned: billed and never
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -15,6 +16,9 @@ from models.store.queries import get_job, history
 from tests.support.stack import Stack
 
 MAX_CREATES_PER_ATTEMPT = 2
+# A response a webhook revealed is settled (taken by its attempt, or cancelled) a couple of
+# seconds after its webhook (`worker.responses.SETTLE_AFTER`): possibly after its job ended.
+SETTLE_WITHIN = 10.0
 
 
 def stored(stack: Stack, job_id: str) -> dict[str, Any]:
@@ -41,8 +45,18 @@ def assert_paid_once(stack: Stack, job_id: str) -> dict[str, Any]:
     )
     per_attempt = Counter(str(r["metadata"]["attempt"]) for r in sent)
     assert max(per_attempt.values(), default=0) <= MAX_CREATES_PER_ATTEMPT, per_attempt
-    ledger = stack.openai.job(job_id)
+    ledger = _settled(stack, job_id)
     assert ledger["orphans"] == [], ledger
     if record["provider_response_id"]:
         assert record["provider_response_id"] in ledger["responses"], (record, ledger)
+    return ledger
+
+
+def _settled(stack: Stack, job_id: str) -> dict[str, Any]:
+    """The stand-in's ledger of the job once it has no orphan, or after SETTLE_WITHIN."""
+    deadline = time.monotonic() + SETTLE_WITHIN
+    ledger = stack.openai.job(job_id)
+    while ledger["orphans"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+        ledger = stack.openai.job(job_id)
     return ledger
