@@ -165,8 +165,14 @@ def test_a_good_200_row_csv_makes_one_batch_job_with_its_card_in_the_channel(
     stack.start_worker()
     modal = _open(bot)
     answer = _submit(bot, modal, _upload(bot, "cities.csv", csv_rows(200)))
-    assert answer == {"ok": True, "status": 200}  # no errors: the modal closed
-    assert _modals(bot) == []
+    assert answer == {"ok": True, "status": 200}  # no errors
+    # Read within Slack's three seconds, the modal closes; read later (a busy machine), it
+    # shows the wait, then that the job started. Either way the person knows where to look.
+    wait_for(
+        lambda: _modals(bot) == [] or "Started batch job" in _text(_modals(bot)[0]),
+        30,
+        "the modal neither closed nor said the job started",
+    )
     [job] = _jobs(stack)
     assert (job["kind"], job["lane"], job["requested_by"]) == ("batch", "batch", ME)
     assert job["channel_id"] == "C_GENERAL"
