@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     retention_archive: str | None = Field(default=None, alias="ERRAND_RETENTION_ARCHIVE")
     retention_interval: float = Field(default=3600.0, gt=0, alias="ERRAND_RETENTION_INTERVAL")
     allow_self_approval: bool = Field(default=False, alias="ERRAND_ALLOW_SELF_APPROVAL")
+    # A job no approver decided on within this long expires (its requester may ask again);
+    # 0: it waits for as long as it takes.
+    approval_wait_hours: float = Field(default=72.0, ge=0, alias="ERRAND_APPROVAL_WAIT_HOURS")
     # Zero data retention: no create carries `background=true` or `store=true`; each job
     # is a stream a worker holds in one of its `zdr_slots` (worker.held).
     zdr: bool = Field(default=False, alias="ERRAND_ZDR")

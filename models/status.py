@@ -16,7 +16,7 @@ class JobStatus(StrEnum):
     COMPLETED = "completed"  # delivered
     FAILED = "failed"  # ended without a usable result
     CANCELED = "canceled"  # stopped by a person
-    EXPIRED = "expired"  # stopped for running past its deadline
+    EXPIRED = "expired"  # stopped for running past its deadline, or no approver decided in time
     REJECTED = "rejected"  # an approver refused the result
 
 
@@ -52,7 +52,8 @@ SOURCES: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.COMPLETED: ACTIVE | {JobStatus.NEEDS_REVIEW},
     JobStatus.FAILED: ACTIVE,
     JobStatus.CANCELED: CANCELABLE,
-    JobStatus.EXPIRED: ACTIVE | {JobStatus.NEEDS_REVIEW},
+    # From awaiting_approval: no approver decided in time (`models.store.stops`).
+    JobStatus.EXPIRED: ACTIVE | {JobStatus.NEEDS_REVIEW, JobStatus.AWAITING_APPROVAL},
     JobStatus.REJECTED: frozenset({JobStatus.NEEDS_REVIEW, JobStatus.AWAITING_APPROVAL}),
 }
 

@@ -94,3 +94,38 @@ def test_a_rejected_deep_job_ends_with_the_reason_and_never_reaches_the_provider
     wait_for(lambda: any(reason in t for t in thread_texts(_card(bot, job_id))), 20, "no reason")
     assert stack.openai.requests(endpoint="create") == []
     assert stack.openai.job(job_id)["made"] == 0
+
+
+@SQLITE
+def test_a_deep_job_no_approver_decides_on_expires_and_retry_asks_again(
+    stack: Stack, bot: BotProcess
+) -> None:
+    """Nobody waits on a request the approvers forgot: past ERRAND_APPROVAL_WAIT_HOURS the
+    job expires and its requester is told why, on its card and in its thread; a late
+    Approve starts nothing, and Retry asks the approvers again."""
+    stack.env["ERRAND_APPROVAL_WAIT_HOURS"] = "0.002"  # about 7 s
+    stack.start_worker()
+    job_id = _deep(bot, "Map every tidal stream on Earth [sandbox: duration=1]")
+    stack.wait_status(job_id, "awaiting_approval", timeout=40)
+    request = _request_for(bot, job_id)
+    stack.wait_status(job_id, "expired", timeout=40)
+    told = "No approver decided within 0.002 hours, so the job did not start"
+    wait_for(lambda: any(told in t for t in thread_texts(_card(bot, job_id))), 20, "no line")
+    wait_for(lambda: "Expired" in card_text(_card(bot, job_id)), 20, "card not expired")
+    card = _card(bot, job_id)
+    assert told in card_text(card) and "job_retry" in buttons(card)
+    [event] = [e for e in stored(stack, job_id)["events"] if e["action"] == "approval_expired"]
+    assert event["actor"] == "errand"
+
+    assert bot.click("job_approve", job_id, "U_APPROVER", "C_APPROVALS", request).status_code == 200
+    late = f"Job `{job_id}` is expired"
+    wait_for(
+        lambda: any(late in t for t in bot.slack.ephemeral("C_APPROVALS", "U_APPROVER")), 10, "?"
+    )
+    assert stack.status(job_id) == "expired"  # too late: nothing starts
+
+    assert bot.click("job_retry", job_id, "U_REQUESTER", "C_GENERAL", card).status_code == 200
+    stack.wait_status(job_id, "awaiting_approval", timeout=40)
+    asked = lambda: [m for m in bot.slack.messages("C_APPROVALS") if job_id in card_text(m)]  # noqa: E731
+    wait_for(lambda: len(asked()) == 2, 30, "the approvers were not asked again")
+    assert stack.openai.requests(endpoint="create") == []

@@ -1,4 +1,5 @@
-"""The recover pulse: expire overdue jobs, re-enqueue stops Redis lost, report stuck jobs.
+"""The recover pulse: expire overdue jobs and undecided approvals, re-enqueue stops Redis
+lost, report stuck jobs.
 
 Safe on every worker at once: each step claims its rows or is a no-op when repeated
 (a stop task RQ still knows is not enqueued twice).
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from models.base import utcnow
+from models.store.budget import expire_undecided
 from models.store.stops import expire_overdue, unlanded_stops
 from models.store.waiting import report_stuck
 from worker.context import Context
@@ -30,8 +32,12 @@ class RecoverReport:
 
 
 def recover(ctx: Context) -> RecoverReport:
-    """One pass: expire overdue jobs, re-enqueue stops that have not landed, report stuck."""
+    """One pass: expire overdue jobs and approvals nobody decided, re-enqueue stops that
+    have not landed, report stuck."""
     expired = expire_overdue(ctx.db, ctx.dispatch)
+    if ctx.settings.approval_wait_hours:
+        wait = timedelta(hours=ctx.settings.approval_wait_hours)
+        expired += expire_undecided(ctx.db, wait)
     unlanded = unlanded_stops(ctx.db, older_than=GRACE)
     for job_id in unlanded:
         ctx.dispatch.stop(job_id)

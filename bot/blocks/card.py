@@ -100,7 +100,7 @@ def _footer(job: Job) -> str:
     cost = cost_label(job)
     if cost:
         parts.append(cost)
-    if job.error and job.status == JobStatus.FAILED:
+    if job.error and job.status in (JobStatus.FAILED, JobStatus.EXPIRED):
         parts.append(fit(job.error, REASON_MAX))
     elif cut_off(job):
         parts.append(fit(cut_off_reason(job), REASON_MAX))

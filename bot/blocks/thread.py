@@ -56,6 +56,9 @@ def canceled(job: Job) -> str:
 
 
 def expired(job: Job) -> str:
+    """Past its time limit, unless Errand said otherwise (no approver decided in time)."""
+    if job.error:
+        return f":alarm_clock: {fit(job.error, REASON_MAX)}"
     return ":alarm_clock: Stopped: the job ran past its time limit."
 
 

@@ -2,7 +2,9 @@
 approver when its kind says so (`approve_before_start`, as `/deep` does: one run is
 expensive), or when its estimated cost plus what the requester has spent today (UTC)
 would pass ERRAND_BUDGET_USER_DAILY_USD. Both take the same path, so approvers see one
-kind of request and Approve/Reject mean the same thing for either.
+kind of request and Approve/Reject mean the same thing for either. A job no approver
+decided on within ERRAND_APPROVAL_WAIT_HOURS expires, and its requester is told: nobody
+waits on a request the approvers have forgotten. Retry asks them again.
 
 Spend is what attempts launched today cost, or, until they finish, what they were
 estimated to cost when they launched: a flood of jobs counts before any of them ends.
@@ -10,13 +12,16 @@ estimated to cost when they launched: a flood of jobs counts before any of them 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from models.base import utcnow
 from models.batch import LANE, TIER
-from models.job import Attempt, Job
+from models.db import Database
+from models.errors import TransitionRefused
+from models.job import Attempt, Job, attempts
 from models.kinds import Kind, KindsConfig
 from models.options import Options
 from models.status import JobStatus
@@ -27,6 +32,11 @@ HELD = (
     "their daily budget."
 )
 KIND_HELD = "Waiting for an approver: {command} jobs need an approver before they start."
+UNDECIDED = (
+    "No approver decided within {hours:g} hours, so the job did not start. Retry asks "
+    "the approvers again."
+)
+BATCH = 200
 
 
 def estimate(kinds: KindsConfig, job: Job) -> float | None:
@@ -111,3 +121,37 @@ def _hold(
 
 def _usd(cost: float | None) -> str:
     return "cost unknown" if cost is None else f"{cost:.4f} USD"
+
+
+def expire_undecided(db: Database, wait: timedelta) -> int:
+    """Expire jobs that have waited for an approver longer than `wait`; a decision taken
+    meanwhile wins (the status is compared and set)."""
+    now = utcnow()
+    sentence = UNDECIDED.format(hours=wait.total_seconds() / 3600)
+    with db.unit() as unit:
+        ids = unit.session.scalars(
+            select(Job.id)
+            .where(Job.status == JobStatus.AWAITING_APPROVAL, Job.updated_at <= now - wait)
+            .limit(BATCH)
+        ).all()
+        for job_id in ids:
+            try:
+                transition(
+                    unit.session,
+                    job_id,
+                    JobStatus.EXPIRED,
+                    actor="errand",
+                    action="approval_expired",
+                    sources=frozenset({JobStatus.AWAITING_APPROVAL}),
+                    detail=f"no approver decided within {wait}",
+                    values={"error": sentence, "wait_reason": None, "finished_at": now},
+                    notice="expired",
+                )
+            except TransitionRefused:
+                continue
+            unit.session.execute(
+                update(attempts)
+                .where(attempts.c.job_id == job_id, attempts.c.finished_at.is_(None))
+                .values(finished_at=now, cost_usd=0.0)
+            )
+    return len(ids)
