@@ -109,6 +109,9 @@ class News:
             self.plans.finish(m, completed=m.name in ("completed", "needs_review"))
         if job.lane == LANE and m.name in BATCH_ENDS and self._batch_results(m):
             return
+        if m.name == "expired":  # a request to start it that no approver decided on
+            where = {"channel": self.approvals or job.channel_id, "ts": m.detail.get("request_ts")}
+            self._update_request(job, where, expired=True)
         if m.name in lines:
             urgent = m.name not in PASSING
             self.poster.post_all(m, [Part(lines[m.name]())], step="line", urgent=urgent)
@@ -277,10 +280,12 @@ class News:
         if by_dm:
             self.requester.note(m, f"Your job `{job.id}` was rejected", step="line")
 
-    def _update_request(self, job: Job, where: dict[str, Any]) -> None:
+    def _update_request(self, job: Job, where: dict[str, Any], *, expired: bool = False) -> None:
         if not (where.get("channel") and where.get("ts")):
             return
-        text, blocks = review.decided_request(job, self.title(job), None)
+        text, blocks = (review.expired_request if expired else review.decided_request)(
+            job, self.title(job)
+        )
         try:
             call(
                 self.client.chat_update,

@@ -23,7 +23,7 @@ from bot.blocks.lists import job_list
 from bot.blocks.oncall import oncall_alert
 from bot.blocks.people import actor
 from bot.blocks.result import file_comment, result_messages
-from bot.blocks.review import approval_request, decided_request, decision_line
+from bot.blocks.review import approval_request, decided_request, decision_line, expired_request
 from bot.blocks.tasks import TITLE_MAX, task_title, task_update
 from bot.blocks.text import SECTION_CHARS, chunks, fit, mrkdwn
 from models.job import Job
@@ -145,7 +145,12 @@ def test_any_list_and_home_tab_is_valid_and_pings_nobody(
 def test_any_review_request_and_decision_is_valid_and_pings_nobody(
     job: Job, title: str, link: str | None
 ) -> None:
-    for text, blocks in (approval_request(job, title, link), decided_request(job, title, link)):
+    shown = (
+        approval_request(job, title, link),
+        decided_request(job, title, link),
+        expired_request(job, title),
+    )
+    for text, blocks in shown:
         check_message(text, blocks)
         assert pings(all_text(text, blocks)) <= _people(job)
     check_line(decision_line(job))

@@ -109,13 +109,16 @@ def test_a_deep_job_no_approver_decides_on_expires_and_retry_asks_again(
     stack.wait_status(job_id, "awaiting_approval", timeout=40)
     request = _request_for(bot, job_id)
     stack.wait_status(job_id, "expired", timeout=40)
-    told = "No approver decided within 0.002 hours, so the job did not start"
+    told = "No approver decided within 1 minute, so the job did not start"
     wait_for(lambda: any(told in t for t in thread_texts(_card(bot, job_id))), 20, "no line")
     wait_for(lambda: "Expired" in card_text(_card(bot, job_id)), 20, "card not expired")
     card = _card(bot, job_id)
     assert told in card_text(card) and "job_retry" in buttons(card)
     [event] = [e for e in stored(stack, job_id)["events"] if e["action"] == "approval_expired"]
     assert event["actor"] == "errand"
+    retired = lambda: _request_for(bot, job_id)  # noqa: E731
+    wait_for(lambda: buttons(retired()) == [], 20, "the request still offers its buttons")
+    assert "did not start" in card_text(retired()) and told in card_text(retired())
 
     assert bot.click("job_approve", job_id, "U_APPROVER", "C_APPROVALS", request).status_code == 200
     late = f"Job `{job_id}` is expired"

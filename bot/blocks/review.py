@@ -66,7 +66,20 @@ def _why_held(job: Job, title: str, cost: dict[str, Any]) -> str:
     )
 
 
-def decided_request(job: Job, title: str, link: str | None) -> tuple[str, list[dict[str, Any]]]:
+def expired_request(job: Job, title: str) -> tuple[str, list[dict[str, Any]]]:
+    """A request to start a job that no approver decided on in time: the buttons give way
+    to why it ended (`job.error`)."""
+    line = (
+        f":alarm_clock: *{fit(title, TITLE_MAX)}* for {actor(job.requested_by)} did not "
+        f"start · job `{job.id}`\n{fit(job.error or '', NOTE_MAX)}"
+    )
+    blocks = [section(line), section(quote(job.input_text))]
+    return f"{fit(title, TITLE_MAX)} job {job.id}: expired, no approver decided in time", blocks
+
+
+def decided_request(
+    job: Job, title: str, link: str | None = None
+) -> tuple[str, list[dict[str, Any]]]:
     """The request after a decision: the buttons give way to who decided and when."""
     verdict = decision_line(job)
     summary = [*_summary(job, title, link), context(verdict)]

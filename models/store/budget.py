@@ -21,7 +21,7 @@ from models.base import utcnow
 from models.batch import LANE, TIER
 from models.db import Database
 from models.errors import TransitionRefused
-from models.job import Attempt, Job, attempts
+from models.job import Attempt, Job, Notice, attempts
 from models.kinds import Kind, KindsConfig
 from models.options import Options
 from models.status import JobStatus
@@ -33,8 +33,7 @@ HELD = (
 )
 KIND_HELD = "Waiting for an approver: {command} jobs need an approver before they start."
 UNDECIDED = (
-    "No approver decided within {hours:g} hours, so the job did not start. Retry asks "
-    "the approvers again."
+    "No approver decided within {span}, so the job did not start. Retry asks the approvers again."
 )
 BATCH = 200
 
@@ -127,7 +126,7 @@ def expire_undecided(db: Database, wait: timedelta) -> int:
     """Expire jobs that have waited for an approver longer than `wait`; a decision taken
     meanwhile wins (the status is compared and set)."""
     now = utcnow()
-    sentence = UNDECIDED.format(hours=wait.total_seconds() / 3600)
+    sentence = UNDECIDED.format(span=_span(wait))
     with db.unit() as unit:
         ids = unit.session.scalars(
             select(Job.id)
@@ -143,15 +142,35 @@ def expire_undecided(db: Database, wait: timedelta) -> int:
                     actor="errand",
                     action="approval_expired",
                     sources=frozenset({JobStatus.AWAITING_APPROVAL}),
-                    detail=f"no approver decided within {wait}",
+                    detail=f"no approver decided within {_span(wait)}",
                     values={"error": sentence, "wait_reason": None, "finished_at": now},
-                    notice="expired",
                 )
             except TransitionRefused:
                 continue
+            # Where the approvers were asked: the request's buttons give way to the outcome.
+            asked = _request(unit.session, job_id)
+            add_notice(unit.session, job_id, "expired", key=f"expired:{now}", detail=asked)
             unit.session.execute(
                 update(attempts)
                 .where(attempts.c.job_id == job_id, attempts.c.finished_at.is_(None))
                 .values(finished_at=now, cost_usd=0.0)
             )
     return len(ids)
+
+
+def _request(session: Session, job_id: str) -> dict[str, object]:
+    """The ts of the job's latest request to start, once posted (`request_ts`)."""
+    detail = session.scalar(
+        select(Notice.detail)
+        .where(Notice.job_id == job_id, Notice.milestone == "awaiting_approval")
+        .order_by(Notice.id.desc())
+        .limit(1)
+    )
+    return {"request_ts": (detail or {}).get("request_ts")}
+
+
+def _span(wait: timedelta) -> str:
+    """`72 hours`, `1 hour`, `30 minutes`: how long the approvers had."""
+    hours = wait.total_seconds() / 3600
+    number, unit = (hours, "hour") if hours >= 1 else (max(1, round(hours * 60)), "minute")
+    return f"{number:g} {unit}{'' if number == 1 else 's'}"
