@@ -70,8 +70,8 @@ def expired_request(job: Job, title: str) -> tuple[str, list[dict[str, Any]]]:
     """A request to start a job that no approver decided on in time: the buttons give way
     to why it ended (`job.error`)."""
     line = (
-        f":alarm_clock: *{fit(title, TITLE_MAX)}* for {actor(job.requested_by)} did not "
-        f"start · job `{job.id}`\n{fit(job.error or '', NOTE_MAX)}"
+        f":alarm_clock: *{fit(title, TITLE_MAX)}* for {actor(job.requested_by)} expired "
+        f"· job `{job.id}`\n{fit(job.error or '', NOTE_MAX)}"
     )
     blocks = [section(line), section(quote(job.input_text))]
     return f"{fit(title, TITLE_MAX)} job {job.id}: expired, no approver decided in time", blocks
