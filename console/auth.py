@@ -3,8 +3,11 @@
 With ERRAND_CONSOLE_TOKEN set, every request shows the token: in an `Authorization:
 Bearer …` header (scripts), or once in the login form, which sets a session cookie
 (HttpOnly, SameSite=Strict) signed with a key derived from the token, so rotating the
-token ends every session. Without a token the console listens only on loopback (`errand
-console` refuses any other host) and whoever reaches it is the operator.
+token ends every session. A session lasts SESSION_SECONDS from its login: the time is
+in the signed cookie, so a cookie copied off a machine stops working by itself.
+
+Without a token the console listens only on loopback (`errand console` refuses any other
+host) and whoever reaches it is the operator.
 
 Without a token it also answers only requests addressed to a loopback name: a page
 elsewhere whose name was made to point at 127.0.0.1 (DNS rebinding) reads nothing.
@@ -21,6 +24,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -28,6 +32,7 @@ import flask
 from werkzeug.wrappers import Response
 
 COOKIE = "errand_console"
+SESSION_SECONDS = 12 * 3600  # a working day and then some: then the token is asked again
 OPEN = frozenset({"static", "login", "login_form"})  # reachable before logging in
 
 
@@ -49,17 +54,19 @@ class Guard:
         return hmac.new(self.key, f"{purpose}:{nonce}".encode(), hashlib.sha256).hexdigest()
 
     def new_session(self) -> tuple[str, str]:
-        """(nonce, cookie value) of a fresh session."""
-        nonce = secrets.token_urlsafe(18)
+        """(nonce, cookie value) of a fresh session; the nonce carries when it began."""
+        nonce = f"{secrets.token_urlsafe(18)}~{int(time.time())}"
         return nonce, f"{nonce}.{self.sign('session', nonce)}"
 
     def session(self, cookie: str | None) -> str | None:
-        """The nonce of a cookie this console signed, else None."""
+        """The nonce of a cookie this console signed within SESSION_SECONDS, else None."""
         nonce, _, mac = (cookie or "").partition(".")
         good = bool(nonce) and hmac.compare_digest(
             mac.encode(), self.sign("session", nonce).encode()
         )
-        return nonce if good else None
+        began = nonce.rpartition("~")[2]
+        fresh = began.isdigit() and time.time() - int(began) <= SESSION_SECONDS
+        return nonce if good and fresh else None
 
     def token_ok(self, offered: str | None) -> bool:
         """The token, compared in constant time; always False without one."""
@@ -178,6 +185,7 @@ def _finish(response: Response) -> Response:
         response.set_cookie(
             COOKIE,
             cookie,
+            max_age=SESSION_SECONDS,
             httponly=True,
             samesite="Strict",
             secure=flask.request.is_secure,

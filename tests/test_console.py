@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from bot.blocks.people import actor
 from bot.ids import ActionId
 from console import card as console_card
 from console.app import create_app
+from console.auth import COOKIE, Guard
 from console.config import ConsoleConfig
 from models.job import Job, jobs, notices
 from models.status import JobStatus
@@ -289,13 +291,24 @@ def _check_token(console: Console, job_id: str, stack: Stack) -> None:
     login = console.client.post("/login", data={"token": TOKEN, "next": "//evil.example/"})
     assert login.status_code == 303 and login.headers["Location"] == "/"
     cookie = login.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Max-Age=43200" in cookie
+    _check_session_age(console, job_id)
     assert job_id in console.page("/")
     assert console.client.post(f"/jobs/{job_id}/cancel", data={}).status_code == 403  # no CSRF
     assert console.press(job_id, "cancel").status_code == 303
     assert stack.status(job_id) == "canceled"
     retried = HTTP.post(f"{console.url}/jobs/{job_id}/retry", headers=bearer)  # a script
     assert retried.status_code == 303 and stack.status(job_id) == "queued"
+
+
+def _check_session_age(console: Console, job_id: str) -> None:
+    """A session cookie this console signed works for 12 hours from its login, no longer
+    (one copied off a machine does not last for ever)."""
+    guard = Guard.for_token(TOKEN)
+    for age, status in ((11 * 3600, 200), (13 * 3600, 401)):
+        nonce = f"copied~{int(time.time()) - age}"
+        cookie = {"Cookie": f"{COOKIE}={nonce}.{guard.sign('session', nonce)}"}
+        assert HTTP.get(f"{console.url}/", headers=cookie).status_code == status, age
 
 
 def _console_once(stack: Stack, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
