@@ -5,16 +5,19 @@ again (who, and every value against its kind), since a modal's form is no author
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
-from bot.blocks.settings_modal import block_id, offered, read_settings, settings_modal
+from bot.blocks.settings_modal import block_id, offered, read_settings, saved_line, settings_modal
 from bot.context import BotContext
 from bot.roles import Roles
 from bot.slack import call
 from models.kinds import Kind
+from models.notifier import NotifyLater
 from models.options import refusal
 from models.store.preferences import Defaults, all_channel_defaults, set_channel_defaults
 
@@ -38,6 +41,7 @@ class ChannelSettings:
     def __init__(self, ctx: BotContext, roles: Roles) -> None:
         self.ctx = ctx
         self.roles = roles
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="channel-settings")
 
     def kinds(self) -> list[Kind]:
         return [k for k in self.ctx.kinds.kinds.values() if offered(k)]
@@ -61,9 +65,9 @@ class ChannelSettings:
         view = settings_modal(channel, self.kinds(), current)
         call(client.views_open, trigger_id=command["trigger_id"], view=view)
 
-    def submitted(self, ack: Ack, body: Body, view: Body) -> None:
-        """Stored and closed; refused under the first select (whoever may not), or under
-        each value its kind does not allow; nothing is stored then."""
+    def submitted(self, ack: Ack, body: Body, view: Body, client: WebClient) -> None:
+        """Stored and closed, and the channel told; refused under the first select (whoever
+        may not), or under each value its kind does not allow; nothing is stored then."""
         user = body["user"]["id"]
         channel, chosen = read_settings(view)
         kinds = {k.name: k for k in self.kinds()}
@@ -82,6 +86,17 @@ class ChannelSettings:
         set_channel_defaults(self.ctx.db, channel, chosen, by=user)
         log.info("channel defaults set", extra={"channel": channel, "user": user})
         ack()
+        self.pool.submit(self._tell, client, channel, saved_line(user, kinds, chosen))
+
+    @staticmethod
+    def _tell(client: WebClient, channel: str, text: str) -> None:
+        """The channel's line about its new defaults; one Slack refuses is only logged."""
+        try:
+            call(client.chat_postMessage, channel=channel, text=text)
+        except (SlackApiError, NotifyLater) as exc:
+            log.warning(
+                "channel defaults not announced", extra={"channel": channel, "error": str(exc)}
+            )
 
 
 def _refusals(kinds: dict[str, Kind], chosen: dict[str, Defaults]) -> dict[str, str]:

@@ -24,9 +24,11 @@ from bot.blocks.oncall import oncall_alert
 from bot.blocks.people import actor
 from bot.blocks.result import file_comment, result_messages
 from bot.blocks.review import approval_request, decided_request, decision_line, expired_request
+from bot.blocks.settings_modal import saved_line
 from bot.blocks.tasks import TITLE_MAX, task_title, task_update
 from bot.blocks.text import SECTION_CHARS, chunks, fit, mrkdwn
 from models.job import Job
+from models.kinds import load_kinds
 from sandbox.slack_stream_blocks import checked_chunks
 from tests.test_blocks_kit import (
     all_text,
@@ -256,3 +258,15 @@ def test_any_task_card_title_is_one_safe_line_that_pings_nobody(
     assert not pings(title)
     step = {"n": 3, "kind": kind, "status": "in_progress", "query": query}
     assert checked_chunks([task_update(step, 12_345)])  # as the Slack stand-in checks them
+
+
+@QUICK
+@given(user=actors, title=outside, values=st.lists(maybe, min_size=3, max_size=3))
+def test_any_channel_defaults_line_is_valid_and_pings_only_who_set_them(
+    user: str | None, title: str, values: list[str | None]
+) -> None:
+    kind = load_kinds().kinds["research"].model_copy(update={"title": title})
+    chosen = {"research": dict(zip(("model", "effort", "tier"), values, strict=True))}
+    line = saved_line(user or "U_REQ", {"research": kind}, chosen)
+    check_line(line)
+    assert pings(line) <= allowed_pings(user or "U_REQ")

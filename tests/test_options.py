@@ -103,6 +103,13 @@ def test_a_channel_default_set_in_the_settings_modal_is_used_and_named(
     submitted = bot.slack.act("submit", user="U_REQUESTER", view_id=modal["id"], values=values)
     assert submitted["status"] == 200 and not submitted.get("errors"), submitted
     assert bot.slack.views("U_REQUESTER")["modals"] == []  # saved and closed
+    told = "<@U_REQUESTER> set the defaults for new jobs in this channel: *Research* model"
+
+    def announced() -> list[str]:
+        return [str(m.get("text")) for m in bot.slack.messages(HERE) if told in str(m.get("text"))]
+
+    wait_for(announced, 10, "the channel was not told")
+    assert announced() == [f":gear: {told} `gpt-5-mini`."]  # only what the channel chose
 
     bot.command("/research", "Heat pumps or boilers?")
     [job] = stack.jobs()

@@ -1,6 +1,6 @@
 """The `/errand settings` modal: a channel's default model, effort and tier for each kind
 that offers a choice, built with slack_sdk's Block Kit models (which check Slack's limits
-as they are built), and read back from its submission."""
+as they are built), read back from its submission, and the line that tells the channel."""
 
 from __future__ import annotations
 
@@ -19,12 +19,15 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.blocks.people import actor
+from bot.blocks.text import fit
 from bot.ids import BlockId, CallbackId
 from models.kinds import Kind
 from models.options import NAMES
 
 KIND_DEFAULT = "kind"  # the option meaning "no channel default: the kind's own value"
 LABELS = {"model": "Model", "effort": "Reasoning effort", "tier": "Service tier"}
+NAME_MAX = 100  # characters of a kind's title or a value in the line that tells the channel
 Defaults = dict[str, str | None]
 
 
@@ -103,3 +106,16 @@ def read_settings(view: dict[str, Any]) -> tuple[str, dict[str, Defaults]]:
         value = (picked or {}).get("value")
         chosen.setdefault(kind, {})[name] = None if value in (None, KIND_DEFAULT) else str(value)
     return str(meta.get("channel") or ""), chosen
+
+
+def saved_line(user: str, kinds: dict[str, Kind], chosen: dict[str, Defaults]) -> str:
+    """Who set the channel's defaults, and which: everyone's new jobs there run with them,
+    so the channel is told, as Slack tells it of a new topic."""
+    chosen_now = [
+        f"*{fit(kinds[kind].title, NAME_MAX)}* {LABELS[name].lower()} `{fit(value, NAME_MAX)}`"
+        for kind, values in chosen.items()
+        for name, value in values.items()
+        if value
+    ]
+    said = "; ".join(chosen_now) or "none, so every kind runs with its own"
+    return f":gear: {actor(user)} set the defaults for new jobs in this channel: {said}."
