@@ -126,7 +126,7 @@ class AnswerStream:
         if self._overdue(job):
             self._hand_over(job, state, text)
         elif "ts" not in state:
-            self._open(job, text)
+            self._open(job, state, text)
         elif state.get("mode") == EDIT:
             self._edit(job, state, _message(text))
         else:
@@ -156,36 +156,46 @@ class AnswerStream:
             self._stop(job, state, line)
         self.records.save(job.id, off=1)
 
-    def _open(self, job: Job, text: str) -> None:
+    def _open(self, job: Job, state: dict[str, Any], text: str) -> None:
         """A stream in the job's thread; where Slack refuses one, or its budget for
         starting streams is spent (Tier 2: about 20 a minute for the whole workspace), a
-        message to edit, so the first words show without waiting for a stream."""
+        message to edit, so the first words show without waiting for a stream. After a
+        start whose outcome is unknown, none: the thread may hold one already."""
         shown = settled(text)
         if not shown:
             return  # nothing that cannot still change: the next notice starts it
-        try:
-            answer = call(
-                self.client.chat_startStream,
-                budget=self.budget,
-                channel=job.channel_id,
-                thread_ts=job.thread_ts,
-                markdown_text=shown,
-                recipient_user_id=job.requested_by,
-                recipient_team_id=job.team_id,
-            )
-        except (SlackApiError, NotifyLater) as exc:
-            if isinstance(exc, NotifyLater) and exc.uncertain:
-                raise  # a stream may have started: the outbox checks before trying again
-            why = error_code(exc) if isinstance(exc, SlackApiError) else "no budget to start one"
-            log.info(
-                "not streamed (%s): the answer is one message, edited as it grows",
-                why,
-                extra={"job_id": job.id, "error": why},
-            )
-            self._post(job, text)
+        if state.get("unsure") == "1":
+            self._give_up(job, "a start whose outcome is unknown")
             return
+        with self.records.under_way(job.id):
+            try:
+                answer = call(
+                    self.client.chat_startStream,
+                    budget=self.budget,
+                    channel=job.channel_id,
+                    thread_ts=job.thread_ts,
+                    markdown_text=shown,
+                    recipient_user_id=job.requested_by,
+                    recipient_team_id=job.team_id,
+                )
+            except (SlackApiError, NotifyLater) as exc:
+                if isinstance(exc, NotifyLater) and exc.uncertain:
+                    raise  # a stream may have started
+                why = error_code(exc) if isinstance(exc, SlackApiError) else "no budget"
+                log.info(
+                    "not streamed (%s): the answer is one message, edited as it grows",
+                    why,
+                    extra={"job_id": job.id, "error": why},
+                )
+                self._post(job, text)
+                return
         self.records.save(
-            job.id, mode=STREAM, ts=str(answer["ts"]), sent=len(shown), digest=_digest(shown)
+            job.id,
+            mode=STREAM,
+            ts=str(answer["ts"]),
+            sent=len(shown),
+            digest=_digest(shown),
+            unsure=0,
         )
 
     def _post(self, job: Job, text: str) -> None:
@@ -196,7 +206,7 @@ class AnswerStream:
             thread_ts=job.thread_ts,
             text=_message(text),
         )
-        self.records.save(job.id, mode=EDIT, ts=str(answer["ts"]), edited=time.time())
+        self.records.save(job.id, mode=EDIT, ts=str(answer["ts"]), edited=time.time(), unsure=0)
 
     def _append(self, job: Job, state: dict[str, Any], text: str) -> None:
         shown = settled(text)
@@ -206,26 +216,21 @@ class AnswerStream:
         more = shown[int(state["sent"]) :]
         if not more:
             return
-        self.records.save(job.id, unsure=1)  # until its answer: Slack may hold `more` or not
-        try:
-            call(
-                self.client.chat_appendStream,
-                budget=self.budget,
-                channel=job.channel_id,
-                ts=str(state["ts"]),
-                markdown_text=more,
-            )
-        except NotifyLater as later:
-            if not later.uncertain:
-                self.records.save(job.id, unsure=0)  # held back before any call
-            raise
-        except SlackApiError as exc:
-            self.records.save(job.id, unsure=0)  # refused: the stream holds what it held
-            if error_code(exc) != CLOSED:
-                raise
-            self.records.save(job.id, mode=EDIT)  # Slack ended the stream: edit the message on
-            self._edit(job, {**state, "mode": EDIT}, _message(text))
-            return
+        with self.records.under_way(job.id):
+            try:
+                call(
+                    self.client.chat_appendStream,
+                    budget=self.budget,
+                    channel=job.channel_id,
+                    ts=str(state["ts"]),
+                    markdown_text=more,
+                )
+            except SlackApiError as exc:
+                if error_code(exc) != CLOSED:
+                    raise
+                self.records.save(job.id, mode=EDIT, unsure=0)  # Slack ended it: edit it on
+                self._edit(job, {**state, "mode": EDIT}, _message(text))
+                return
         self.records.save(job.id, sent=len(shown), digest=_digest(shown), unsure=0)
 
     def _edit(self, job: Job, state: dict[str, Any], body: str, *, final: bool = False) -> None:

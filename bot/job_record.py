@@ -6,9 +6,14 @@ the job's truth: losing it costs at most a fresh message, never a job or its res
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 from redis import Redis
+from slack_sdk.errors import SlackApiError
+
+from models.notifier import NotifyLater
 
 KEEP_FOR = 86_400  # seconds a record outlives its last change
 
@@ -31,6 +36,23 @@ class JobRecords:
 
     def forget(self, job_id: str) -> None:
         self.redis.delete(self.key.format(job_id=job_id))
+
+    @contextmanager
+    def under_way(self, job_id: str) -> Iterator[None]:
+        """`unsure` is set while a call that adds to the thread is under way, and cleared
+        when Slack refused it or it was held back; the caller clears it on success. Left
+        set (a timeout, a worker killed mid-call), it tells the next notice that the
+        thread may hold what that call sent."""
+        self.save(job_id, unsure=1)
+        try:
+            yield
+        except NotifyLater as later:
+            if not later.uncertain:
+                self.save(job_id, unsure=0)
+            raise
+        except SlackApiError:
+            self.save(job_id, unsure=0)
+            raise
 
 
 def _text(value: Any) -> str:

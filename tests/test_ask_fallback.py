@@ -165,3 +165,19 @@ def test_an_append_slack_never_answers_ends_the_stream_and_the_result_is_posted_
 
 def _results(bot: BotProcess, job_id: str) -> list[str]:
     return [t for t in thread_texts(bot.slack.card("C_GENERAL")) if f"Result of job {job_id}" in t]
+
+
+@SQLITE
+def test_a_stream_start_slack_never_answers_is_not_started_twice(
+    stack: Stack, bot: BotProcess
+) -> None:
+    """Slack started a stream whose answer never came: the thread may hold it, so no
+    second one starts; the result is posted whole once done."""
+    bot.slack.fault(method="chat.startStream", answer_delay=20, count=1)
+    stack.start_worker()
+    job_id, thread_ts = _ask(bot, "Explain the monsoon [sandbox: duration=40]")
+    stack.wait_status(job_id, "completed", timeout=60)
+    wait_for(lambda: _results(bot, job_id), 60, "no result posted")
+    assert len(_streams(bot, thread_ts)) == 1
+    assert len(bot.slack.calls("chat.startStream")) == 1
+    assert len(_results(bot, job_id)) == 1
