@@ -105,33 +105,45 @@ class PlanStream:
 
     def _open(self, job: Job, state: JSON, cards: list[JSON], title: str) -> bool:
         """A stream in the job's thread with the cards not shown settled in an earlier
-        message; False (and lines from now on) where Slack refuses one or its budget for
-        starting streams is spent."""
+        message; False (and lines from now on) where Slack refuses one, its budget for
+        starting streams is spent, or an earlier start's outcome is unknown (the thread may
+        hold that plan: a second would repeat it)."""
         shown = [c for c in cards if c["id"] not in state["past"]]
         heading = plan_update(title, continued="ts" in state)  # an earlier message holds its start
+        if state.get("unsure") == "1":
+            return self._as_lines(job, "an earlier start's outcome is unknown")
         try:
-            answer = call(
-                self.client.chat_startStream,
-                budget=self.budget,
-                channel=job.channel_id,
-                thread_ts=job.thread_ts,
-                recipient_user_id=job.requested_by,
-                recipient_team_id=job.team_id,
-                task_display_mode="plan",
-                chunks=[heading, *shown],
-            )
+            with self.records.under_way(job.id):
+                answer = call(
+                    self.client.chat_startStream,
+                    budget=self.budget,
+                    channel=job.channel_id,
+                    thread_ts=job.thread_ts,
+                    recipient_user_id=job.requested_by,
+                    recipient_team_id=job.team_id,
+                    task_display_mode="plan",
+                    chunks=[heading, *shown],
+                )
         except (SlackApiError, NotifyLater) as exc:
             if isinstance(exc, NotifyLater) and exc.uncertain:
-                raise  # a stream may have started: the outbox checks before trying again
+                raise  # a stream may have started: the next try shows no second one
             why = error_code(exc) if isinstance(exc, SlackApiError) else "no budget to start one"
-            log.info("plan not streamed (%s): progress as lines", why, extra={"job_id": job.id})
-            self._save(job.id, off=1)
-            return False
+            return self._as_lines(job, why)
         cards_now = {c["id"]: c for c in shown}
         self._save(
-            job.id, ts=str(answer["ts"]), opened=time.time(), cards=cards_now, past=state["past"]
+            job.id,
+            ts=str(answer["ts"]),
+            opened=time.time(),
+            cards=cards_now,
+            past=state["past"],
+            unsure=0,
         )
         return True
+
+    def _as_lines(self, job: Job, why: str) -> bool:
+        log.info("plan not streamed (%s): progress as lines", why, extra={"job_id": job.id})
+        self._save(job.id, off=1)
+        return False
 
     def _move_on(self, job: Job, state: JSON, cards: list[JSON], title: str) -> bool:
         """End this message with a line that the plan continues, then a fresh one with the

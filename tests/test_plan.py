@@ -117,3 +117,17 @@ def test_a_plan_moves_on_to_a_fresh_message_before_slack_closes_its_stream(
         t["status"] == "complete" for t in last["tasks"]
     )
     assert any(t["title"] == "Writing the answer" for t in last["tasks"])
+
+
+@SQLITE
+def test_a_plan_start_slack_never_answers_is_not_started_twice(
+    stack: Stack, bot: BotProcess
+) -> None:
+    """Slack started a plan whose answer never came: the thread may hold it, so no second
+    plan starts; progress goes on as lines, and the result arrives."""
+    bot.slack.fault(method="chat.startStream", answer_delay=20, count=1)
+    job_id, thread_ts = _research(stack, bot, "Tidal barrages [sandbox: duration=40]")
+    stack.wait_status(job_id, "completed", timeout=70)
+    _result_posted(bot, job_id)
+    assert len(bot.slack.calls("chat.startStream")) == 1
+    assert len(_streams(bot, thread_ts)) == 1
