@@ -122,14 +122,14 @@ def cut_off(job: Job) -> bool:
 
 
 def footer(job: Job) -> list[str]:
-    """The card's last line, part by part: ID, attempt, model, cost, and why it failed
-    or was cut off."""
+    """The card's last line, part by part: ID, attempt, model, cost, and why it failed,
+    expired or was cut off."""
     options = Options.from_json(job.options)
     parts = [f"Job {job.id}", attempt_label(job), *(options.describe() if options else [job.model])]
     cost = cost_label(job)
     if cost:
         parts.append(cost)
-    if job.error and job.status == JobStatus.FAILED:
+    if job.error and job.status in (JobStatus.FAILED, JobStatus.EXPIRED):
         parts.append(job.error)
     elif cut_off(job):
         parts.append("cut off: " + ((job.error or "").removeprefix(INCOMPLETE).strip() or STOPPED))

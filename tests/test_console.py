@@ -400,6 +400,7 @@ CARDS = [
     _job(status="completed", started_at=MOMENT, finished_at=LATER, cost_usd=0.2612),
     _job(status="completed", started_at=MOMENT, finished_at=LATER, cost_usd=0.003),
     _job(status="failed", error="the provider failed: server_error", attempts=4),
+    _job(status="expired", error="No approver decided within 72 hours, so the job did not start."),
     _job(status="completed", error="incomplete: max_output_tokens", output_text="Half"),
     _job(status="completed", error="incomplete:", output_text="Half"),
     _job(status="canceled", purged_at=LATER),
