@@ -93,6 +93,7 @@ class News:
             "rejected": self._decided,
             "awaiting_approval": self._ask_to_start,
             "start_approved": self._start_approved,
+            "request_closed": lambda m: self._update_request(m.job, m.detail, closed=True),
         }
         if m.name in PASSING and job.status in RESULTS and not m.detail.get(INTERRUPTED):
             return  # it finished meanwhile: its result says more than this line would
@@ -109,9 +110,6 @@ class News:
             self.plans.finish(m, completed=m.name in ("completed", "needs_review"))
         if job.lane == LANE and m.name in BATCH_ENDS and self._batch_results(m):
             return
-        if m.name == "expired":  # a request to start it that no approver decided on
-            where = {"channel": self.approvals or job.channel_id, "ts": m.detail.get("request_ts")}
-            self._update_request(job, where, expired=True)
         if m.name in lines:
             urgent = m.name not in PASSING
             self.poster.post_all(m, [Part(lines[m.name]())], step="line", urgent=urgent)
@@ -280,17 +278,20 @@ class News:
         if by_dm:
             self.requester.note(m, f"Your job `{job.id}` was rejected", step="line")
 
-    def _update_request(self, job: Job, where: dict[str, Any], *, expired: bool = False) -> None:
-        if not (where.get("channel") and where.get("ts")):
+    def _update_request(self, job: Job, where: dict[str, Any], *, closed: bool = False) -> None:
+        """The request as decided, or `closed` (the job ended first); `where` is the
+        message (the approvals channel, or the job's, when only its ts is known)."""
+        channel = where.get("channel") or self.approvals or job.channel_id
+        if not (channel and where.get("ts")):
             return
-        text, blocks = (review.expired_request if expired else review.decided_request)(
+        text, blocks = (review.closed_request if closed else review.decided_request)(
             job, self.title(job)
         )
         try:
             call(
                 self.client.chat_update,
                 budget=self.budget,
-                channel=where["channel"],
+                channel=channel,
                 ts=where["ts"],
                 text=text,
                 blocks=blocks,

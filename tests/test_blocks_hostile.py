@@ -23,7 +23,7 @@ from bot.blocks.lists import job_list
 from bot.blocks.oncall import oncall_alert
 from bot.blocks.people import actor
 from bot.blocks.result import file_comment, result_messages
-from bot.blocks.review import approval_request, decided_request, decision_line, expired_request
+from bot.blocks.review import approval_request, closed_request, decided_request, decision_line
 from bot.blocks.settings_modal import saved_line
 from bot.blocks.tasks import TITLE_MAX, task_title, task_update
 from bot.blocks.text import SECTION_CHARS, chunks, fit, mrkdwn
@@ -150,7 +150,7 @@ def test_any_review_request_and_decision_is_valid_and_pings_nobody(
     shown = (
         approval_request(job, title, link),
         decided_request(job, title, link),
-        expired_request(job, title),
+        closed_request(job, title),
     )
     for text, blocks in shown:
         check_message(text, blocks)

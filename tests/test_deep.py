@@ -132,3 +132,20 @@ def test_a_deep_job_no_approver_decides_on_expires_and_retry_asks_again(
     asked = lambda: [m for m in bot.slack.messages("C_APPROVALS") if job_id in card_text(m)]  # noqa: E731
     wait_for(lambda: len(asked()) == 2, 30, "the approvers were not asked again")
     assert stack.openai.requests(endpoint="create") == []
+
+
+@SQLITE
+def test_a_deep_job_canceled_while_it_waits_closes_its_request_to_the_approvers(
+    stack: Stack, bot: BotProcess
+) -> None:
+    stack.start_worker()
+    job_id = _deep(bot, "Chart the tides of Fundy [sandbox: duration=1]")
+    stack.wait_status(job_id, "awaiting_approval", timeout=40)
+    request = _request_for(bot, job_id)
+    assert buttons(request) == ["job_approve", "job_reject"]
+    card = _card(bot, job_id)
+    assert bot.click("job_cancel", job_id, "U_REQUESTER", "C_GENERAL", card).status_code == 200
+    stack.wait_status(job_id, "canceled", timeout=20)
+    wait_for(lambda: buttons(_request_for(bot, job_id)) == [], 20, "the request kept its buttons")
+    assert "canceled by <@U_REQUESTER>" in card_text(_request_for(bot, job_id))
+    assert stack.openai.requests(endpoint="create") == []

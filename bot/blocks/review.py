@@ -66,15 +66,19 @@ def _why_held(job: Job, title: str, cost: dict[str, Any]) -> str:
     )
 
 
-def expired_request(job: Job, title: str) -> tuple[str, list[dict[str, Any]]]:
-    """A request to start a job that no approver decided on in time: the buttons give way
-    to why it ended (`job.error`)."""
+def closed_request(job: Job, title: str) -> tuple[str, list[dict[str, Any]]]:
+    """A request to start a job that ended before any approver decided: the buttons give
+    way to how (no decision in time, `job.error`; or canceled, and by whom)."""
+    if job.status == JobStatus.CANCELED:
+        how = f":no_entry_sign: canceled by {actor(job.stop_requested_by)}"
+    else:
+        how = f":alarm_clock: {job.status.replace('_', ' ')}"
     line = (
-        f":alarm_clock: *{fit(title, TITLE_MAX)}* for {actor(job.requested_by)} expired "
-        f"· job `{job.id}`\n{fit(job.error or '', NOTE_MAX)}"
+        f"*{fit(title, TITLE_MAX)}* for {actor(job.requested_by)} · job `{job.id}`\n{how}. "
+        f"{fit(job.error or '', NOTE_MAX)}"
     )
-    blocks = [section(line), section(quote(job.input_text))]
-    return f"{fit(title, TITLE_MAX)} job {job.id}: expired, no approver decided in time", blocks
+    blocks = [section(line.strip()), section(quote(job.input_text))]
+    return f"{fit(title, TITLE_MAX)} job {job.id}: {job.status.replace('_', ' ')}", blocks
 
 
 def decided_request(

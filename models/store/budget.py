@@ -144,12 +144,11 @@ def expire_undecided(db: Database, wait: timedelta) -> int:
                     sources=frozenset({JobStatus.AWAITING_APPROVAL}),
                     detail=f"no approver decided within {_span(wait)}",
                     values={"error": sentence, "wait_reason": None, "finished_at": now},
+                    notice="expired",
                 )
             except TransitionRefused:
                 continue
-            # Where the approvers were asked: the request's buttons give way to the outcome.
-            asked = _request(unit.session, job_id)
-            add_notice(unit.session, job_id, "expired", key=f"expired:{now}", detail=asked)
+            close_request(unit.session, job_id)
             unit.session.execute(
                 update(attempts)
                 .where(attempts.c.job_id == job_id, attempts.c.finished_at.is_(None))
@@ -158,15 +157,18 @@ def expire_undecided(db: Database, wait: timedelta) -> int:
     return len(ids)
 
 
-def _request(session: Session, job_id: str) -> dict[str, object]:
-    """The ts of the job's latest request to start, once posted (`request_ts`)."""
-    detail = session.scalar(
-        select(Notice.detail)
+def close_request(session: Session, job_id: str) -> None:
+    """The job ended before any approver decided (its wait expired, or it was canceled):
+    its request to the approvers, once posted, gives its buttons way to how it ended."""
+    asked = session.execute(
+        select(Notice.id, Notice.detail)
         .where(Notice.job_id == job_id, Notice.milestone == "awaiting_approval")
         .order_by(Notice.id.desc())
         .limit(1)
-    )
-    return {"request_ts": (detail or {}).get("request_ts")}
+    ).first()
+    ts = (asked.detail or {}).get("request_ts") if asked else None
+    if asked and ts:
+        add_notice(session, job_id, "request_closed", key=f"closed:{asked.id}", detail={"ts": ts})
 
 
 def _span(wait: timedelta) -> str:

@@ -23,6 +23,7 @@ from models.errors import TransitionRefused
 from models.job import Attempt, Job, attempts, is_active, is_current_attempt
 from models.notifier import CARD
 from models.status import ACTIVE, CANCELABLE, JobStatus
+from models.store.budget import close_request
 from models.store.lifecycle import add_notice, record_event, transition
 from models.store.queries import get_job
 
@@ -98,8 +99,9 @@ def _locked(session: Session, job_id: str) -> tuple[str, str | None]:
 
 
 def _stop_unstarted(session: Session, job_id: str, target: JobStatus, actor: str) -> None:
-    """End a job that has no response as its stop asks; its attempt made nothing to pay."""
-    transition(
+    """End a job that has no response as its stop asks; its attempt made nothing to pay.
+    A request to start it that the approvers still hold is closed."""
+    change = transition(
         session,
         job_id,
         target,
@@ -114,6 +116,8 @@ def _stop_unstarted(session: Session, job_id: str, target: JobStatus, actor: str
         notice=target.value,
         detail=UNSTARTED,
     )
+    if change.from_status == JobStatus.AWAITING_APPROVAL:
+        close_request(session, job_id)
     number = select(Job.attempts).where(Job.id == job_id).scalar_subquery()
     session.execute(
         update(attempts)
