@@ -39,7 +39,7 @@ from bot.budget import Budget
 from bot.job_record import JobRecords
 from bot.slack import call, error_code
 from models.job import Job
-from models.notifier import INTERRUPTED, Milestone, NotifyLater
+from models.notifier import Milestone, NotifyLater
 
 log = logging.getLogger(__name__)
 
@@ -79,22 +79,26 @@ class AnswerStream:
 
     def progress(self, m: Milestone) -> None:
         """Bring the job's answer up to the text so far. A call Slack's budget holds back
-        is skipped rather than waited for: the next notice carries all of this text too.
-        Not so an interruption, which only its own notice tells: it is tried again."""
+        is skipped rather than waited for: the next notice carries all of this text too."""
         job, state = m.job, self.records.read(m.job.id)
-        interrupted = bool(m.detail.get(INTERRUPTED))
-        if state.get("off") or ("text" not in m.detail and not interrupted):
+        if state.get("off") or "text" not in m.detail:
             return
-        text = str(m.detail.get("text", ""))
         try:
-            if interrupted:
-                self._interrupted(job, state, WRITTEN_AGAIN)
-            else:
-                self._show(job, state, text)
+            self._show(job, state, str(m.detail["text"]))
         except NotifyLater as later:
-            if later.uncertain or interrupted:
-                raise  # it may have reached Slack, or it must: the outbox tries again
+            if later.uncertain:
+                raise  # it may have reached Slack: the outbox checks before trying again
             log.info("answer update skipped: %s", later, extra={"job_id": job.id})
+        except SlackApiError as exc:
+            self._give_up(job, error_code(exc))
+
+    def interrupted(self, m: Milestone) -> None:
+        """The answer is being written again (`INTERRUPTED`): see `_interrupted`. Only
+        this notice tells it, so a wait is raised for the outbox, never skipped."""
+        job, state = m.job, self.records.read(m.job.id)
+        try:
+            if not state.get("off"):
+                self._interrupted(job, state, WRITTEN_AGAIN)
         except SlackApiError as exc:
             self._give_up(job, error_code(exc))
 
@@ -149,9 +153,8 @@ class AnswerStream:
         self.records.save(job.id, off=1)  # only once said: a call held back is tried again
 
     def _interrupted(self, job: Job, state: dict[str, Any], line: str) -> None:
-        """The stream cannot go on as it began (see the module docstring): it ends with
-        `line`, saying the whole answer follows when done; an edited message is left as it
-        is. Either way the result is posted whole."""
+        """The stream cannot go on as it began: it ends with `line`, saying the whole
+        answer follows; an edited message is left as it is. The result is posted whole."""
         if state.get("mode") == STREAM:
             self._stop(job, state, line)
         self.records.save(job.id, off=1)

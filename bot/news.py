@@ -93,14 +93,14 @@ class News:
             "rejected": self._decided,
             "awaiting_approval": self._ask_to_start,
             "start_approved": self._start_approved,
+            INTERRUPTED: self.answers.interrupted,
             "request_closed": lambda m: self._update_request(m.job, m.detail, closed=True),
         }
-        if m.name in PASSING and job.status in RESULTS and not m.detail.get(INTERRUPTED):
+        if m.name in PASSING and job.status in RESULTS:
             return  # it finished meanwhile: its result says more than this line would
         if job.lane == INTERACTIVE and m.name in PASSING:
             # Its answer shows as it is written: that is the news. A "started" line would
-            # take a post from the channel's budget (about one a second) and hold up the
-            # answer behind it when several people ask at once.
+            # take a post from the channel's budget and hold up the answer behind it.
             if m.name == "progress":
                 self.answers.progress(m)
             return

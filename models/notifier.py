@@ -41,9 +41,9 @@ MARKS = frozenset({REACTION, AGENT_STATUS})
 # (`conversations.history`/`replies`) once a minute.
 SENDING = "sending"
 UNCERTAIN = "uncertain"
-# In a `progress` notice's detail: the answer shown so far will not go on as it began (its
-# worker died under zero data retention, and the provider kept nothing to resume). Unlike
-# other progress it is news even once the job has finished: it corrects what the thread
+# The milestone of an interactive job whose answer shown so far will not go on as it began
+# (its worker died under zero data retention, and the provider kept nothing to resume).
+# Unlike progress it is news even once the job has finished: it corrects what the thread
 # shows, and the result is then posted whole.
 INTERRUPTED = "interrupted"
 

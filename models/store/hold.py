@@ -211,7 +211,7 @@ def _restart(
     lane = session.scalar(select(jobs.c.lane).where(jobs.c.id == job_id))
     if lane == INTERACTIVE:  # the answer streaming into its thread will not go on as it began
         key = f"interrupted:{(response_id or '')[-24:]}"
-        add_notice(session, job_id, "progress", key=key, detail={INTERRUPTED: True})
+        add_notice(session, job_id, INTERRUPTED, key=key)
     try:
         transition(
             session,
